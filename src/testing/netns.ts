@@ -1,0 +1,72 @@
+// Throwaway network namespaces for kernel-tier tests and benchmarks.
+// Names carry a per-process tag so a crashed run can be swept (scripts/test.sh) without touching
+// anything else; cleanup is registered before creation and is idempotent.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export const NETNS_PREFIX = 'srv6t-';
+const live = new Set<string>();
+
+function run(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export class TestNetns {
+  readonly path: string;
+  private constructor(readonly name: string) {
+    this.path = `/var/run/netns/${name}`;
+  }
+
+  /** Creates `srv6t-<tag>-<pid>-<random>` with loopback up. Register `destroyAllNetns` in afterAll. */
+  static create(tag: string): TestNetns {
+    const name = `${NETNS_PREFIX}${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    live.add(name); // registered before it exists: a failure below still gets cleaned up
+    run('ip', ['netns', 'add', name]);
+    const ns = new TestNetns(name);
+    ns.ip(['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** Runs `ip <args>` inside the namespace and returns stdout. */
+  ip(args: string[]): string {
+    return run('ip', ['-n', this.name, ...args]);
+  }
+
+  /** Runs `ip -j <args>` inside the namespace and parses the JSON (iproute2 is our independent observer). */
+  ipJson<T = any>(args: string[]): T {
+    const out = run('ip', ['-j', '-n', this.name, ...args]).trim();
+    return (out ? JSON.parse(out) : []) as T;
+  }
+
+  /** `ip -batch -` inside the namespace. */
+  ipBatch(lines: string[]): void {
+    run('ip', ['-n', this.name, '-batch', '-'], lines.join('\n') + '\n');
+  }
+
+  /** Any command inside the namespace. */
+  exec(cmd: string, args: string[]): string {
+    return run('ip', ['netns', 'exec', this.name, cmd, ...args]);
+  }
+
+  destroy(): void {
+    if (!live.delete(this.name)) return;
+    try {
+      run('ip', ['netns', 'del', this.name]);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export function destroyAllNetns(): void {
+  for (const name of [...live]) {
+    live.delete(name);
+    try {
+      run('ip', ['netns', 'del', name]);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+process.once('exit', destroyAllNetns);
