@@ -110,6 +110,7 @@ export interface Attr {
 
 /** Parses a run of attributes. Truncated or overlong attributes throw NetlinkDecodeError. */
 export function parseAttrs(buf: Buffer, start = 0, end = buf.length): Attrs {
+  if (start < 0 || end > buf.length || start > end) throw new NetlinkDecodeError(`attribute range ${start}..${end} outside ${buf.length} bytes`);
   const list: Attr[] = [];
   let off = start;
   while (off + 4 <= end) {

@@ -188,7 +188,7 @@ export const FRA = {
 export const FR_ACT = { TO_TBL: 1, GOTO: 2, NOP: 3, BLACKHOLE: 6, UNREACHABLE: 7, PROHIBIT: 8 } as const;
 
 // neighbour.h
-export const NDA = { DST: 1, LLADDR: 2, CACHEINFO: 3, PROBES: 4 } as const;
+export const NDA = { DST: 1, LLADDR: 2, CACHEINFO: 3, PROBES: 4, IFINDEX: 8, MASTER: 9 } as const;
 export const NUD: Record<string, number> = {
   incomplete: 0x1,
   reachable: 0x2,

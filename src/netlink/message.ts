@@ -82,6 +82,7 @@ export function parseErrorPayload(msg: NetlinkMessage): ErrorPayload {
   if (msg.type === NLMSG.ERROR) {
     if (p.length < 4 + NLMSG_HDRLEN) throw new NetlinkDecodeError('NLMSG_ERROR without the original header');
     const origLen = p.readUInt32LE(4);
+    if (origLen > p.length) throw new NetlinkDecodeError(`NLMSG_ERROR quotes a ${origLen}-byte request in ${p.length} bytes`);
     tlvStart = msg.flags & NLM_F.CAPPED ? 4 + NLMSG_HDRLEN : 4 + align4(origLen);
   }
   if (tlvStart > p.length) throw new NetlinkDecodeError('NLMSG_ERROR shorter than the request it quotes');

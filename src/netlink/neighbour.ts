@@ -1,5 +1,5 @@
 // Neighbour table dump (RTM_GETNEIGH, struct ndmsg + NDA_*).
-import { parseAttrs } from './attributes';
+import { AttrWriter, parseAttrs } from './attributes';
 import { NDA, NUD, RTM } from './constants';
 import { NetlinkDecodeError } from './errors';
 import { afOf, Family, familyOf, formatAddress, formatMac } from './ip';
@@ -16,11 +16,13 @@ export interface Neighbour {
   state: string[];
 }
 
+/** Dump; with strict checking the interface filter is an attribute, the header must stay zero. */
 export function neighbourDumpRequest(family?: Family, index = 0): NlRequest {
   const b = Buffer.alloc(NDMSG_LEN);
   if (family) b.writeUInt8(afOf(family), 0);
-  b.writeInt32LE(index, 4);
-  return { type: RTM.GETNEIGH, flags: 0, body: b, what: 'neighbour dump' };
+  const w = new AttrWriter().header(b);
+  if (index) w.u32(NDA.IFINDEX, index);
+  return { type: RTM.GETNEIGH, flags: 0, body: w.finish(), what: 'neighbour dump' };
 }
 
 export function decodeNeighbour(msg: NetlinkMessage): Neighbour {

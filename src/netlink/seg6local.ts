@@ -108,8 +108,13 @@ export function encodeSeg6Local(w: AttrWriter, e: Seg6Local, field = 'encap'): v
       n.string(SEG6_LOCAL_BPF.PROG_NAME, bpf.name ?? 'srv6-agent');
     });
   }
-  // Counters are enabled by the presence of the (empty) nest; the kernel starts them at zero.
-  if (e.counters) w.nested(SEG6_LOCAL.COUNTERS, () => undefined);
+  // Counters are enabled by sending them, all zero (as iproute2's `count` does).
+  if (e.counters)
+    w.nested(SEG6_LOCAL.COUNTERS, (n) => {
+      n.u64(SEG6_LOCAL_CNT.PACKETS, 0n);
+      n.u64(SEG6_LOCAL_CNT.BYTES, 0n);
+      n.u64(SEG6_LOCAL_CNT.ERRORS, 0n);
+    });
   if (e.flavors) {
     const f = e.flavors;
     w.nested(SEG6_LOCAL.FLAVORS, (n) => {
