@@ -24,13 +24,15 @@
 #define NETLINK_GET_STRICT_CHK 12
 #endif
 
-// Kernel dump replies are at most a page or two per datagram; 1 MiB leaves headroom for
-// NLMSG_GOODSIZE increases and huge single messages (e.g. a multipath route with many hops).
-#define RECV_BUF_SIZE (1 << 20)
+// The kernel sizes dump datagrams to the reader's buffer but never above 32 KiB
+// (netlink_recvmsg caps max_recvmsg_len); single messages stay far below 64 KiB.
+#define RECV_SLOTS 256
+#define RECV_SLOT_SIZE (64 << 10)
+#define RECV_BUF_SIZE (RECV_SLOTS * RECV_SLOT_SIZE)
 // Socket buffers sized for batches: every request in a batch queues its ACK on our receive queue.
 #define SOCK_BUF_SIZE (32 << 20)
 
-static char recv_buf[RECV_BUF_SIZE];
+
 
 // Runs fn(arg) with the calling thread inside the network namespace ns_fd (-1: stay where we are),
 // then returns to the original namespace. setns(CLONE_NEWNET) only affects this thread.
@@ -175,8 +177,76 @@ static napi_value nl_send(napi_env env, napi_callback_info info) {
   return res;
 }
 
-// nlRecv(fd, max) -> Buffer[]: every datagram queued now (up to max), never waiting.
+// nlSendAsync(fd, buffer) -> Promise<bytes>: the same sendto on the libuv thread pool. The kernel
+// processes every request of the datagram inside sendmsg, so a large batch would otherwise hold the
+// event loop for its whole kernel time; on a worker thread the caller encodes the next batch
+// meanwhile. Callers must not start the next send before this one settles (request order).
+struct send_work {
+  int fd;
+  void *data;
+  size_t len;
+  ssize_t sent;
+  int err;
+  napi_ref buffer;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void send_execute(napi_env env, void *p) {
+  (void)env;
+  struct send_work *w = p;
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  do {
+    w->sent = sendto(w->fd, w->data, w->len, 0, (struct sockaddr *)&sa, sizeof sa);
+  } while (w->sent < 0 && errno == EINTR);
+  w->err = w->sent < 0 ? errno : 0;
+}
+
+static void send_complete(napi_env env, napi_status status, void *p) {
+  struct send_work *w = p;
+  napi_value v;
+  if (status != napi_ok) w->err = ECANCELED;
+  if (w->err) {
+    throw_errno(env, w->err, "sendto(netlink)", NULL);
+    napi_get_and_clear_last_exception(env, &v);
+    napi_reject_deferred(env, w->deferred, v);
+  } else {
+    napi_create_int64(env, w->sent, &v);
+    napi_resolve_deferred(env, w->deferred, v);
+  }
+  napi_delete_reference(env, w->buffer);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value nl_send_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct send_work *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, ENOMEM, "nlSendAsync", NULL);
+  napi_value promise, name;
+  if (napi_get_value_int32(env, argv[0], &w->fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &w->data, &w->len) != napi_ok) {
+    free(w);
+    return napi_throw_last(env);
+  }
+  NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &w->buffer));  // keep the bytes alive
+  NAPI_CALL(env, napi_create_promise(env, &w->deferred, &promise));
+  NAPI_CALL(env, napi_create_string_utf8(env, "netlink-send", NAPI_AUTO_LENGTH, &name));
+  NAPI_CALL(env, napi_create_async_work(env, NULL, name, send_execute, send_complete, w, &w->work));
+  NAPI_CALL(env, napi_queue_async_work(env, w->work));
+  return promise;
+}
+
+// nlRecv(fd, max) -> { data: Buffer, lengths: number[] }: every datagram queued now (up to max),
+// back to back in one buffer, never waiting. A batch is answered with one ACK datagram per request,
+// so datagrams are fetched with recvmmsg, RECV_SLOTS per system call, and copied out once.
 // ENOBUFS (the kernel dropped messages for us) is thrown so the caller can resynchronise.
+static char recv_buf[RECV_BUF_SIZE];
+static struct mmsghdr recv_msgs[RECV_SLOTS];
+static struct iovec recv_iov[RECV_SLOTS];
+
 static napi_value nl_recv(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -184,23 +254,41 @@ static napi_value nl_recv(napi_env env, napi_callback_info info) {
   int32_t fd, max;
   NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
   NAPI_CALL(env, napi_get_value_int32(env, argv[1], &max));
-  napi_value arr;
-  NAPI_CALL(env, napi_create_array(env, &arr));
-  uint32_t count = 0;
-  while ((int32_t)count < max) {
-    struct sockaddr_nl sa;
-    socklen_t sl = sizeof sa;
-    ssize_t n = recvfrom(fd, recv_buf, sizeof recv_buf, MSG_DONTWAIT, (struct sockaddr *)&sa, &sl);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return throw_errno(env, errno, "recvfrom(netlink)", NULL);
-    }
-    napi_value buf;
-    NAPI_CALL(env, napi_create_buffer_copy(env, (size_t)n, recv_buf, NULL, &buf));
-    NAPI_CALL(env, napi_set_element(env, arr, count++, buf));
+  if (max > RECV_SLOTS) max = RECV_SLOTS;
+  if (max < 1) max = 1;
+  for (int i = 0; i < max; i++) {
+    recv_iov[i].iov_base = recv_buf + (size_t)i * RECV_SLOT_SIZE;
+    recv_iov[i].iov_len = RECV_SLOT_SIZE;
+    memset(&recv_msgs[i].msg_hdr, 0, sizeof recv_msgs[i].msg_hdr);
+    recv_msgs[i].msg_hdr.msg_iov = &recv_iov[i];
+    recv_msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  return arr;
+  int n;
+  do {
+    n = recvmmsg(fd, recv_msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return throw_errno(env, errno, "recvmmsg(netlink)", NULL);
+  if (n < 0) n = 0;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) {
+    if (recv_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) return throw_errno(env, EMSGSIZE, "recvmmsg(netlink)", "datagram larger than a receive slot");
+    total += recv_msgs[i].msg_len;
+  }
+  napi_value res, data, lengths, v;
+  void *out;
+  NAPI_CALL(env, napi_create_buffer(env, total, &out, &data));
+  NAPI_CALL(env, napi_create_array_with_length(env, (size_t)n, &lengths));
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    memcpy((char *)out + at, recv_iov[i].iov_base, recv_msgs[i].msg_len);
+    at += recv_msgs[i].msg_len;
+    NAPI_CALL(env, napi_create_uint32(env, recv_msgs[i].msg_len, &v));
+    NAPI_CALL(env, napi_set_element(env, lengths, (uint32_t)i, v));
+  }
+  NAPI_CALL(env, napi_create_object(env, &res));
+  NAPI_CALL(env, napi_set_named_property(env, res, "data", data));
+  NAPI_CALL(env, napi_set_named_property(env, res, "lengths", lengths));
+  return res;
 }
 
 // ---- readiness: uv_poll_t on the netlink fd, calling back into JS on the loop thread ----
@@ -372,6 +460,7 @@ napi_value netlink_init(napi_env env, napi_value exports) {
       {"nlOpen", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
       {"nlMembership", NULL, nl_membership, NULL, NULL, NULL, napi_default, NULL},
       {"nlSend", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},
+      {"nlSendAsync", NULL, nl_send_async, NULL, NULL, NULL, napi_default, NULL},
       {"nlRecv", NULL, nl_recv, NULL, NULL, NULL, napi_default, NULL},
       {"nlWatch", NULL, nl_watch, NULL, NULL, NULL, napi_default, NULL},
       {"nlUnwatch", NULL, nl_unwatch, NULL, NULL, NULL, napi_default, NULL},

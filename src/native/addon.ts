@@ -9,7 +9,9 @@ export interface NativeNetlink {
   nlOpen(protocol: number, netns?: NetnsRef): { fd: number; portId: number };
   nlMembership(fd: number, group: number, join: boolean): void;
   nlSend(fd: number, data: Buffer): number;
-  nlRecv(fd: number, max: number): Buffer[];
+  nlSendAsync(fd: number, data: Buffer): Promise<number>;
+  /** Datagrams back to back in `data`, one length each. */
+  nlRecv(fd: number, max: number): { data: Buffer; lengths: number[] };
   nlWatch(fd: number, onReadable: (status: number) => void): object;
   nlUnwatch(handle: object): void;
   nlRef(handle: object, ref: boolean): void;

@@ -5,22 +5,52 @@ import { NetlinkDecodeError } from './errors';
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+// Requests are built in one reusable scratch area and copied out once at finish(): encoding is on
+// the hot path of route programming (tens of thousands of requests per reconcile).
+let scratch = Buffer.allocUnsafe(64 * 1024);
+let scratchBusy = false;
+let releaseScheduled = false;
+
+// Encoding is synchronous, so once the current task ends no writer can still be using the scratch
+// area: a writer abandoned by an exception (validation) is released then.
+function takeScratch(): boolean {
+  if (scratchBusy) return false;
+  scratchBusy = true;
+  if (!releaseScheduled) {
+    releaseScheduled = true;
+    queueMicrotask(() => {
+      scratchBusy = false;
+      releaseScheduled = false;
+    });
+  }
+  return true;
+}
+
 export class AttrWriter {
   private buf: Buffer;
   private len = 0;
+  private ownsScratch = false;
 
   constructor(initial = 256) {
-    this.buf = Buffer.alloc(initial);
+    if (initial <= scratch.length && takeScratch()) {
+      this.ownsScratch = true;
+      this.buf = scratch;
+    } else {
+      this.buf = Buffer.allocUnsafe(initial);
+    }
   }
 
   private reserve(n: number): number {
     if (this.len + n > this.buf.length) {
-      const next = Buffer.alloc(Math.max(this.buf.length * 2, this.len + n));
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
       this.buf.copy(next, 0, 0, this.len);
+      if (this.ownsScratch) scratch = next;
       this.buf = next;
     }
     const at = this.len;
     this.len += n;
+    // Padding and reserved header bytes must be zero: the scratch area holds old requests.
+    this.buf.fill(0, at, at + n);
     return at;
   }
 
@@ -43,28 +73,31 @@ export class AttrWriter {
     return this.bytes(type, Uint8Array.of(v));
   }
 
+  private fixed(type: number, size: number): number {
+    const at = this.reserve(align4(4 + size));
+    this.buf.writeUInt16LE(4 + size, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    return at + 4;
+  }
+
   u16(type: number, v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16LE(v);
-    return this.bytes(type, b);
+    this.buf.writeUInt16LE(v, this.fixed(type, 2));
+    return this;
   }
 
   u32(type: number, v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    return this.bytes(type, b);
+    this.buf.writeUInt32LE(v >>> 0, this.fixed(type, 4));
+    return this;
   }
 
   s32(type: number, v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    return this.bytes(type, b);
+    this.buf.writeInt32LE(v, this.fixed(type, 4));
+    return this;
   }
 
   u64(type: number, v: bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(v);
-    return this.bytes(type, b);
+    this.buf.writeBigUInt64LE(v, this.fixed(type, 8));
+    return this;
   }
 
   /** NUL-terminated string, as the kernel's NLA_STRING/NLA_NUL_STRING policies expect. */
@@ -97,8 +130,15 @@ export class AttrWriter {
     return this.len;
   }
 
+  /** The encoded bytes, copied out of the scratch area. The writer must not be used afterwards. */
   finish(): Buffer {
-    return this.buf.subarray(0, this.len);
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    if (this.ownsScratch) {
+      scratchBusy = false;
+      this.ownsScratch = false;
+    }
+    return out;
   }
 }
 

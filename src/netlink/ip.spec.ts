@@ -36,3 +36,36 @@ describe('prefixes', () => {
     expect(() => parsePrefix(bad, 'dst')).toThrow(InvalidArgumentError);
   });
 });
+
+describe('the address parser against independent oracles (node:net validity, WHATWG URL form)', () => {
+  const { isIP } = require('node:net');
+  let s = 7;
+  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const alphabet = '0123456789abcdefABCDEF:.::';
+  const sample = (): string => {
+    if (r() < 0.5) {
+      // mostly-valid shapes: groups, an optional gap, an optional dotted tail
+      const groups = Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 65536).toString(16).slice(0, 1 + Math.floor(r() * 4)));
+      if (r() < 0.5) groups.splice(Math.floor(r() * groups.length), 0, '');
+      let t = groups.join(':');
+      if (r() < 0.2) t += `:${[1, 2, 3, 4].map(() => Math.floor(r() * 300)).join('.')}`;
+      return t;
+    }
+    return Array.from({ length: Math.floor(r() * 20) }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+  };
+
+  it('agrees on 20,000 generated strings', () => {
+    for (let i = 0; i < 20000; i++) {
+      const t = sample();
+      const valid = isIP(t) !== 0;
+      let ours: string | undefined;
+      try {
+        ours = formatAddress(parseAddress(t, 'a'));
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidArgumentError);
+      }
+      if ((ours !== undefined) !== valid) throw new Error(`disagree on ${JSON.stringify(t)}: node ${valid}, ours ${ours}`);
+      if (ours && isIP(t) === 6) expect(ours).toBe(new URL(`http://[${t}]/`).hostname.slice(1, -1));
+    }
+  });
+});

@@ -1,5 +1,4 @@
 // IP addresses and prefixes: strict parsing to bytes and canonical formatting (RFC 5952 for IPv6).
-import { isIPv4, isIPv6 } from 'node:net';
 import { AF } from './constants';
 import { InvalidArgumentError } from './errors';
 
@@ -20,36 +19,111 @@ export function familyOf(af: number): Family {
 }
 
 export function addressFamily(text: string): Family | undefined {
-  if (isIPv4(text)) return 4;
-  if (isIPv6(text) && !text.includes('%')) return 6;
-  return undefined;
+  const b = parseBytes(text);
+  return b ? (b.length === 4 ? 4 : 6) : undefined;
 }
 
-/** Parses an address to bytes; `family` restricts what is accepted. */
+// Route programming parses tens of thousands of addresses per reconcile: single-pass parsers
+// without regular expressions or intermediate strings.
+function parseV4Into(s: string, start: number, end: number, out: Buffer, off: number): boolean {
+  let part = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = start; i <= end; i++) {
+    const c = i === end ? 46 : s.charCodeAt(i); // a virtual '.' ends the last part
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return false; // no leading zeros ("01" is octal to some)
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return false;
+    } else if (c === 46) {
+      if (digits === 0 || part === 4) return false;
+      out[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else return false;
+  }
+  return part === 4;
+}
+
+function hex(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function parseV6(s: string): Buffer | undefined {
+  const out = Buffer.alloc(16);
+  const n = s.length;
+  if (n < 2) return undefined;
+  let i = 0;
+  let g = 0; // groups written
+  let gap = -1; // group index where "::" stands
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return undefined;
+    gap = 0;
+    i = 2;
+    if (i === n) return out;
+  }
+  while (i < n) {
+    // An embedded IPv4 address ends the text and fills two groups.
+    let j = i;
+    let v = 0;
+    while (j < n && j - i < 5) {
+      const d = hex(s.charCodeAt(j));
+      if (d < 0) break;
+      v = (v << 4) | d;
+      j++;
+    }
+    if (j < n && s.charCodeAt(j) === 46) {
+      if (g > 6 || !parseV4Into(s, i, n, out, 2 * g)) return undefined;
+      g += 2;
+      i = n;
+      break;
+    }
+    if (j === i || j - i > 4 || g === 8) return undefined;
+    out.writeUInt16BE(v, 2 * g++);
+    i = j;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 58) return undefined;
+    i++;
+    if (i < n && s.charCodeAt(i) === 58) {
+      if (gap >= 0) return undefined;
+      gap = g;
+      i++;
+    } else if (i === n) return undefined; // trailing single ':'
+  }
+  if (gap < 0) return g === 8 ? out : undefined;
+  if (g > 7) return undefined;
+  // Move the groups after the gap to the end.
+  const tail = 2 * (g - gap);
+  out.copy(out, 16 - tail, 2 * gap, 2 * g);
+  out.fill(0, 2 * gap, 16 - tail);
+  return out;
+}
+
+function parseBytes(text: string): Buffer | undefined {
+  if (text.indexOf(':') >= 0) return parseV6(text);
+  const out = Buffer.alloc(4);
+  return parseV4Into(text, 0, text.length, out, 0) ? out : undefined;
+}
+
+// SIDs and gateways repeat across routes: a bounded cache of parsed addresses (never modified).
+const CACHE_MAX = 4096;
+const cache = new Map<string, Buffer>();
+
+/** Parses an address to bytes (shared: do not modify); `family` restricts what is accepted. */
 export function parseAddress(text: string, field: string, family?: Family): Buffer {
   if (typeof text !== 'string') throw new InvalidArgumentError(field, 'expected an address string');
-  const f = addressFamily(text);
-  if (!f) throw new InvalidArgumentError(field, `not an IP address: ${JSON.stringify(text)}`);
-  if (family && f !== family) throw new InvalidArgumentError(field, `expected an IPv${family} address, got ${text}`);
-  return f === 4 ? Buffer.from(text.split('.').map(Number)) : ipv6Bytes(text);
-}
-
-function ipv6Bytes(text: string): Buffer {
-  let s = text;
-  const out = Buffer.alloc(16);
-  // An embedded dotted quad (::ffff:1.2.3.4) becomes two hextets.
-  const dot = s.lastIndexOf('.');
-  if (dot >= 0) {
-    const colon = s.lastIndexOf(':');
-    const v4 = Buffer.from(s.slice(colon + 1).split('.').map(Number));
-    s = `${s.slice(0, colon + 1)}${v4.readUInt16BE(0).toString(16)}:${v4.readUInt16BE(2).toString(16)}`;
+  let b = cache.get(text);
+  if (!b) {
+    b = parseBytes(text);
+    if (!b) throw new InvalidArgumentError(field, `not an IP address: ${JSON.stringify(text)}`);
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(text, b);
   }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  h.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  t.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 16 - (t.length - i) * 2));
-  return out;
+  if (family && b.length !== (family === 4 ? 4 : 16)) throw new InvalidArgumentError(field, `expected an IPv${family} address, got ${text}`);
+  return b;
 }
 
 /** Formats 4 or 16 bytes; IPv6 in RFC 5952 form (longest zero run compressed, lower case). */
@@ -90,8 +164,10 @@ export function parsePrefix(text: string, field: string, opts: { family?: Family
   }
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
-  const addr = parseAddress(addrText, field, opts.family);
+  const addr = parseBytes(addrText);
+  if (!addr) throw new InvalidArgumentError(field, `not an IP prefix: ${JSON.stringify(text)}`);
   const family: Family = addr.length === 4 ? 4 : 6;
+  if (opts.family && family !== opts.family) throw new InvalidArgumentError(field, `expected an IPv${opts.family} prefix, got ${text}`);
   const max = family === 4 ? 32 : 128;
   let len = max;
   if (slash >= 0) {
@@ -110,6 +186,7 @@ export function formatPrefix(addr: Uint8Array, len: number): string {
 }
 
 export function mask(addr: Buffer, len: number): Buffer {
+  if (len === addr.length * 8) return addr;
   const out = Buffer.from(addr);
   for (let i = 0; i < out.length; i++) {
     const bits = Math.max(0, Math.min(8, len - i * 8));
@@ -119,7 +196,11 @@ export function mask(addr: Buffer, len: number): Buffer {
 }
 
 function hostBitsZero(addr: Buffer, len: number): boolean {
-  return mask(addr, len).equals(addr);
+  for (let i = len >> 3; i < addr.length; i++) {
+    const keep = i === len >> 3 ? (0xff << (8 - (len & 7))) & 0xff : 0;
+    if (addr[i] & ~keep & 0xff) return false;
+  }
+  return true;
 }
 
 /** Formats a MAC address from bytes ("aa:bb:..."). */

@@ -40,7 +40,7 @@ export class Rtnetlink {
     return this.socket.exec(req);
   }
 
-  batch(reqs: NlRequest[], opts?: BatchOptions): Promise<BatchResult[]> {
+  batch(reqs: Iterable<NlRequest>, opts?: BatchOptions): Promise<BatchResult[]> {
     return this.socket.batch(reqs, opts);
   }
 

@@ -33,6 +33,7 @@ interface Pending {
 }
 
 const MAX_DUMP_RETRIES = 10;
+const MAX_ENOMEM_RETRIES = 8;
 
 export class NetlinkSocket {
   readonly portId: number;
@@ -77,8 +78,7 @@ export class NetlinkSocket {
 
   /** One request, acknowledged. Rejects with KernelError (errno + extack). */
   async exec(req: NlRequest): Promise<void> {
-    const [r] = await this.batch([req]);
-    if (!r.ok) throw r.error;
+    await this.send(req, NLM_F.REQUEST | NLM_F.ACK | req.flags, false);
   }
 
   /** A request with NLM_F_ECHO-like answers (e.g. a GET of one object): returns the reply messages. */
@@ -100,43 +100,109 @@ export class NetlinkSocket {
   /**
    * Many requests, several per sendmsg. The kernel processes each message of a datagram on its own
    * and ACKs each, so every request gets its own result; a failure does not stop the rest.
+   *
+   * Requests may come from a lazy iterable: each datagram is sent on a worker thread (the kernel
+   * does its work inside sendmsg), and the next one is encoded here meanwhile. Datagrams still
+   * reach the kernel strictly in order, so later requests may depend on earlier ones.
    */
-  async batch(reqs: NlRequest[], opts: BatchOptions = {}): Promise<BatchResult[]> {
+  async batch(reqs: Iterable<NlRequest>, opts: BatchOptions = {}): Promise<BatchResult[]> {
     const chunkMessages = opts.chunkMessages ?? 512;
     const chunkBytes = opts.chunkBytes ?? 256 * 1024;
-    const results: BatchResult[] = new Array(reqs.length);
-    let i = 0;
-    while (i < reqs.length) {
-      let bytes = 0;
-      let end = i;
-      while (end < reqs.length && end - i < chunkMessages) {
-        const size = align4(NLMSG_HDRLEN + reqs[end].body.length);
-        if (end > i && bytes + size > chunkBytes) break;
-        bytes += size;
-        end++;
+    const all: NlRequest[] = [];
+    const results: BatchResult[] = [];
+    let source: Iterator<NlRequest> = reqs[Symbol.iterator]();
+    let indexOf = (k: number) => k; // position in `all` of the k-th request taken from source
+    for (let attempt = 0; ; attempt++) {
+      const retry: number[] = [];
+      const acks: Promise<void>[] = [];
+      let sent: Promise<unknown> = Promise.resolve();
+      let taken = 0;
+      for (;;) {
+        // Encode the next datagram while the previous one is in the kernel.
+        const chunk: number[] = [];
+        let bytes = 0;
+        while (chunk.length < chunkMessages) {
+          const next = source.next();
+          if (next.done) break;
+          const idx = indexOf(taken++);
+          if (idx === all.length) all.push(next.value);
+          const size = align4(NLMSG_HDRLEN + next.value.body.length);
+          chunk.push(idx);
+          bytes += size;
+          if (bytes >= chunkBytes) break;
+        }
+        if (!chunk.length) break;
+        await sent;
+        const { written, answered } = this.sendChunk(chunk.map((k) => all[k]), bytes);
+        sent = written;
+        acks.push(
+          answered.then((outcome) =>
+            outcome.forEach((err, k) => {
+              const idx = chunk[k];
+              if (err === null) results[idx] = { ok: true };
+              else if (!(err instanceof KernelError)) throw err;
+              // ENOMEM here is the kernel's atomic per-CPU reserve (seg6 dst caches) running dry
+              // under a burst; nothing was created and it refills in the background: retry.
+              else if (err.code === 'ENOMEM' && attempt < MAX_ENOMEM_RETRIES) retry.push(idx);
+              else results[idx] = { ok: false, error: err };
+            }),
+          ),
+        );
       }
-      const buf = Buffer.alloc(bytes);
-      const waits: Promise<NetlinkMessage[]>[] = [];
-      let at = 0;
-      for (let k = i; k < end; k++) {
-        const r = reqs[k];
-        const seq = this.nextSeq();
-        const flags = NLM_F.REQUEST | NLM_F.ACK | r.flags;
-        writeHeader(buf, at, NLMSG_HDRLEN + r.body.length, r.type, flags, seq);
-        r.body.copy(buf, at + NLMSG_HDRLEN);
-        at += align4(NLMSG_HDRLEN + r.body.length);
-        waits.push(this.expect(seq, { type: r.type, flags, seq, what: r.what }, false));
-      }
-      this.write(buf, waits.length);
-      const settled = await Promise.allSettled(waits);
-      settled.forEach((s, k) => {
-        if (s.status === 'fulfilled') results[i + k] = { ok: true };
-        else if (s.reason instanceof KernelError) results[i + k] = { ok: false, error: s.reason };
-        else throw s.reason;
-      });
-      i = end;
+      await Promise.all(acks);
+      if (!retry.length) return results;
+      retry.sort((x, y) => x - y);
+      await new Promise((r) => setTimeout(r, 2 ** attempt));
+      source = retry.map((k) => all[k])[Symbol.iterator]();
+      indexOf = (k) => retry[k];
     }
-    return results;
+  }
+
+  /**
+   * Writes the requests as one datagram on a worker thread. `written` settles when the kernel has
+   * processed them all; `answered` when every outcome is known (null: done).
+   *
+   * Requests go without NLM_F_ACK: the kernel reports only failures (an error always comes back),
+   * and a final NLMSG_NOOP with NLM_F_ACK is acknowledged after every request before it. Its ACK
+   * is the barrier: whatever has not failed by then succeeded. One ACK per datagram instead of
+   * one per request, which is most of the kernel's and our work in a large batch.
+   */
+  private sendChunk(chunk: NlRequest[], bytes: number): { written: Promise<unknown>; answered: Promise<(Error | null)[]> } {
+    if (this.closed) {
+      const err = Promise.reject(new NetlinkSocketError('netlink socket closed'));
+      return { written: err.catch(() => undefined), answered: err };
+    }
+    const buf = Buffer.alloc(bytes + NLMSG_HDRLEN);
+    const outcome: (Error | null)[] = new Array(chunk.length).fill(null);
+    const seqs: number[] = [];
+    let at = 0;
+    chunk.forEach((r, k) => {
+      const seq = this.nextSeq();
+      const flags = NLM_F.REQUEST | r.flags;
+      writeHeader(buf, at, NLMSG_HDRLEN + r.body.length, r.type, flags, seq);
+      r.body.copy(buf, at + NLMSG_HDRLEN);
+      at += align4(NLMSG_HDRLEN + r.body.length);
+      seqs.push(seq);
+      const fail = (err: Error | null) => {
+        if (err) outcome[k] = err;
+      };
+      this.pending.set(seq, { info: { type: r.type, flags, seq, what: r.what }, resolve: () => undefined, reject: fail });
+    });
+    const barrier = this.nextSeq();
+    writeHeader(buf, at, NLMSG_HDRLEN, NLMSG.NOOP, NLM_F.ACK, barrier);
+    const answered = new Promise<(Error | null)[]>((resolve) => {
+      const finish = (err: Error | null) => {
+        for (const seq of seqs) this.pending.delete(seq);
+        if (err) outcome.fill(err); // the datagram never reached the kernel, or the socket died
+        resolve(outcome);
+      };
+      this.pending.set(barrier, { info: { type: NLMSG.NOOP, flags: NLM_F.ACK, seq: barrier, what: 'batch barrier' }, resolve: () => finish(null), reject: finish });
+    });
+    this.updateRef();
+    const written = native()
+      .nlSendAsync(this.fd, buf)
+      .catch((e) => this.settle(barrier, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno)));
+    return { written, answered };
   }
 
   close(): void {
@@ -159,7 +225,7 @@ export class NetlinkSocket {
     writeHeader(buf, 0, NLMSG_HDRLEN + req.body.length, req.type, flags, seq);
     req.body.copy(buf, NLMSG_HDRLEN);
     const p = this.expect(seq, { type: req.type, flags, seq, what: req.what }, dump);
-    this.write(buf, 1);
+    this.write(buf, seq);
     return p;
   }
 
@@ -170,14 +236,11 @@ export class NetlinkSocket {
     });
   }
 
-  private write(buf: Buffer, count: number): void {
+  private write(buf: Buffer, seq: number): void {
     try {
       native().nlSend(this.fd, buf);
     } catch (e) {
-      // Nothing of this datagram reached the kernel: fail exactly its requests.
-      const err = new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno);
-      const seqs = [...this.pending.keys()].slice(-count);
-      for (const s of seqs) this.settle(s, err);
+      this.settle(seq, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno));
     }
     this.updateRef();
   }
@@ -186,7 +249,9 @@ export class NetlinkSocket {
     if (this.closed) return;
     let datagrams: Buffer[];
     try {
-      datagrams = native().nlRecv(this.fd, 256);
+      const { data, lengths } = native().nlRecv(this.fd, 256);
+      let at = 0;
+      datagrams = lengths.map((len) => data.subarray(at, (at += len)));
     } catch (e) {
       // ENOBUFS: the kernel dropped replies or events. Outstanding requests cannot be matched any more.
       const err = new NetlinkSocketError(`recvmsg: ${(e as Error).message}`, (e as any).errno);
