@@ -18,6 +18,8 @@ export interface AddressSpec {
   noprefixroute?: boolean;
   scope?: number;
   label?: string;
+  /** IFA_PROTO (5.18+): who added the address; marks ownership. */
+  protocol?: number;
 }
 
 export interface Address {
@@ -28,6 +30,7 @@ export interface Address {
   scope: number;
   flags: number;
   label?: string;
+  protocol?: number;
 }
 
 function ifaddrmsg(family: Family, len: number, scope: number, index: number, flags = 0): Buffer {
@@ -54,6 +57,7 @@ function encode(spec: AddressSpec, type: number, flags: number): NlRequest {
   w.bytes(IFA.ADDRESS, p.addr);
   if (spec.label !== undefined) w.string(IFA.LABEL, spec.label);
   if (ifaFlags > 0xff) w.u32(IFA.FLAGS, ifaFlags);
+  if (spec.protocol !== undefined) w.u8(IFA.PROTO, spec.protocol);
   return { type, flags, body: w.finish(), what: `address ${spec.address} on ifindex ${spec.index}` };
 }
 
@@ -87,5 +91,7 @@ export function decodeAddress(msg: NetlinkMessage): Address {
   };
   const label = a.string(IFA.LABEL);
   if (label !== undefined) out.label = label;
+  const proto = a.u8(IFA.PROTO);
+  if (proto !== undefined) out.protocol = proto;
   return out;
 }

@@ -10,12 +10,17 @@ import { decodeRule, Rule } from './rule';
 import { NetlinkSocket } from './socket';
 import { NetnsRef } from '../native/addon';
 
-export type MonitorEvent =
+/**
+ * `pid` is the netlink port of the socket whose request caused the change (0: the kernel itself,
+ * e.g. routes removed with their link); it tells one's own changes from everybody else's.
+ */
+export type MonitorEvent = { pid: number } & (
   | { kind: 'link'; action: 'new' | 'del'; link: Link }
   | { kind: 'address'; action: 'new' | 'del'; address: Address }
   | { kind: 'route'; action: 'new' | 'del'; route: Route }
   | { kind: 'nexthop'; action: 'new' | 'del'; nexthop: Nexthop }
-  | { kind: 'rule'; action: 'new' | 'del'; rule: Rule };
+  | { kind: 'rule'; action: 'new' | 'del'; rule: Rule }
+);
 
 export const ALL_GROUPS = [
   RTNLGRP.LINK,
@@ -32,19 +37,19 @@ export function decodeEvent(m: NetlinkMessage): MonitorEvent | undefined {
   switch (m.type) {
     case RTM.NEWLINK:
     case RTM.DELLINK:
-      return { kind: 'link', action: m.type === RTM.NEWLINK ? 'new' : 'del', link: decodeLink(m) };
+      return { pid: m.pid, kind: 'link', action: m.type === RTM.NEWLINK ? 'new' : 'del', link: decodeLink(m) };
     case RTM.NEWADDR:
     case RTM.DELADDR:
-      return { kind: 'address', action: m.type === RTM.NEWADDR ? 'new' : 'del', address: decodeAddress(m) };
+      return { pid: m.pid, kind: 'address', action: m.type === RTM.NEWADDR ? 'new' : 'del', address: decodeAddress(m) };
     case RTM.NEWROUTE:
     case RTM.DELROUTE:
-      return { kind: 'route', action: m.type === RTM.NEWROUTE ? 'new' : 'del', route: decodeRoute(m) };
+      return { pid: m.pid, kind: 'route', action: m.type === RTM.NEWROUTE ? 'new' : 'del', route: decodeRoute(m) };
     case RTM.NEWNEXTHOP:
     case RTM.DELNEXTHOP:
-      return { kind: 'nexthop', action: m.type === RTM.NEWNEXTHOP ? 'new' : 'del', nexthop: decodeNexthop(m) };
+      return { pid: m.pid, kind: 'nexthop', action: m.type === RTM.NEWNEXTHOP ? 'new' : 'del', nexthop: decodeNexthop(m) };
     case RTM.NEWRULE:
     case RTM.DELRULE:
-      return { kind: 'rule', action: m.type === RTM.NEWRULE ? 'new' : 'del', rule: decodeRule(m) };
+      return { pid: m.pid, kind: 'rule', action: m.type === RTM.NEWRULE ? 'new' : 'del', rule: decodeRule(m) };
     default:
       return undefined;
   }

@@ -32,8 +32,9 @@ const PARAMS: Record<Seg6LocalAction, { required: Param[][]; optional: Param[] }
   'End.X': { required: [['nh6']], optional: ['oif', 'flavors'] },
   'End.T': { required: [['table']], optional: [] },
   'End.DX2': { required: [['oif']], optional: [] },
-  'End.DX6': { required: [['nh6']], optional: ['oif'] },
-  'End.DX4': { required: [['nh4']], optional: ['oif'] },
+  // The kernel accepts an oif for End.DX4/DX6 and silently ignores it (seen on 6.1-6.18): refuse it.
+  'End.DX6': { required: [['nh6']], optional: [] },
+  'End.DX4': { required: [['nh4']], optional: [] },
   // End.DT6: legacy `table` mode or VRF `vrftable` mode, exactly one of them.
   'End.DT6': { required: [['table'], ['vrftable']], optional: [] },
   'End.DT4': { required: [['vrftable']], optional: [] },

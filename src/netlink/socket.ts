@@ -43,6 +43,7 @@ export class NetlinkSocket {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private referenced = false;
+  private dumps: Promise<unknown> = Promise.resolve();
   private eventHandler?: (msg: NetlinkMessage) => void;
   private errorHandler?: (err: Error) => void;
 
@@ -86,8 +87,18 @@ export class NetlinkSocket {
     return this.send(req, NLM_F.REQUEST | NLM_F.ACK | req.flags, false);
   }
 
-  /** A full dump; redone from the start when the kernel flags it as interrupted by a change. */
-  async dump(req: NlRequest): Promise<NetlinkMessage[]> {
+  /**
+   * A full dump; redone from the start when the kernel flags it as interrupted by a change.
+   * A netlink socket runs one dump at a time (a second one is EBUSY): dumps queue here.
+   */
+  dump(req: NlRequest): Promise<NetlinkMessage[]> {
+    const run = () => this.dumpOnce(req);
+    const p = this.dumps.then(run, run);
+    this.dumps = p.catch(() => undefined);
+    return p;
+  }
+
+  private async dumpOnce(req: NlRequest): Promise<NetlinkMessage[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.send(req, NLM_F.REQUEST | NLM_F.DUMP | req.flags, true);

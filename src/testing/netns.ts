@@ -8,7 +8,7 @@ export const NETNS_PREFIX = 'srv6t-';
 const live = new Set<string>();
 
 function run(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
 }
 
 export class TestNetns {

@@ -1,0 +1,211 @@
+// The dataplane against a real kernel in a throwaway namespace, observed with iproute2.
+// VRF mode where the kernel has VRF (the lab VM), table mode otherwise (this project's hosts).
+//
+//   netns srv6t-dp-*:
+//     ul0 <-> ul1          underlay (seg6 enabled), locator fc00:0:1::/48
+//     ta0 <-> ta1          tenant "alpha" interface   10.0.0.1/24, fd00:a::1/64
+//     tb0 <-> tb1          tenant "beta"  interface   10.0.0.1/24 (overlapping on purpose)
+//     tc0 <-> tc1          tenant "gamma" interface   10.9.0.1/24
+//     fx0 <-> fx1          foreign link, with a foreign route, rule and nexthop: never touched
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { kernelHas } from '../testing/kernel-features';
+import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { Dataplane } from './dataplane';
+import { DEFAULT_OWNERSHIP } from './kernel-objects';
+import { DesiredStateStore } from './state-store';
+import type { TenantSpecDto } from './spec.dto';
+
+jest.setTimeout(60000);
+
+const VRF = kernelHas('CONFIG_NET_VRF');
+const MODE = VRF ? 'vrf' : 'table';
+const P = DEFAULT_OWNERSHIP.protocol;
+
+let ns: TestNetns;
+let nl: Rtnetlink;
+let dir: string;
+let dp: Dataplane;
+
+const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
+const tenants = (): TenantSpecDto[] => [
+  {
+    id: 'alpha',
+    behaviour: VRF ? 'End.DT46' : 'End.DT6',
+    interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }],
+    routes: [
+      { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
+      { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] },
+      { prefix: 'fd00:b::/64', sids: ['fc00:0:3:1::'], mode: 'encap.red' },
+    ],
+  },
+  {
+    id: 'beta',
+    behaviour: VRF ? 'End.DT4' : 'End.DX4',
+    ...(VRF ? {} : { dx: { nexthop: '10.0.0.2', interface: 'tb0' } }),
+    interfaces: [{ name: 'tb0', gateways: ['10.0.0.1/24'] }],
+    routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }],
+  },
+  {
+    id: 'gamma',
+    behaviour: 'End.DX6',
+    dx: { nexthop: 'fd00:c::2', interface: 'tc0' },
+    interfaces: [{ name: 'tc0', gateways: ['10.9.0.1/24', 'fd00:c::1/64'] }],
+    routes: [],
+  },
+];
+
+function foreignSnapshot() {
+  return {
+    routes: ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => r.protocol !== String(P) && r.protocol !== P && r.dev === 'fx0'),
+    rules: ns.ipJson(['rule', 'show']).filter((r: any) => r.priority === 500),
+    nexthops: ns.ipJson(['nexthop', 'show']).filter((n: any) => n.id === 7),
+    link: ns.ipJson(['link', 'show', 'fx0'])[0].mtu,
+  };
+}
+
+async function eventually(check: () => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'srv6-dp-'));
+  ns = TestNetns.create('dp');
+  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1'], ['tc0', 'tc1'], ['fx0', 'fx1']]) {
+    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    ns.ip(['link', 'set', a, 'up']);
+    ns.ip(['link', 'set', b, 'up']);
+  }
+  ns.ip(['addr', 'add', '192.168.77.1/24', 'dev', 'fx0']);
+  ns.ip(['route', 'add', '10.200.0.0/24', 'via', '192.168.77.2', 'dev', 'fx0']);
+  ns.ip(['rule', 'add', 'pref', '500', 'lookup', '300']);
+  ns.ip(['nexthop', 'add', 'id', '7', 'via', '192.168.77.3', 'dev', 'fx0']);
+  nl = Rtnetlink.open({ netns: ns.name });
+  dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, debounceMs: 50 });
+  await dp.start();
+});
+
+afterAll(() => {
+  dp?.stop();
+  nl?.close();
+  destroyAllNetns();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe(`dataplane (${MODE} mode)`, () => {
+  let before: ReturnType<typeof foreignSnapshot>;
+
+  it('applies a node and three tenants, as iproute2 sees it', async () => {
+    before = foreignSnapshot();
+    const r0 = await dp.upsertNode(node);
+    expect(r0.failed).toEqual([]);
+    for (const t of tenants()) {
+      const r = await dp.upsertTenant(t);
+      expect(r.failed).toEqual([]);
+    }
+    const st = dp.state;
+    const alpha = st.tenants.alpha;
+    expect(alpha.table).toBe(10000);
+    expect(alpha.sid).toBe('fc00:0:1:1::');
+    expect(st.tenants.beta.sid).toBe('fc00:0:1:2::');
+
+    // decap routes with counters
+    const sids = ns.ipJson(['-6', '-s', 'route', 'show', 'proto', String(P)]).filter((r: any) => r.encap === 'seg6local');
+    expect(sids.map((r: any) => r.dst).sort()).toEqual(['fc00:0:1:1::', 'fc00:0:1:2::', 'fc00:0:1:3::']);
+    for (const r of sids) expect(r.stats64).toBeDefined();
+    // encap: shared nexthops (10.1.0.0/24 and 10.2.0.0/24 of alpha share one)
+    const nhs = ns.ipJson(['nexthop', 'show']).filter((n: any) => n.protocol === String(P) || n.protocol === P);
+    expect(nhs).toHaveLength(3);
+    const alphaRoutes = ns.ipJson(['route', 'show', 'table', String(alpha.table), 'proto', String(P)]).filter((r: any) => r.nhid);
+    expect(alphaRoutes).toHaveLength(2);
+    expect(alphaRoutes[0].nhid).toBe(alphaRoutes[1].nhid);
+    expect(alphaRoutes[0].segs).toEqual(['fc00:0:2:1::']);
+    const red = ns.ipJson(['-6', 'route', 'show', 'table', String(alpha.table), 'proto', String(P), 'fd00:b::/64']);
+    expect(red[0].mode).toBe('encap.red');
+    // fail closed
+    expect(ns.ipJson(['route', 'show', 'table', String(alpha.table), 'default'])[0].type).toBe('unreachable');
+    expect(ns.ipJson(['-6', 'route', 'show', 'table', String(alpha.table), 'default'])[0].type).toBe('unreachable');
+    // tenant interface MTU: 1500 - 40 - 8 - 16 (one SID with SRH)
+    expect(ns.ipJson(['link', 'show', 'ta0'])[0].mtu).toBe(1436);
+    // gateways carry our protocol
+    const addr = ns.ipJson(['addr', 'show', 'dev', 'ta0'])[0].addr_info.filter((a: any) => a.local === '10.0.0.1');
+    expect(addr).toHaveLength(1);
+    if (MODE === 'table') {
+      expect(ns.ipJson(['rule', 'show']).filter((r: any) => r.iif === 'ta0').map((r: any) => String(r.table))).toEqual([String(alpha.table)]);
+      expect(ns.ipJson(['route', 'show', 'table', String(alpha.table), '10.0.0.0/24'])[0].dev).toBe('ta0');
+      expect(ns.ipJson(['route', 'show', 'table', 'main', '10.0.0.0/24'])).toHaveLength(0);
+    } else {
+      expect(ns.ipJson(['link', 'show', 'ta0'])[0].master).toBe('vrf-alpha');
+      expect(ns.exec('sysctl', ['-n', 'net.vrf.strict_mode']).trim()).toBe('1');
+    }
+    expect(ns.exec('sysctl', ['-n', 'net.ipv6.conf.ul0.seg6_enabled']).trim()).toBe('1');
+  });
+
+  it('is idempotent: a resync changes nothing', async () => {
+    const r = await dp.resync();
+    expect(r.operations).toBe(0);
+  });
+
+  it('a SID change for a remote HV is one nexthop replace', async () => {
+    const t = tenants()[0];
+    t.routes = t.routes.map((r) => (r.sids[0] === 'fc00:0:2:1::' ? { ...r, sids: ['fc00:0:9:1::'] } : r));
+    const nhBefore = ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].nhid;
+    const r = await dp.upsertTenant(t);
+    expect(r.failed).toEqual([]);
+    expect({ ops: r.operations, updated: r.updated }).toEqual({ ops: 1, updated: { nexthop: 1 } });
+    const after = ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0];
+    expect(after.nhid).toBe(nhBefore);
+    expect(after.segs).toEqual(['fc00:0:9:1::']);
+  });
+
+  it('repairs a foreign deletion of an owned route within 1 s', async () => {
+    ns.ip(['route', 'del', '10.2.0.0/24', 'table', '10000']);
+    const ms = await eventually(() => ns.ipJson(['route', 'show', 'table', '10000', '10.2.0.0/24']).length === 1, 1000);
+    expect(ms).toBeLessThan(1000);
+    expect(dp.stats.driftRepairs).toBeGreaterThan(0);
+  });
+
+  it('shrinks: deleting a tenant removes its objects and releases its interface', async () => {
+    const beta = dp.state.tenants.beta;
+    const r = await dp.deleteTenant('beta');
+    expect(r.failed).toEqual([]);
+    expect(ns.ipJson(['route', 'show', 'table', String(beta.table)])).toHaveLength(0);
+    expect(ns.ipJson(['-6', 'route', 'show', `${beta.sid}/128`])).toHaveLength(0);
+    expect(ns.ipJson(['link', 'show', 'tb0'])[0].mtu).toBe(1500);
+    expect(ns.ipJson(['addr', 'show', 'dev', 'tb0'])[0].addr_info.filter((a: any) => a.family === 'inet')).toHaveLength(0);
+    expect(ns.ipJson(['rule', 'show']).filter((x: any) => x.iif === 'tb0')).toHaveLength(0);
+    if (MODE === 'vrf') expect(() => ns.ip(['link', 'show', 'vrf-beta'])).toThrow();
+  });
+
+  it('rejects a tenant whose interface is missing with an error naming it, and changes nothing', async () => {
+    const t: TenantSpecDto = { id: 'delta', behaviour: 'End.DT6', interfaces: [{ name: 'nosuch0', gateways: [] }], routes: [] };
+    const before2 = ns.ipJson(['route', 'show', 'table', 'all']).length;
+    await expect(dp.upsertTenant(t)).rejects.toThrow(/nosuch0/);
+    expect(ns.ipJson(['route', 'show', 'table', 'all']).length).toBe(before2);
+    await dp.deleteTenant('delta').catch(() => undefined);
+  });
+
+  it('never touched the foreign route, rule, nexthop and link', () => {
+    expect(foreignSnapshot()).toEqual(before);
+  });
+
+  it('an agent restart over 10,000 installed routes performs zero operations', async () => {
+    const routes = Array.from({ length: 10000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 50) + 10}:1::`] }));
+    const r = await dp.changeRoutes('alpha', { add: routes });
+    expect(r.failed).toEqual([]);
+    expect(ns.ipJson(['route', 'show', 'table', '10000', 'proto', String(P)]).length).toBeGreaterThanOrEqual(10000);
+    dp.stop();
+    const restarted = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
+    const r2 = await restarted.start();
+    restarted.stop();
+    expect(r2.operations).toBe(0);
+    dp = restarted;
+  });
+});

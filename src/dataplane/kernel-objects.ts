@@ -1,0 +1,152 @@
+// The kernel objects a desired state stands for, per mode. Pure: interface indexes are resolved
+// by the applier, so the same description is compared with any kernel dump.
+import type { Nexthop } from '../netlink/nexthop';
+import type { Route } from '../netlink/route';
+import type { Rule } from '../netlink/rule';
+import { Family, formatPrefix, mask, parsePrefix } from '../netlink/ip';
+import { DesiredState, nexthopKey, TenantState } from './desired-state';
+import type { EncapMode } from './spec.dto';
+
+export type DataplaneMode = 'vrf' | 'table';
+
+export interface Ownership {
+  /** rtm_protocol / nhm_protocol / FRA_PROTOCOL / IFA_PROTO of everything the agent creates. */
+  protocol: number;
+  /** VRF devices are named `${vrfPrefix}${tenant}`. */
+  vrfPrefix: string;
+  /** Priority of the table-mode `iif <if> lookup <table>` rules. */
+  rulePriority: number;
+}
+
+export const DEFAULT_OWNERSHIP: Ownership = { protocol: 196, vrfPrefix: 'vrf-', rulePriority: 1000 };
+
+/** Routes name interfaces; the applier resolves them to indexes. */
+export type NamedRoute = Omit<Route, 'oif'> & { oifName?: string; encapOifName?: string };
+export type NamedNexthop = Omit<Nexthop, 'oif'> & { oifName: string };
+export type NamedRule = Rule;
+
+export interface LinkConfig {
+  name: string;
+  /** VRF to enslave to; null: no master. */
+  master: string | null;
+  mtu: number;
+}
+
+export interface KernelObjects {
+  sysctls: Map<string, { path: string[]; value: string }>;
+  vrfs: Map<string, { name: string; table: number }>;
+  links: Map<string, LinkConfig>;
+  /** key "<ifname>|<addr/len>" */
+  addresses: Map<string, { ifname: string; address: string; noprefixroute: boolean }>;
+  nexthops: Map<number, NamedNexthop>;
+  routes: Map<string, NamedRoute>;
+  rules: Map<string, NamedRule>;
+}
+
+/** Metric of the fail-closed unreachable defaults: below everything an operator would add. */
+export const UNREACHABLE_METRIC = 4278198272;
+
+/** IPv6 routes without a metric get 1024 from the kernel (IP6_RT_PRIO_USER); IPv4 ones 0. */
+export function routeKey(r: { family?: Family; table?: number; dst: string; priority?: number }): string {
+  return `${r.family}|${r.table}|${r.dst}|${r.priority ?? (r.family === 6 ? 1024 : 0)}`;
+}
+
+export function ruleKey(r: Rule): string {
+  return `${r.family}|${r.priority}|${r.iif ?? ''}|${r.table}`;
+}
+
+/** Bytes SRv6 adds to a packet: outer IPv6, plus an SRH unless reduced to the first SID. */
+export function encapOverhead(mode: EncapMode, sids: number): number {
+  const srhSegments = mode === 'encap.red' ? sids - 1 : sids;
+  return 40 + (srhSegments > 0 ? 8 + 16 * srhSegments : 0);
+}
+
+/** Tenant MTU: the underlay's minus the largest overhead among the tenant's routes (one SID with SRH by default). */
+export function tenantMtu(t: TenantState, underlayMtu: number): number {
+  let overhead = encapOverhead('encap', 1);
+  for (const r of Object.values(t.routes)) overhead = Math.max(overhead, encapOverhead(r.mode, r.sids.length));
+  return underlayMtu - overhead;
+}
+
+export function vrfName(own: Ownership, tenant: string): string {
+  return `${own.vrfPrefix}${tenant}`;
+}
+
+function familyOfPrefix(p: string): Family {
+  return p.includes(':') ? 6 : 4;
+}
+
+export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own: Ownership): KernelObjects {
+  const o: KernelObjects = { sysctls: new Map(), vrfs: new Map(), links: new Map(), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map() };
+  const node = state.node;
+  if (!node) return o;
+  const sysctl = (path: string[], value: string | number) => o.sysctls.set(path.join('/'), { path, value: String(value) });
+  const route = (r: NamedRoute) => o.routes.set(routeKey(r), { protocol: own.protocol, ...r });
+  const uplink = node.underlay[0];
+
+  sysctl(['net', 'ipv4', 'conf', 'all', 'forwarding'], 1);
+  sysctl(['net', 'ipv6', 'conf', 'all', 'forwarding'], 1);
+  sysctl(['net', 'ipv6', 'conf', 'all', 'seg6_enabled'], 1);
+  for (const u of node.underlay) sysctl(['net', 'ipv6', 'conf', u, 'seg6_enabled'], 1);
+  const tenants = Object.values(state.tenants);
+  if (mode === 'vrf' && tenants.length) sysctl(['net', 'vrf', 'strict_mode'], 1);
+
+  for (const t of tenants) {
+    const vrf = mode === 'vrf' ? vrfName(own, t.id) : null;
+    if (vrf) o.vrfs.set(vrf, { name: vrf, table: t.table });
+    const mtu = tenantMtu(t, node.underlayMtu);
+    for (const itf of t.interfaces) {
+      o.links.set(itf.name, { name: itf.name, master: vrf, mtu });
+      // Loose reverse-path filtering: tenant prefixes overlap across tenants by design.
+      sysctl(['net', 'ipv4', 'conf', itf.name, 'rp_filter'], 2);
+      for (const gw of itf.gateways) {
+        o.addresses.set(`${itf.name}|${gw}`, { ifname: itf.name, address: gw, noprefixroute: mode === 'table' });
+        if (mode === 'table') {
+          // Without a VRF the connected route would land in main: put it in the tenant's table.
+          const p = parsePrefix(gw, 'gateway', { allowHostBits: true });
+          route({ family: p.family, dst: formatPrefix(mask(p.addr, p.len), p.len), table: t.table, oifName: itf.name, scope: 253 });
+        }
+      }
+      if (mode === 'table')
+        for (const family of [4, 6] as const) {
+          const r: Rule = { family, priority: own.rulePriority, iif: itf.name, table: t.table, protocol: own.protocol };
+          o.rules.set(ruleKey(r), r);
+        }
+    }
+    // Fail closed: a destination without a route is unreachable, never looked up elsewhere.
+    for (const family of [4, 6] as const) route({ family, dst: 'default', type: 'unreachable', table: t.table, priority: UNREACHABLE_METRIC });
+
+    // Decapsulation on this HV's SID (the packet's outer destination), looked up in main.
+    route({ family: 6, dst: `${t.sid}/128`, table: 254, ...decap(t, mode, vrf, uplink) });
+    // End.DX4/DX6 forward to their nexthop through a lookup in main: a host route to the VM.
+    if (t.dx) {
+      const family = t.behaviour === 'End.DX4' ? 4 : 6;
+      route({ family, dst: `${t.dx.nexthop}/${family === 4 ? 32 : 128}`, table: 254, oifName: t.dx.interface, scope: 253 });
+    }
+
+    // Encapsulation towards remote HVs: routes share one nexthop per (tenant, mode, SID list).
+    for (const r of Object.values(t.routes)) {
+      const id = state.nexthops[nexthopKey(t.id, r.mode, r.sids)];
+      if (id === undefined) throw new Error(`no nexthop id allocated for ${nexthopKey(t.id, r.mode, r.sids)}`);
+      if (!o.nexthops.has(id)) o.nexthops.set(id, { id, family: 6, oifName: uplink, protocol: own.protocol, encap: { type: 'seg6', mode: r.mode, segments: r.sids } });
+      route({ family: familyOfPrefix(r.prefix), dst: r.prefix, table: t.table, nhid: id });
+    }
+  }
+  return o;
+}
+
+function decap(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: string): Partial<NamedRoute> {
+  switch (t.behaviour) {
+    case 'End.DX4':
+    case 'End.DX6': {
+      const nh = t.behaviour === 'End.DX4' ? { nh4: t.dx!.nexthop } : { nh6: t.dx!.nexthop };
+      return { oifName: uplink, encap: { type: 'seg6local', action: t.behaviour, ...nh, counters: true } };
+    }
+    case 'End.DT6':
+    case 'End.DT4':
+    case 'End.DT46':
+      // Table mode has only End.DT6's legacy table lookup; VRF mode decapsulates through the VRF.
+      if (mode === 'table' && t.behaviour === 'End.DT6') return { oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, counters: true } };
+      return { oifName: vrf ?? uplink, encap: { type: 'seg6local', action: t.behaviour, vrftable: t.table, counters: true } };
+  }
+}

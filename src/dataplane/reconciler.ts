@@ -1,0 +1,167 @@
+// Makes the kernel match the desired state: dump what the agent owns, plan, apply. Also repairs
+// drift: foreign changes to owned objects (seen on the netlink monitor) trigger a debounced
+// reconcile, and a periodic one catches anything an overrun hid.
+import { Link } from '../netlink/link';
+import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { Applier, ApplyResult } from './applier';
+import { DesiredState } from './desired-state';
+import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey } from './kernel-objects';
+import { Observed, Op, plan } from './planner';
+import { allocateNexthops } from './state-transitions';
+
+export interface ReconcileResult extends ApplyResult {
+  durationMs: number;
+  /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs). */
+  state: DesiredState;
+}
+
+export class Reconciler {
+  private readonly applier: Applier;
+
+  constructor(
+    private readonly nl: Rtnetlink,
+    readonly mode: DataplaneMode,
+    private readonly own: Ownership,
+  ) {
+    this.applier = new Applier(nl, own);
+  }
+
+  /** The owned part of the kernel, plus every link (names) and the desired sysctls' values. */
+  async observe(desired?: KernelObjects): Promise<Observed & { allNexthopIds: Set<number> }> {
+    const p = this.own.protocol;
+    const [links, addresses, nexthops, routes, rules] = await Promise.all([this.nl.links(), this.nl.addresses(), this.nl.nexthops(), this.nl.routes({ protocol: p }), this.nl.rules()]);
+    const byName = new Map(links.map((l) => [l.name, l]));
+    const byIndex = new Map(links.map((l) => [l.index, l.name]));
+    const o: Observed & { allNexthopIds: Set<number> } = {
+      links: byName,
+      addresses: new Map(),
+      nexthops: new Map(nexthops.filter((n) => n.protocol === p).map((n) => [n.id, n])),
+      routes: new Map(routes.filter((r) => r.protocol === p).map((r) => [routeKey(r), r])),
+      rules: new Map(rules.filter((r) => r.protocol === p).map((r) => [ruleKey(r), r])),
+      sysctls: new Map(),
+      allNexthopIds: new Set(nexthops.map((n) => n.id)),
+    };
+    for (const a of addresses) {
+      const ifname = byIndex.get(a.index);
+      if (a.protocol === p && ifname) o.addresses.set(`${ifname}|${a.address}`, { ...a, ifname });
+    }
+    for (const [key, s] of desired?.sysctls ?? []) {
+      try {
+        o.sysctls.set(key, this.nl.sysctl.get(s.path));
+      } catch {
+        o.sysctls.set(key, undefined); // e.g. the interface is missing: the set will report it
+      }
+    }
+    return o;
+  }
+
+  /** Plans without applying (for dry runs and tests). */
+  async plan(state: DesiredState): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
+    let observed = await this.observe();
+    const foreignIds = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
+    const s = allocateNexthops(state, foreignIds);
+    const desired = buildKernelObjects(s, this.mode, this.own);
+    observed = { ...observed, sysctls: (await this.observe(desired)).sysctls };
+    const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
+    const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
+    return { ops, state: s, links: observed.links };
+  }
+
+  /**
+   * `commit` runs after planning succeeded and before the kernel is touched: a state that cannot
+   * be planned (a tenant interface that does not exist, a name taken by a foreign link) is never
+   * acknowledged, and one that can is written ahead of the changes.
+   */
+  async reconcile(state: DesiredState, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
+    const t0 = performance.now();
+    const { ops, state: planned, links } = await this.plan(state);
+    const s = structuredClone(planned);
+    // Remember MTUs before the agent changes them, so a release restores them.
+    for (const op of ops) if (op.kind === 'link' && op.action === 'configure' && !(op.link.name in s.originalMtu)) s.originalMtu[op.link.name] = links.get(op.link.name)?.mtu ?? 0;
+    commit(s);
+    const result = await this.applier.apply(ops, links);
+    for (const op of ops) {
+      if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
+      if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
+        s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);
+    }
+    return { ...result, durationMs: performance.now() - t0, state: s };
+  }
+}
+
+/** Is this monitor event about something the agent owns (or configures)? */
+export function touchesOwned(e: MonitorEvent, own: Ownership, interfaces: Set<string>): boolean {
+  switch (e.kind) {
+    case 'route':
+      return e.route.protocol === own.protocol;
+    case 'nexthop':
+      return e.nexthop.protocol === own.protocol || (e.action === 'del' && e.nexthop.protocol === undefined);
+    case 'rule':
+      return e.rule.protocol === own.protocol;
+    case 'address':
+      return e.address.protocol === own.protocol;
+    case 'link':
+      return interfaces.has(e.link.name) || e.link.name.startsWith(own.vrfPrefix);
+  }
+}
+
+/**
+ * Watches the kernel and calls `repair` at most once per `debounceMs` after an owned object changed;
+ * never two repairs at once (a change during a repair schedules one more).
+ */
+export class DriftWatcher {
+  private monitor?: NetlinkMonitor;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+
+  constructor(
+    private readonly netns: string | undefined,
+    private readonly own: Ownership,
+    private readonly interfaces: () => Set<string>,
+    private readonly repair: (reason: string) => Promise<void>,
+    /** Port of the agent's own request socket: its changes are not drift. */
+    private readonly ownPort: number,
+    private readonly debounceMs = 100,
+  ) {}
+
+  start(): void {
+    this.monitor = new NetlinkMonitor({ netns: this.netns });
+    this.monitor.on('event', (e: MonitorEvent) => {
+      if (e.pid !== this.ownPort && touchesOwned(e, this.own, this.interfaces())) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
+    });
+    // The kernel dropped events: anything may have changed.
+    this.monitor.on('overrun', () => this.schedule('monitor overrun'));
+  }
+
+  schedule(reason: string): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.run(reason);
+    }, this.debounceMs);
+  }
+
+  private async run(reason: string): Promise<void> {
+    this.running = true;
+    try {
+      await this.repair(reason);
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.schedule('changes during repair');
+      }
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.monitor?.close();
+  }
+}

@@ -1,0 +1,96 @@
+// What a job can say about this hypervisor: the node and its tenants. The same DTOs validate REST
+// bodies and Bull job payloads (whitelist + forbidNonWhitelisted: unknown fields are errors).
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsIfname, IsIpAddr, IsIpPrefix } from './validators';
+
+/** Tenant ids become part of interface names ("vrf-<id>"): IFNAMSIZ leaves 11 characters. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,10}$/;
+export const MAX_SIDS = 16;
+export const MAX_ROUTES_PER_JOB = 100_000;
+
+export const DECAP_BEHAVIOURS = ['End.DT4', 'End.DT6', 'End.DT46', 'End.DX4', 'End.DX6'] as const;
+export type DecapBehaviour = (typeof DECAP_BEHAVIOURS)[number];
+export const ENCAP_MODES = ['encap', 'encap.red'] as const;
+export type EncapMode = (typeof ENCAP_MODES)[number];
+
+export class NodeSpecDto {
+  /** Underlay interfaces (the fabric side): seg6 enabled, XDP attach points. */
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(8) @IsIfname({ each: true })
+  underlay!: string[];
+
+  /** This HV's SRv6 locator; tenant SIDs are allocated from it. */
+  @IsIpPrefix({ family: 6 })
+  locator!: string;
+
+  /** Outer source address of H.Encaps. */
+  @IsIpAddr(6)
+  encapSource!: string;
+
+  @IsInt() @Min(1280) @Max(65535)
+  underlayMtu!: number;
+}
+
+export class TenantInterfaceDto {
+  /** A VM's tap/veth on this HV (it exists already; the agent configures it). */
+  @IsIfname()
+  name!: string;
+
+  /** Gateway addresses of the tenant on this interface, "10.0.0.1/24", "fd00::1/64". */
+  @IsArray() @ArrayMaxSize(16) @IsIpPrefix({ allowHostBits: true }, { each: true })
+  gateways!: string[];
+}
+
+export class RemoteRouteDto {
+  /** A tenant prefix behind a remote HV. */
+  @IsIpPrefix()
+  prefix!: string;
+
+  /** Usually one SID: the tenant's decap SID on the remote HV. */
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_SIDS) @IsIpAddr(6, { each: true })
+  sids!: string[];
+
+  @IsOptional() @IsIn(ENCAP_MODES)
+  mode?: EncapMode;
+}
+
+export class DxTargetDto {
+  /** The single VM's address the decapsulated packets go to. */
+  @IsIpAddr()
+  nexthop!: string;
+
+  @IsIfname()
+  interface!: string;
+}
+
+export class TenantSpecDto {
+  @IsString() @Matches(TENANT_ID_PATTERN, { message: 'id must be 1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit' })
+  id!: string;
+
+  /** Routing table; allocated (and kept across restarts) when not given. */
+  @IsOptional() @IsInt() @Min(1) @Max(0xffffffff)
+  table?: number;
+
+  @IsIn(DECAP_BEHAVIOURS)
+  behaviour!: DecapBehaviour;
+
+  /** Decap SID on this HV; allocated from the node's locator when not given. */
+  @IsOptional() @IsIpAddr(6)
+  sid?: string;
+
+  /** End.DX4/End.DX6 only: the VM to cross-connect to. */
+  @IsOptional() @ValidateNested() @Type(() => DxTargetDto)
+  dx?: DxTargetDto;
+
+  @IsArray() @ArrayMaxSize(256) @ValidateNested({ each: true }) @Type(() => TenantInterfaceDto)
+  interfaces!: TenantInterfaceDto[];
+
+  @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  routes!: RemoteRouteDto[];
+
+  @IsOptional() @IsBoolean()
+  xdpOffload?: boolean;
+
+  @IsOptional() @IsString() @MaxLength(200)
+  description?: string;
+}

@@ -1,0 +1,192 @@
+// Jobs as pure transitions of the desired state: validation of what DTO decorators cannot see
+// (cross-field and cross-tenant rules), canonical forms, and stable allocation of tables, SIDs and
+// nexthop ids. Every function returns a new state and leaves its input untouched.
+import { CapabilityMissingError } from '../common/errors';
+import { InvalidArgumentError } from '../netlink/errors';
+import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../netlink/ip';
+import { DesiredState, nexthopKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
+import type { DataplaneMode } from './kernel-objects';
+import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
+
+/** Tables the agent allocates from (user-given ids may be anywhere else). */
+export const TABLE_RANGE = { first: 10_000, last: 0x7fffffff } as const;
+/** Nexthop ids the agent allocates from: far from the small ids people type by hand. */
+export const NEXTHOP_ID_BASE = 0x5a000000;
+
+function clone(s: DesiredState): DesiredState {
+  return structuredClone(s);
+}
+
+const canonPrefix = (p: string, field: string) => {
+  const x = parsePrefix(p, field);
+  return formatPrefix(x.addr, x.len);
+};
+const canonAddr = (a: string, field: string) => formatAddress(parseAddress(a, field));
+
+export function upsertNode(state: DesiredState, dto: NodeSpecDto): DesiredState {
+  const s = clone(state);
+  const loc = parsePrefix(dto.locator, 'locator', { family: 6 });
+  if (loc.len > 112) throw new InvalidArgumentError('locator', 'must be /112 or shorter: SIDs take the 16 bits after it');
+  const node: NodeState = { underlay: [...dto.underlay], locator: formatPrefix(loc.addr, loc.len), encapSource: canonAddr(dto.encapSource, 'encapSource'), underlayMtu: dto.underlayMtu };
+  if (new Set(node.underlay).size !== node.underlay.length) throw new InvalidArgumentError('underlay', 'lists an interface twice');
+  for (const t of Object.values(s.tenants)) {
+    if (t.interfaces.some((i) => node.underlay.includes(i.name))) throw new InvalidArgumentError('underlay', `interface already belongs to tenant ${t.id}`);
+  }
+  // A new locator re-allocates the SIDs that were allocated (not given) from the old one.
+  if (s.node && s.node.locator !== node.locator) {
+    for (const t of Object.values(s.tenants)) if (inside(t.sid, s.node.locator)) t.sid = '';
+    s.node = node;
+    for (const t of Object.values(s.tenants)) if (!t.sid) t.sid = allocateSid(s, t.id);
+  }
+  s.node = node;
+  s.version++;
+  return s;
+}
+
+export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: DataplaneMode): DesiredState {
+  const s = clone(state);
+  if (!s.node) throw new InvalidArgumentError('node', 'upsert the node (underlay, locator) before any tenant');
+  const prev = s.tenants[dto.id];
+  const dx = dto.behaviour === 'End.DX4' || dto.behaviour === 'End.DX6';
+  if (dx && !dto.dx) throw new InvalidArgumentError('dx', `${dto.behaviour} needs dx.nexthop and dx.interface`);
+  if (!dx && dto.dx) throw new InvalidArgumentError('dx', `only End.DX4/End.DX6 take dx, not ${dto.behaviour}`);
+  if (dto.dx) {
+    parseAddress(dto.dx.nexthop, 'dx.nexthop', dto.behaviour === 'End.DX4' ? 4 : 6);
+    if (!dto.interfaces.some((i) => i.name === dto.dx!.interface)) throw new InvalidArgumentError('dx.interface', 'must be one of the tenant’s interfaces');
+    const nh = canonAddr(dto.dx.nexthop, 'dx.nexthop');
+    for (const t of Object.values(s.tenants))
+      if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
+  }
+  if (mode === 'table' && (dto.behaviour === 'End.DT4' || dto.behaviour === 'End.DT46'))
+    throw new CapabilityMissingError(`seg6local.${dto.behaviour}`, 'End.DT6 or End.DX4/End.DX6 in table mode, or a kernel with CONFIG_NET_VRF', 'IPv4 decapsulation into a table needs a VRF (table mode: the XDP offload is not available yet)');
+
+  const names = new Set<string>();
+  dto.interfaces.forEach((itf, i) => {
+    if (names.has(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is listed twice`);
+    names.add(itf.name);
+    if (s.node!.underlay.includes(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is an underlay interface`);
+    for (const t of Object.values(s.tenants))
+      if (t.id !== dto.id && t.interfaces.some((x) => x.name === itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} belongs to tenant ${t.id}`);
+  });
+
+  const table = dto.table ?? prev?.table ?? allocateTable(s);
+  for (const t of Object.values(s.tenants))
+    if (t.id !== dto.id && t.table === table) throw new InvalidArgumentError('table', `table ${table} belongs to tenant ${t.id}`);
+  if (table === 253 || table === 254 || table === 255) throw new InvalidArgumentError('table', 'tables 253-255 are the kernel’s own');
+
+  let sid = dto.sid ? canonAddr(dto.sid, 'sid') : prev?.sid ?? '';
+  for (const t of Object.values(s.tenants)) if (t.id !== dto.id && sid && t.sid === sid) throw new InvalidArgumentError('sid', `SID ${sid} belongs to tenant ${t.id}`);
+
+  const t: TenantState = {
+    id: dto.id,
+    table,
+    behaviour: dto.behaviour,
+    sid,
+    interfaces: dto.interfaces.map((itf, i) => ({ name: itf.name, gateways: itf.gateways.map((g, k) => canonGateway(g, `interfaces[${i}].gateways[${k}]`)) })),
+    routes: routesFrom(dto.routes, 'routes'),
+    xdpOffload: dto.xdpOffload ?? false,
+  };
+  if (dto.dx) t.dx = { nexthop: canonAddr(dto.dx.nexthop, 'dx.nexthop'), interface: dto.dx.interface };
+  if (dto.description !== undefined) t.description = dto.description;
+  s.tenants[dto.id] = t;
+  if (!t.sid) t.sid = allocateSid(s, t.id);
+  s.version++;
+  return s;
+}
+
+export function deleteTenant(state: DesiredState, id: string): DesiredState {
+  if (!state.tenants[id]) throw new UnknownTenantError(id);
+  const s = clone(state);
+  delete s.tenants[id];
+  s.version++;
+  return s;
+}
+
+/** Replaces a tenant's remote routes (`set`), or adds and removes some of them. */
+export function changeRoutes(state: DesiredState, id: string, change: { set?: RemoteRouteDto[]; add?: RemoteRouteDto[]; remove?: string[] }): DesiredState {
+  if (!state.tenants[id]) throw new UnknownTenantError(id);
+  const s = clone(state);
+  const t = s.tenants[id];
+  if (change.set) t.routes = routesFrom(change.set, 'set');
+  (change.remove ?? []).forEach((p, i) => {
+    const key = canonPrefix(p, `remove[${i}]`);
+    if (!t.routes[key]) throw new InvalidArgumentError(`remove[${i}]`, `tenant ${id} has no route for ${key}`);
+    delete t.routes[key];
+  });
+  Object.assign(t.routes, routesFrom(change.add ?? [], 'add'));
+  s.version++;
+  return s;
+}
+
+function routesFrom(list: RemoteRouteDto[], field: string): Record<string, RemoteRouteState> {
+  const out: Record<string, RemoteRouteState> = {};
+  list.forEach((r, i) => {
+    const prefix = canonPrefix(r.prefix, `${field}[${i}].prefix`);
+    if (out[prefix]) throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is listed twice`);
+    out[prefix] = { prefix, sids: r.sids.map((x, k) => canonAddr(x, `${field}[${i}].sids[${k}]`)), mode: r.mode ?? 'encap' };
+  });
+  return out;
+}
+
+function canonGateway(g: string, field: string): string {
+  const p = parsePrefix(g, field, { allowHostBits: true });
+  return formatPrefix(p.addr, p.len);
+}
+
+function allocateTable(s: DesiredState): number {
+  const used = new Set(Object.values(s.tenants).map((t) => t.table));
+  for (let t = TABLE_RANGE.first; t <= TABLE_RANGE.last; t++) if (!used.has(t)) return t;
+  throw new InvalidArgumentError('table', 'no free table id');
+}
+
+function inside(addr: string, prefix: string): boolean {
+  const p = parsePrefix(prefix, 'locator');
+  const a = parseAddress(addr, 'sid', 6);
+  for (let bit = 0; bit < p.len; bit++) if (((a[bit >> 3] ^ p.addr[bit >> 3]) >> (7 - (bit & 7))) & 1) return false;
+  return true;
+}
+
+/** SID = locator, then a 16-bit function number (lowest free), then zeros. */
+function allocateSid(s: DesiredState, tenant: string): string {
+  const loc = parsePrefix(s.node!.locator, 'locator', { family: 6 });
+  const used = new Set(Object.values(s.tenants).filter((t) => t.id !== tenant).map((t) => t.sid));
+  for (let fn = 1; fn < 0x10000; fn++) {
+    const b = Buffer.from(loc.addr);
+    for (let i = 0; i < 16; i++) {
+      const bit = loc.len + i;
+      if ((fn >> (15 - i)) & 1) b[bit >> 3] |= 0x80 >> (bit & 7);
+    }
+    const sid = formatAddress(b);
+    if (!used.has(sid)) return sid;
+  }
+  throw new InvalidArgumentError('sid', 'the locator has no free SID');
+}
+
+/**
+ * One nexthop id per distinct (tenant, mode, SID list) in use; ids of keys still in use are kept,
+ * unused ones dropped, new ones take the lowest id free in the agent's range and in the kernel.
+ */
+export function allocateNexthops(state: DesiredState, taken: Set<number>): DesiredState {
+  const want = new Set<string>();
+  for (const t of Object.values(state.tenants)) for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
+  const current = Object.entries(state.nexthops);
+  if (current.length === want.size && current.every(([k]) => want.has(k))) return state;
+  const s = clone(state);
+  for (const k of Object.keys(s.nexthops)) if (!want.has(k)) delete s.nexthops[k];
+  const used = new Set([...taken, ...Object.values(s.nexthops)]);
+  let next = NEXTHOP_ID_BASE;
+  for (const k of want) {
+    if (s.nexthops[k] !== undefined) continue;
+    while (used.has(next)) next++;
+    s.nexthops[k] = next;
+    used.add(next);
+  }
+  return s;
+}
+
+export class UnknownTenantError extends Error {
+  constructor(readonly tenant: string) {
+    super(`unknown tenant ${tenant}`);
+    this.name = 'UnknownTenantError';
+  }
+}

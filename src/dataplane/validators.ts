@@ -1,0 +1,27 @@
+// class-validator decorators backed by the rtnetlink layer's own parsers, so that what validates
+// is exactly what encodes.
+import { ValidateBy, ValidationOptions } from 'class-validator';
+import { Family, parseAddress, parsePrefix } from '../netlink/ip';
+import { validateIfname } from '../netlink/link';
+
+function accepts(fn: () => unknown): boolean {
+  try {
+    fn();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function IsIpPrefix(opts: { family?: Family; allowHostBits?: boolean } = {}, v?: ValidationOptions): PropertyDecorator {
+  const what = `an ${opts.family ? `IPv${opts.family} ` : 'IP '}prefix (address/length${opts.allowHostBits ? '' : ', host bits zero'})`;
+  return ValidateBy({ name: 'isIpPrefix', validator: { validate: (x) => typeof x === 'string' && accepts(() => parsePrefix(x, 'x', opts)), defaultMessage: (a) => `${a?.property} must be ${what}` } }, v);
+}
+
+export function IsIpAddr(family?: Family, v?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isIpAddr', validator: { validate: (x) => typeof x === 'string' && accepts(() => parseAddress(x, 'x', family)), defaultMessage: (a) => `${a?.property} must be an ${family ? `IPv${family}` : 'IP'} address` } }, v);
+}
+
+export function IsIfname(v?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isIfname', validator: { validate: (x) => accepts(() => validateIfname(x)), defaultMessage: (a) => `${a?.property} must be an interface name of 1..15 bytes without '/', ':' or spaces` } }, v);
+}
