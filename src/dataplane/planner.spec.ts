@@ -1,0 +1,118 @@
+// Planner tables: (desired state, what the kernel holds) → the operations, in order.
+import type { Link } from '../netlink/link';
+import type { Route } from '../netlink/route';
+import { DesiredState, emptyState } from './desired-state';
+import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, KernelObjects } from './kernel-objects';
+import { ForeignObjectError, MissingInterfaceError, Observed, Op, plan, PHASES } from './planner';
+import { allocateNexthops, upsertNode, upsertTenant } from './state-transitions';
+
+const LINKS: Link[] = ['ul0', 'ta0', 'tb0', 'vrf-a', 'vrf-b'].map((name, i) => ({ index: i + 2, name, mtu: 1500, up: true, lowerUp: true, flags: 1, operstate: 'up' }));
+
+function state(mode: DataplaneMode, withB = true): DesiredState {
+  let s = upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
+  s = upsertTenant(s, { id: 'a', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }, { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] }] }, mode);
+  if (withB) s = upsertTenant(s, { id: 'b', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }] }, mode);
+  return allocateNexthops(s, new Set());
+}
+
+/** What a kernel that holds exactly `d` dumps. */
+function observedFrom(d: KernelObjects, mode: DataplaneMode): Observed {
+  const links = new Map(LINKS.map((l) => [l.name, { ...l }]));
+  const ix = (n?: string) => (n ? links.get(n)!.index : undefined);
+  for (const v of d.vrfs.values()) links.set(v.name, { ...links.get(v.name)!, kind: 'vrf', table: v.table });
+  for (const l of d.links.values()) Object.assign(links.get(l.name)!, { mtu: l.mtu, master: l.master ? ix(l.master) : undefined });
+  const routes = new Map<string, Route>();
+  for (const [k, r] of d.routes) {
+    const { oifName, encapOifName: _e, ...rest } = r;
+    const encap = rest.encap?.type === 'seg6local' && rest.encap.counters ? { ...rest.encap, counters: { packets: 0n, bytes: 0n, errors: 0n } } : rest.encap;
+    routes.set(k, { ...rest, encap, type: rest.type ?? 'unicast', oif: ix(oifName) } as Route);
+  }
+  return {
+    links,
+    addresses: new Map([...d.addresses].map(([k, a]) => [k, { index: ix(a.ifname)!, family: 4, address: a.address, scope: 0, flags: 0, ifname: a.ifname }])),
+    nexthops: new Map([...d.nexthops].map(([id, n]) => [id, { ...n, oif: ix(n.oifName) }])),
+    routes,
+    rules: new Map(d.rules),
+    sysctls: new Map([...d.sysctls].map(([k, s]) => [k, s.value])),
+  } as Observed;
+  void mode;
+}
+
+const summary = (ops: Op[]) => ops.map((o) => `${o.action} ${o.kind}`);
+const ctx = (configured: string[] = []) => ({ ownedVrfs: new Set<string>(), configured: new Map(configured.map((n) => [n, 1500] as [string, number])) });
+
+describe('planner', () => {
+  const own = DEFAULT_OWNERSHIP;
+
+  it('from an empty kernel: creates everything, in dependency order', () => {
+    const d = buildKernelObjects(state('table'), 'table', own);
+    const empty: Observed = { links: new Map(LINKS.map((l) => [l.name, l])), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map() };
+    const ops = plan(d, empty, ctx());
+    const order = ops.map((o) => PHASES.findIndex(([k, a]) => k === o.kind && a.includes(o.action)));
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect(new Set(summary(ops))).toEqual(new Set(['set sysctl', 'configure link', 'create address', 'create nexthop', 'create route', 'create rule']));
+    // two tenants share no nexthop; tenant a's two routes share one
+    expect(ops.filter((o) => o.kind === 'nexthop')).toHaveLength(2);
+  });
+
+  it.each(['table', 'vrf'] as const)('%s mode: a kernel that matches plans nothing', (mode) => {
+    const d = buildKernelObjects(state(mode), mode, own);
+    expect(plan(d, observedFrom(d, mode), { ...ctx(['ta0', 'tb0']), ownedVrfs: new Set(d.vrfs.keys()) })).toEqual([]);
+  });
+
+  const cases: [string, (o: Observed, d: KernelObjects) => void, string[]][] = [
+    ['an owned route the state no longer has', (o) => o.routes.set('4|10000|10.9.0.0/24|0', { dst: '10.9.0.0/24', family: 4, table: 10000, type: 'unicast', nhid: 1 }), ['delete route']],
+    ['a deleted route (drift)', (o) => o.routes.delete([...o.routes.keys()].find((k) => k.includes('10.2.0.0/24'))!), ['create route']],
+    ['a changed SID list', (o) => ([...o.nexthops.values()][0].encap = { type: 'seg6', mode: 'encap', segments: ['fc00::9'] }), ['replace nexthop']],
+    ['a changed decap table', (o) => {
+      const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
+      r.encap = { ...(r.encap as any), table: 1 };
+    }, ['replace route']],
+    ['counters turned off behind our back', (o) => {
+      const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
+      delete (r.encap as any).counters;
+    }, ['replace route']],
+    ['a wrong MTU', (o) => (o.links.get('ta0')!.mtu = 9000), ['configure link']],
+    ['a link set down', (o) => (o.links.get('tb0')!.up = false), ['configure link']],
+    ['a sysctl reset', (o) => o.sysctls.set('net/ipv6/conf/ul0/seg6_enabled', '0'), ['set sysctl']],
+    ['an extra owned nexthop', (o) => o.nexthops.set(99, { id: 99, family: 6, oif: 2 }), ['delete nexthop']],
+    ['a missing gateway address', (o) => o.addresses.delete('ta0|10.0.0.1/24'), ['create address']],
+  ];
+
+  it.each(cases)('table mode, %s', (_n, mutate, expected) => {
+    const d = buildKernelObjects(state('table'), 'table', own);
+    const o = observedFrom(d, 'table');
+    mutate(o, d);
+    expect(summary(plan(d, o, ctx(['ta0', 'tb0'])))).toEqual(expected);
+  });
+
+  it('a removed tenant: deletes in reverse order and releases its interface', () => {
+    const full = buildKernelObjects(state('vrf'), 'vrf', own);
+    const o = observedFrom(full, 'vrf');
+    const d = buildKernelObjects(state('vrf', false), 'vrf', own);
+    const ops = summary(plan(d, o, { ownedVrfs: new Set(['vrf-a', 'vrf-b']), configured: new Map([['ta0', 1500], ['tb0', 1500]]) }));
+    expect(ops).toEqual(['delete route', 'delete route', 'delete route', 'delete route', 'delete nexthop', 'delete address', 'release link', 'delete vrf']);
+  });
+
+  it('never deletes a VRF it does not own', () => {
+    const d = buildKernelObjects(state('vrf', false), 'vrf', own);
+    const o = observedFrom(d, 'vrf');
+    o.links.set('vrf-x', { index: 50, name: 'vrf-x', kind: 'vrf', table: 77, mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
+    expect(plan(d, o, { ownedVrfs: new Set(['vrf-a']), configured: new Map([['ta0', 1500]]) })).toEqual([]);
+  });
+
+  it('refuses to take over a foreign link that has a VRF’s name', () => {
+    const d = buildKernelObjects(state('vrf', false), 'vrf', own);
+    const o = observedFrom(d, 'vrf');
+    o.links.set('vrf-a', { ...o.links.get('vrf-a')!, kind: 'veth', table: undefined });
+    expect(() => plan(d, o, ctx(['ta0']))).toThrow(ForeignObjectError);
+  });
+
+  it('names a tenant interface that does not exist', () => {
+    const d = buildKernelObjects(state('table'), 'table', own);
+    const o = observedFrom(d, 'table');
+    o.links.delete('tb0');
+    expect(() => plan(d, o, ctx())).toThrow(MissingInterfaceError);
+    expect(() => plan(d, o, ctx())).toThrow(/tb0/);
+  });
+});

@@ -1,0 +1,80 @@
+import { CapabilityMissingError } from '../common/errors';
+import { InvalidArgumentError } from '../netlink/errors';
+import { emptyState, nexthopKey } from './desired-state';
+import { allocateNexthops, changeRoutes, deleteTenant, NEXTHOP_ID_BASE, upsertNode, upsertTenant, UnknownTenantError } from './state-transitions';
+import type { TenantSpecDto } from './spec.dto';
+
+const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
+const t = (id: string, extra: Partial<TenantSpecDto> = {}): TenantSpecDto => ({ id, behaviour: 'End.DT6', interfaces: [{ name: `t-${id}`, gateways: ['10.0.0.1/24'] }], routes: [], ...extra });
+const base = () => upsertNode(emptyState(), node);
+
+describe('state transitions', () => {
+  it('allocates tables and SIDs, stable across unrelated changes, and canonicalises', () => {
+    let s = upsertTenant(base(), t('a', { routes: [{ prefix: 'FD00:0:0::/64', sids: ['FC00:0:2:0::1'] }] }), 'table');
+    s = upsertTenant(s, t('b'), 'table');
+    expect([s.tenants.a.table, s.tenants.b.table]).toEqual([10000, 10001]);
+    expect([s.tenants.a.sid, s.tenants.b.sid]).toEqual(['fc00:0:1:1::', 'fc00:0:1:2::']);
+    expect(Object.keys(s.tenants.a.routes)).toEqual(['fd00::/64']);
+    expect(s.tenants.a.routes['fd00::/64'].sids).toEqual(['fc00:0:2::1']);
+    s = deleteTenant(s, 'a');
+    s = upsertTenant(s, t('b', { routes: [] }), 'table');
+    expect([s.tenants.b.table, s.tenants.b.sid]).toEqual([10001, 'fc00:0:1:2::']);
+    s = upsertTenant(s, t('c'), 'table');
+    expect([s.tenants.c.table, s.tenants.c.sid]).toEqual([10000, 'fc00:0:1:1::']);
+  });
+
+  it('leaves its input untouched and bumps the version', () => {
+    const s0 = base();
+    const copy = JSON.stringify(s0);
+    const s1 = upsertTenant(s0, t('a'), 'table');
+    expect(JSON.stringify(s0)).toBe(copy);
+    expect(s1.version).toBe(s0.version + 1);
+  });
+
+  const bad: [string, () => unknown, string][] = [
+    ['tenant before node', () => upsertTenant(emptyState(), t('a'), 'table'), 'node'],
+    ['DX without target', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4' }), 'table'), 'dx'],
+    ['DT with a DX target', () => upsertTenant(base(), t('a', { dx: { nexthop: '10.0.0.2', interface: 't-a' } }), 'table'), 'dx'],
+    ['DX4 to an IPv6 VM', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'), 'dx.nexthop'],
+    ['DX through a foreign interface', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.2', interface: 'eth9' } }), 'table'), 'dx.interface'],
+    ['an underlay interface as tenant interface', () => upsertTenant(base(), t('a', { interfaces: [{ name: 'ul0', gateways: [] }] }), 'table'), 'interfaces[0].name'],
+    ['an interface of another tenant', () => upsertTenant(upsertTenant(base(), t('a'), 'table'), t('b', { interfaces: [{ name: 't-a', gateways: [] }] }), 'table'), 'interfaces[0].name'],
+    ['a table of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { table: 500 }), 'table'), t('b', { table: 500 }), 'table'), 'table'],
+    ['the main table', () => upsertTenant(base(), t('a', { table: 254 }), 'table'), 'table'],
+    ['a SID of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { sid: 'fc00:0:1:9::' }), 'table'), t('b', { sid: 'fc00:0:1:9::' }), 'table'), 'sid'],
+    ['a prefix twice', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.1.0.0/24', sids: ['fc00::2'] }] }), 'table'), 'routes[1].prefix'],
+    ['removing a route that is not there', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { remove: ['10.1.0.0/24'] }), 'remove[0]'],
+    ['a locator too long for SIDs', () => upsertNode(emptyState(), { ...node, locator: 'fc00::/120' }), 'locator'],
+  ];
+  it.each(bad)('rejects %s, naming the field', (_n, fn, field) => {
+    let err: any;
+    try {
+      fn();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.field).toBe(field);
+  });
+
+  it('in table mode, End.DT4 is a missing capability with an alternative', () => {
+    expect(() => upsertTenant(base(), t('a', { behaviour: 'End.DT4' }), 'table')).toThrow(CapabilityMissingError);
+    expect(() => upsertTenant(base(), t('a', { behaviour: 'End.DT4' }), 'vrf')).not.toThrow();
+  });
+
+  it('unknown tenants are their own error', () => {
+    expect(() => deleteTenant(base(), 'x')).toThrow(UnknownTenantError);
+  });
+
+  it('allocates one nexthop per (tenant, mode, SID list), avoids foreign ids, keeps ids', () => {
+    let s = upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.2.0.0/24', sids: ['fc00::1'] }, { prefix: '10.3.0.0/24', sids: ['fc00::1'], mode: 'encap.red' }] }), 'table');
+    s = allocateNexthops(s, new Set([NEXTHOP_ID_BASE]));
+    expect(Object.values(s.nexthops).sort()).toEqual([NEXTHOP_ID_BASE + 1, NEXTHOP_ID_BASE + 2]);
+    const kept = s.nexthops[nexthopKey('a', 'encap', ['fc00::1'])];
+    s = changeRoutes(s, 'a', { remove: ['10.3.0.0/24'], add: [{ prefix: '10.4.0.0/24', sids: ['fc00::2'] }] });
+    s = allocateNexthops(s, new Set([NEXTHOP_ID_BASE]));
+    expect(s.nexthops[nexthopKey('a', 'encap', ['fc00::1'])]).toBe(kept);
+    expect(Object.keys(s.nexthops)).toHaveLength(2);
+    expect(allocateNexthops(s, new Set())).toBe(s); // nothing to do: same object
+  });
+});
