@@ -1,6 +1,7 @@
 // `npm run bench [-- group...]`: every group measures ours against a real baseline in the same run
 // and prints `BENCH <name> ours=<value> base=<value> ratio=<ours/base>`.
 import { netlinkBench } from './netlink.bench';
+import { reconcileBench } from './reconcile.bench';
 import { destroyAllNetns } from '../src/testing/netns';
 
 export interface BenchResult {
@@ -12,6 +13,7 @@ export interface BenchResult {
 
 const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   netlink: netlinkBench,
+  reconcile: reconcileBench,
 };
 
 export function printResult(r: BenchResult): void {

@@ -67,15 +67,15 @@ export class Dataplane {
   }
 
   upsertTenant(dto: TenantSpecDto): Promise<JobResult> {
-    return this.job((s) => upsertTenant(s, dto, this.opts.mode));
+    return this.job((s) => upsertTenant(s, dto, this.opts.mode), dto.id);
   }
 
   deleteTenant(id: string): Promise<JobResult> {
-    return this.job((s) => deleteTenant(s, id));
+    return this.job((s) => deleteTenant(s, id), id);
   }
 
   changeRoutes(id: string, change: { set?: RemoteRouteDto[]; add?: RemoteRouteDto[]; remove?: string[] }): Promise<JobResult> {
-    return this.job((s) => changeRoutes(s, id, change));
+    return this.job((s) => changeRoutes(s, id, change), id);
   }
 
   /** Reconcile the kernel to the current desired state (no change to it). */
@@ -97,18 +97,27 @@ export class Dataplane {
     }
   }
 
-  /** Serialises jobs; validation errors throw before anything is written or applied. */
-  private job(transition: (s: DesiredState) => DesiredState): Promise<JobResult> {
+  /**
+   * Serialises jobs; validation errors throw before anything is written or applied. A job about
+   * one tenant reconciles that tenant only; others (node, resync) reconcile everything.
+   */
+  private job(transition: (s: DesiredState) => DesiredState, tenant?: string): Promise<JobResult> {
     const run = async (): Promise<JobResult> => {
-      const next = transition(this.desired);
-      let committed = JSON.stringify(this.desired);
+      const prev = this.desired;
+      const next = transition(prev);
+      let committed = this.desired;
+      let committedText: string | undefined;
       const commit = (s: DesiredState) => {
+        if (s === committed) return;
+        // Bookkeeping-only differences (the same JSON) need no write.
         const text = JSON.stringify(s);
-        if (text !== committed) this.opts.store.save(s);
-        committed = text;
+        if (text !== (committedText ??= JSON.stringify(committed))) this.opts.store.save(s);
+        committed = s;
+        committedText = text;
         this.desired = s;
       };
-      const r = await this.reconciler.reconcile(next, commit);
+      // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
+      const r = tenant && this.stats.reconciles > 0 && next.node ? await this.reconciler.reconcileTenant(prev, next, tenant, commit) : await this.reconciler.reconcile(next, commit);
       this.stats.reconciles++;
       commit(r.state); // bookkeeping of the apply: MTUs saved, VRFs owned
       const { state: _s, ...result } = r;

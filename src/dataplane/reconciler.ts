@@ -18,6 +18,8 @@ export interface ReconcileResult extends ApplyResult {
 
 export class Reconciler {
   private readonly applier: Applier;
+  /** Nexthop ids taken by others, as of the last full observation (new ids avoid them). */
+  private foreignNexthops = new Set<number>();
 
   constructor(
     private readonly nl: Rtnetlink,
@@ -27,8 +29,8 @@ export class Reconciler {
     this.applier = new Applier(nl, own);
   }
 
-  /** The owned part of the kernel, plus every link (names) and the desired sysctls' values. */
-  async observe(desired?: KernelObjects): Promise<Observed & { allNexthopIds: Set<number> }> {
+  /** The owned part of the kernel, plus every link (names); sysctls are read by readSysctls. */
+  async observe(): Promise<Observed & { allNexthopIds: Set<number> }> {
     const p = this.own.protocol;
     const [links, addresses, nexthops, routes, rules] = await Promise.all([this.nl.links(), this.nl.addresses(), this.nl.nexthops(), this.nl.routes({ protocol: p }), this.nl.rules()]);
     const byName = new Map(links.map((l) => [l.name, l]));
@@ -46,23 +48,29 @@ export class Reconciler {
       const ifname = byIndex.get(a.index);
       if (a.protocol === p && ifname) o.addresses.set(`${ifname}|${a.address}`, { ...a, ifname });
     }
-    for (const [key, s] of desired?.sysctls ?? []) {
+    return o;
+  }
+
+  /** Current values of the sysctls the desired objects name. */
+  readSysctls(desired: KernelObjects): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>();
+    for (const [key, s] of desired.sysctls) {
       try {
-        o.sysctls.set(key, this.nl.sysctl.get(s.path));
+        out.set(key, this.nl.sysctl.get(s.path));
       } catch {
-        o.sysctls.set(key, undefined); // e.g. the interface is missing: the set will report it
+        out.set(key, undefined); // e.g. the interface is missing: the set will report it
       }
     }
-    return o;
+    return out;
   }
 
   /** Plans without applying (for dry runs and tests). */
   async plan(state: DesiredState): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
-    let observed = await this.observe();
-    const foreignIds = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
-    const s = allocateNexthops(state, foreignIds);
+    const observed = await this.observe();
+    this.foreignNexthops = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
+    const s = allocateNexthops(state, this.foreignNexthops);
     const desired = buildKernelObjects(s, this.mode, this.own);
-    observed = { ...observed, sysctls: (await this.observe(desired)).sysctls };
+    observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
     const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
     return { ops, state: s, links: observed.links };
@@ -74,9 +82,55 @@ export class Reconciler {
    * acknowledged, and one that can is written ahead of the changes.
    */
   async reconcile(state: DesiredState, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
+    return this.execute(await this.plan(state), commit);
+  }
+
+  /**
+   * Reconciles one tenant only: the objects of its previous and its new version, read with
+   * targeted requests (its tables, its links, its nexthops by id) instead of full dumps, so a job
+   * costs what the tenant has, not what the hypervisor has. Node-wide objects stay to full reconciles.
+   */
+  async reconcileTenant(prev: DesiredState, next: DesiredState, id: string, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
+    return this.execute(await this.planTenant(prev, next, id), commit);
+  }
+
+  async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
+    const s = allocateNexthops(next, this.foreignNexthops);
+    const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
+    const desired = buildKernelObjects(only(s), this.mode, this.own);
+    const before = buildKernelObjects(only({ ...prev, nexthops: { ...prev.nexthops, ...s.nexthops } }), this.mode, this.own);
+    const p = this.own.protocol;
+    const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
+    const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
+
+    const links = new Map<string, Link>();
+    for (const l of await Promise.all([...names].map((n) => this.nl.link(n)))) if (l) links.set(l.name, l);
+    const observed: Observed = { links, addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: this.readSysctls(desired) };
+    for (const name of [...desired.links.keys(), ...before.links.keys()]) {
+      const l = links.get(name);
+      if (!l) continue;
+      for (const a of await this.nl.addresses(undefined, l.index)) if (a.protocol === p) observed.addresses.set(`${name}|${a.address}`, { ...a, ifname: name });
+    }
+    for (const nid of new Set([...desired.nexthops.keys(), ...before.nexthops.keys()])) {
+      const n = await this.nl.nexthop(nid);
+      if (n && n.protocol === p) observed.nexthops.set(nid, n);
+    }
+    // The tenant's tables whole (strays included), and its SID and cross-connect routes in main.
+    const inScope = new Set([...desired.routes.keys(), ...before.routes.keys()]);
+    for (const table of tables) for (const r of await this.nl.routes({ table, protocol: p })) observed.routes.set(routeKey(r), r);
+    for (const r of await this.nl.routes({ table: 254, protocol: p })) if (inScope.has(routeKey(r))) observed.routes.set(routeKey(r), r);
+    const ruleScope = new Set([...desired.rules.keys(), ...before.rules.keys()]);
+    for (const r of await this.nl.rules()) if (r.protocol === p && ruleScope.has(ruleKey(r))) observed.rules.set(ruleKey(r), r);
+
+    const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
+    const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
+    const vrfs = new Set(s.ownedVrfs.filter((v) => desired.vrfs.has(v) || before.vrfs.has(v)));
+    return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
+  }
+
+  private async execute({ ops, state: planned, links }: { ops: Op[]; state: DesiredState; links: Map<string, Link> }, commit: (s: DesiredState) => void): Promise<ReconcileResult> {
     const t0 = performance.now();
-    const { ops, state: planned, links } = await this.plan(state);
-    const s = structuredClone(planned);
+    const s: DesiredState = { ...planned, originalMtu: { ...planned.originalMtu }, ownedVrfs: [...planned.ownedVrfs] };
     // Remember MTUs before the agent changes them, so a release restores them.
     for (const op of ops) if (op.kind === 'link' && op.action === 'configure' && !(op.link.name in s.originalMtu)) s.originalMtu[op.link.name] = links.get(op.link.name)?.mtu ?? 0;
     commit(s);

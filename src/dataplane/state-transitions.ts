@@ -13,8 +13,12 @@ export const TABLE_RANGE = { first: 10_000, last: 0x7fffffff } as const;
 /** Nexthop ids the agent allocates from: far from the small ids people type by hand. */
 export const NEXTHOP_ID_BASE = 0x5a000000;
 
+/**
+ * Copy-on-write: the new state shares every tenant it does not change with the old one, so a job's
+ * cost does not grow with the number of tenants. Tenant objects are never mutated in place.
+ */
 function clone(s: DesiredState): DesiredState {
-  return structuredClone(s);
+  return { ...s, tenants: { ...s.tenants } };
 }
 
 const canonPrefix = (p: string, field: string) => {
@@ -34,9 +38,9 @@ export function upsertNode(state: DesiredState, dto: NodeSpecDto): DesiredState 
   }
   // A new locator re-allocates the SIDs that were allocated (not given) from the old one.
   if (s.node && s.node.locator !== node.locator) {
-    for (const t of Object.values(s.tenants)) if (inside(t.sid, s.node.locator)) t.sid = '';
+    for (const t of Object.values(s.tenants)) if (inside(t.sid, s.node.locator)) s.tenants[t.id] = { ...t, sid: '' };
     s.node = node;
-    for (const t of Object.values(s.tenants)) if (!t.sid) t.sid = allocateSid(s, t.id);
+    for (const t of Object.values(s.tenants)) if (!t.sid) s.tenants[t.id] = { ...t, sid: allocateSid(s, t.id) };
   }
   s.node = node;
   s.version++;
@@ -106,7 +110,7 @@ export function deleteTenant(state: DesiredState, id: string): DesiredState {
 export function changeRoutes(state: DesiredState, id: string, change: { set?: RemoteRouteDto[]; add?: RemoteRouteDto[]; remove?: string[] }): DesiredState {
   if (!state.tenants[id]) throw new UnknownTenantError(id);
   const s = clone(state);
-  const t = s.tenants[id];
+  const t = (s.tenants[id] = { ...s.tenants[id], routes: { ...s.tenants[id].routes } });
   if (change.set) t.routes = routesFrom(change.set, 'set');
   (change.remove ?? []).forEach((p, i) => {
     const key = canonPrefix(p, `remove[${i}]`);
@@ -149,17 +153,26 @@ function inside(addr: string, prefix: string): boolean {
 /** SID = locator, then a 16-bit function number (lowest free), then zeros. */
 function allocateSid(s: DesiredState, tenant: string): string {
   const loc = parsePrefix(s.node!.locator, 'locator', { family: 6 });
-  const used = new Set(Object.values(s.tenants).filter((t) => t.id !== tenant).map((t) => t.sid));
-  for (let fn = 1; fn < 0x10000; fn++) {
-    const b = Buffer.from(loc.addr);
+  const fnOf = (sid: string): number => {
+    const a = parseAddress(sid, 'sid', 6);
+    let fn = 0;
     for (let i = 0; i < 16; i++) {
       const bit = loc.len + i;
-      if ((fn >> (15 - i)) & 1) b[bit >> 3] |= 0x80 >> (bit & 7);
+      fn = (fn << 1) | ((a[bit >> 3] >> (7 - (bit & 7))) & 1);
     }
-    const sid = formatAddress(b);
-    if (!used.has(sid)) return sid;
+    return fn;
+  };
+  const used = new Set<number>();
+  for (const t of Object.values(s.tenants)) if (t.id !== tenant && t.sid && inside(t.sid, s.node!.locator)) used.add(fnOf(t.sid));
+  let fn = 1;
+  while (used.has(fn)) fn++;
+  if (fn > 0xffff) throw new InvalidArgumentError('sid', 'the locator has no free SID');
+  const b = Buffer.from(loc.addr);
+  for (let i = 0; i < 16; i++) {
+    const bit = loc.len + i;
+    if ((fn >> (15 - i)) & 1) b[bit >> 3] |= 0x80 >> (bit & 7);
   }
-  throw new InvalidArgumentError('sid', 'the locator has no free SID');
+  return formatAddress(b);
 }
 
 /**
@@ -171,7 +184,7 @@ export function allocateNexthops(state: DesiredState, taken: Set<number>): Desir
   for (const t of Object.values(state.tenants)) for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
   const current = Object.entries(state.nexthops);
   if (current.length === want.size && current.every(([k]) => want.has(k))) return state;
-  const s = clone(state);
+  const s = { ...clone(state), nexthops: { ...state.nexthops } };
   for (const k of Object.keys(s.nexthops)) if (!want.has(k)) delete s.nexthops[k];
   const used = new Set([...taken, ...Object.values(s.nexthops)]);
   let next = NEXTHOP_ID_BASE;

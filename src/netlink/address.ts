@@ -71,7 +71,9 @@ export function addressDeleteRequest(spec: AddressSpec): NlRequest {
 
 /** Dump, optionally of one family and (strict checking) one interface. */
 export function addressDumpRequest(family?: Family, index = 0): NlRequest {
-  const body = family ? ifaddrmsg(family, 0, 0, index) : Buffer.alloc(IFADDRMSG_LEN);
+  const body = Buffer.alloc(IFADDRMSG_LEN);
+  if (family) body.writeUInt8(afOf(family), 0);
+  body.writeUInt32LE(index, 4); // the kernel filters by interface under strict checking
   return { type: RTM.GETADDR, flags: 0, body, what: 'address dump' };
 }
 

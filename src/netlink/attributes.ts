@@ -148,73 +148,103 @@ export interface Attr {
   data: Buffer;
 }
 
-/** Parses a run of attributes. Truncated or overlong attributes throw NetlinkDecodeError. */
+/**
+ * Parses a run of attributes. Truncated or overlong attributes throw NetlinkDecodeError.
+ * Only offsets are recorded (no object or Buffer view per attribute): dumps of tens of thousands
+ * of routes decode without feeding the garbage collector.
+ */
 export function parseAttrs(buf: Buffer, start = 0, end = buf.length): Attrs {
   if (start < 0 || end > buf.length || start > end) throw new NetlinkDecodeError(`attribute range ${start}..${end} outside ${buf.length} bytes`);
-  const list: Attr[] = [];
+  const a = new Attrs(buf);
   let off = start;
   while (off + 4 <= end) {
     const len = buf.readUInt16LE(off);
     const rawType = buf.readUInt16LE(off + 2);
     if (len < 4 || off + len > end) throw new NetlinkDecodeError(`attribute type ${rawType & NLA_TYPE_MASK} has bad length ${len} at offset ${off}`);
-    list.push({ type: rawType & NLA_TYPE_MASK, nested: (rawType & NLA_F_NESTED) !== 0, data: buf.subarray(off + 4, off + len) });
+    a.add(rawType, off + 4, len - 4);
     off += align4(len);
   }
   if (off < end && end - off >= 4) throw new NetlinkDecodeError(`trailing bytes after attributes at offset ${off}`);
-  return new Attrs(list);
+  return a;
 }
 
 /** Typed access to parsed attributes; getters check sizes and throw NetlinkDecodeError. */
 export class Attrs {
-  private readonly byType = new Map<number, Attr>();
+  // Indexed by attribute type: offset of the payload in buf, and its length (the last one wins).
+  private readonly offs: number[] = [];
+  private readonly lens: number[] = [];
+  private readonly raws: number[] = [];
 
-  constructor(readonly list: Attr[]) {
-    for (const a of list) this.byType.set(a.type, a);
+  constructor(private readonly buf: Buffer) {}
+
+  /** @internal */
+  add(rawType: number, off: number, len: number): void {
+    const type = rawType & NLA_TYPE_MASK;
+    this.offs[type] = off;
+    this.lens[type] = len;
+    this.raws.push(rawType, off, len);
+  }
+
+  /** Every attribute in order (duplicates included), for generic walkers. */
+  get list(): Attr[] {
+    const out: Attr[] = [];
+    for (let i = 0; i < this.raws.length; i += 3) {
+      const raw = this.raws[i];
+      out.push({ type: raw & NLA_TYPE_MASK, nested: (raw & NLA_F_NESTED) !== 0, data: this.buf.subarray(this.raws[i + 1], this.raws[i + 1] + this.raws[i + 2]) });
+    }
+    return out;
   }
 
   has(type: number): boolean {
-    return this.byType.has(type);
+    return this.offs[type] !== undefined;
   }
 
   raw(type: number): Buffer | undefined {
-    return this.byType.get(type)?.data;
+    const off = this.offs[type];
+    return off === undefined ? undefined : this.buf.subarray(off, off + this.lens[type]);
   }
 
-  private sized(type: number, size: number): Buffer | undefined {
-    const d = this.byType.get(type)?.data;
-    if (d && d.length < size) throw new NetlinkDecodeError(`attribute ${type}: ${d.length} bytes, expected ${size}`);
-    return d;
+  private at(type: number, size: number): number | undefined {
+    const off = this.offs[type];
+    if (off !== undefined && this.lens[type] < size) throw new NetlinkDecodeError(`attribute ${type}: ${this.lens[type]} bytes, expected ${size}`);
+    return off;
   }
 
   u8(type: number): number | undefined {
-    return this.sized(type, 1)?.readUInt8(0);
+    const off = this.at(type, 1);
+    return off === undefined ? undefined : this.buf[off];
   }
 
   u16(type: number): number | undefined {
-    return this.sized(type, 2)?.readUInt16LE(0);
+    const off = this.at(type, 2);
+    return off === undefined ? undefined : this.buf.readUInt16LE(off);
   }
 
   u32(type: number): number | undefined {
-    return this.sized(type, 4)?.readUInt32LE(0);
+    const off = this.at(type, 4);
+    return off === undefined ? undefined : this.buf.readUInt32LE(off);
   }
 
   s32(type: number): number | undefined {
-    return this.sized(type, 4)?.readInt32LE(0);
+    const off = this.at(type, 4);
+    return off === undefined ? undefined : this.buf.readInt32LE(off);
   }
 
   u64(type: number): bigint | undefined {
-    return this.sized(type, 8)?.readBigUInt64LE(0);
+    const off = this.at(type, 8);
+    return off === undefined ? undefined : this.buf.readBigUInt64LE(off);
   }
 
   string(type: number): string | undefined {
-    const d = this.byType.get(type)?.data;
-    if (!d) return undefined;
-    const nul = d.indexOf(0);
-    return d.toString('utf8', 0, nul < 0 ? d.length : nul);
+    const off = this.offs[type];
+    if (off === undefined) return undefined;
+    const end = off + this.lens[type];
+    const nul = this.buf.indexOf(0, off);
+    return this.buf.toString('utf8', off, nul < 0 || nul > end ? end : nul);
   }
 
   nested(type: number): Attrs | undefined {
-    const d = this.byType.get(type)?.data;
-    return d ? parseAttrs(d) : undefined;
+    const off = this.offs[type];
+    return off === undefined ? undefined : parseAttrs(this.buf, off, off + this.lens[type]);
   }
 }

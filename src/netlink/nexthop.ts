@@ -104,6 +104,13 @@ export function nexthopDeleteRequest(id: number): NlRequest {
   return { type: RTM.DELNEXTHOP, flags: 0, body: w.finish(), what: `nexthop ${id}` };
 }
 
+/** One nexthop by id (a GET, not a dump). */
+export function nexthopGetRequest(id: number): NlRequest {
+  const w = new AttrWriter().header(nhmsg(AF.UNSPEC, 0, 0));
+  w.u32(NHA.ID, validateU32(id, 'id', 1));
+  return { type: RTM.GETNEXTHOP, flags: 0, body: w.finish(), what: `nexthop ${id}` };
+}
+
 /** Dump; the kernel filters by oif, groups-only or fdb (not by protocol: filter that yourself). */
 export function nexthopDumpRequest(f: { oif?: number; groups?: boolean } = {}): NlRequest {
   const w = new AttrWriter().header(nhmsg(AF.UNSPEC, 0, 0));

@@ -8,7 +8,7 @@ import './link-veth';
 import './link-vrf';
 import { NetlinkMessage, NlRequest } from './message';
 import { decodeNeighbour, Neighbour, neighbourDumpRequest } from './neighbour';
-import { decodeNexthop, Nexthop, nexthopAddRequest, nexthopDeleteRequest, nexthopDumpRequest } from './nexthop';
+import { decodeNexthop, Nexthop, nexthopAddRequest, nexthopDeleteRequest, nexthopDumpRequest, nexthopGetRequest } from './nexthop';
 import { decodeRoute, Route, routeAddRequest, routeDeleteRequest, routeDumpRequest, RouteFilter } from './route';
 import { decodeRule, Rule, ruleAddRequest, ruleDeleteRequest, ruleDumpRequest } from './rule';
 import { BatchOptions, BatchResult, NetlinkSocket, SocketOptions } from './socket';
@@ -101,6 +101,17 @@ export class Rtnetlink {
   // nexthop objects
   async nexthops(filter: { oif?: number; groups?: boolean } = {}): Promise<Nexthop[]> {
     return decodeAll(await this.socket.dump(nexthopDumpRequest(filter)), RTM.NEWNEXTHOP, decodeNexthop);
+  }
+
+  /** One nexthop by id; undefined when there is none. */
+  async nexthop(id: number): Promise<Nexthop | undefined> {
+    try {
+      const [m] = await this.socket.get(nexthopGetRequest(id));
+      return m ? decodeNexthop(m) : undefined;
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
   }
 
   addNexthop(n: Nexthop, replace = false): Promise<void> {
