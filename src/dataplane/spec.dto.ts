@@ -1,5 +1,6 @@
 // What a job can say about this hypervisor: the node and its tenants. The same DTOs validate REST
 // bodies and Bull job payloads (whitelist + forbidNonWhitelisted: unknown fields are errors).
+import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { IsIfname, IsIpAddr, IsIpPrefix } from './validators';

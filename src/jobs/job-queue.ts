@@ -1,0 +1,180 @@
+// The per-hypervisor Bull queue: submission (validated first, idempotency keys as job ids),
+// inspection, waiting for results, and the processing side's idempotency memory.
+import Bull from 'bull';
+import { AnyJob } from './job.dto';
+import { JobValidationError, MAX_JOB_BYTES, validateJob } from './job-validation';
+
+export interface QueueSettings {
+  /** How long a job's lock lives; a job whose agent died is re-run after it expires. */
+  lockDurationMs?: number;
+  /** Completed/failed jobs kept for audit. */
+  keepCompleted?: number;
+  keepFailed?: number;
+}
+
+export const queueName = (hypervisor: string) => `hv:${hypervisor}`;
+export const QUEUE_PREFIX = 'srv6-agent';
+
+export function openQueue(redisUrl: string, hypervisor: string, s: QueueSettings = {}): Bull.Queue {
+  const lock = s.lockDurationMs ?? 30_000;
+  return new Bull(queueName(hypervisor), redisUrl, {
+    prefix: QUEUE_PREFIX,
+    settings: {
+      lockDuration: lock,
+      lockRenewTime: Math.floor(lock / 2),
+      stalledInterval: lock,
+      // A job interrupted by a crash runs again; only a job that keeps killing the agent fails.
+      maxStalledCount: 3,
+    },
+    defaultJobOptions: {
+      // One attempt: retries of transient failures happen inside the processor, so that a job
+      // being retried never lets a later one overtake it.
+      attempts: 1,
+      removeOnComplete: s.keepCompleted ?? 10_000,
+      removeOnFail: s.keepFailed ?? 10_000,
+    },
+  });
+}
+
+/** A failure as stored in Bull's failedReason: JSON, so clients get the field-level detail. */
+export interface JobFailure {
+  name: string;
+  message: string;
+  retry: 'transient' | 'permanent';
+  errors?: { field: string; messages: string[] }[];
+  failures?: unknown[];
+  [k: string]: unknown;
+}
+
+export function parseFailure(reason: string | undefined): JobFailure {
+  try {
+    const f = JSON.parse(reason ?? '');
+    if (f && typeof f === 'object' && typeof f.message === 'string') return f as JobFailure;
+  } catch {
+    /* a plain message */
+  }
+  return { name: 'Error', message: reason ?? 'unknown failure', retry: 'transient' };
+}
+
+export interface JobView {
+  id: string;
+  type: string;
+  state: string;
+  submittedAt: number;
+  finishedAt?: number;
+  result?: unknown;
+  failure?: JobFailure;
+  idempotencyKey?: string;
+}
+
+export async function viewJob(job: Bull.Job): Promise<JobView> {
+  const v: JobView = { id: String(job.id), type: job.data?.type, state: await job.getState(), submittedAt: job.timestamp };
+  if (job.finishedOn) v.finishedAt = job.finishedOn;
+  if (job.returnvalue !== undefined && job.returnvalue !== null) v.result = job.returnvalue;
+  if (job.failedReason) v.failure = parseFailure(job.failedReason);
+  if (job.data?.idempotencyKey) v.idempotencyKey = job.data.idempotencyKey;
+  return v;
+}
+
+export class JobQueue {
+  constructor(readonly queue: Bull.Queue) {}
+
+  /**
+   * Validates, then enqueues. With an idempotency key the key is the job id: a second
+   * submission finds the first job (and, once it finished, its result) instead of adding one.
+   */
+  async submit(raw: unknown): Promise<{ job: Bull.Job; duplicate: boolean; validated: AnyJob }> {
+    const size = Buffer.byteLength(JSON.stringify(raw) ?? '');
+    if (size > MAX_JOB_BYTES) throw new JobValidationError([{ field: '(job)', messages: [`job is ${size} bytes, at most ${MAX_JOB_BYTES}`] }]);
+    const validated = validateJob(raw);
+    const key = validated.idempotencyKey;
+    if (key) {
+      const existing = await this.queue.getJob(key);
+      if (existing) return { job: existing, duplicate: true, validated };
+    }
+    const job = await this.queue.add(raw as object, key ? { jobId: key } : {});
+    return { job, duplicate: false, validated };
+  }
+
+  async get(id: string): Promise<Bull.Job | null> {
+    return this.queue.getJob(id);
+  }
+
+  async list(states: Bull.JobStatus[] = ['waiting', 'active', 'completed', 'failed', 'delayed'], limit = 100): Promise<Bull.Job[]> {
+    const jobs = await this.queue.getJobs(states, 0, limit - 1);
+    return jobs.filter((j): j is Bull.Job => !!j).sort((a, b) => b.timestamp - a.timestamp);
+  }
+
+  /** The job's result; rejects with its failure (parsed) or after the timeout. */
+  async wait(job: Bull.Job, timeoutMs: number): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new JobTimeoutError(String(job.id), timeoutMs)), timeoutMs);
+    });
+    try {
+      return await Promise.race([job.finished(), timeout]);
+    } catch (e) {
+      if (e instanceof JobTimeoutError) throw e;
+      throw new JobFailedError(String(job.id), parseFailure((e as Error).message));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+export class JobTimeoutError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`job ${jobId} did not finish within ${timeoutMs} ms (it may still run)`);
+    this.name = 'JobTimeoutError';
+  }
+}
+
+export class JobFailedError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly failure: JobFailure,
+  ) {
+    super(`job ${jobId} failed: ${failure.message}`);
+    this.name = 'JobFailedError';
+  }
+}
+
+/**
+ * Results of finished jobs by idempotency key, in Redis next to the queue, bounded: a key seen
+ * again after its job left the queue's retention still applies nothing twice.
+ */
+export class IdempotencyStore {
+  private readonly hash: string;
+  private readonly order: string;
+
+  constructor(
+    private readonly queue: Bull.Queue,
+    hypervisor: string,
+    private readonly keep = 100_000,
+  ) {
+    this.hash = `${QUEUE_PREFIX}:${queueName(hypervisor)}:idempotency`;
+    this.order = `${this.hash}:order`;
+  }
+
+  async get(key: string): Promise<unknown | undefined> {
+    const v = await this.queue.client.hget(this.hash, key);
+    return v === null ? undefined : JSON.parse(v);
+  }
+
+  async put(key: string, result: unknown): Promise<void> {
+    const c = this.queue.client;
+    await c.multi().hset(this.hash, key, JSON.stringify(result)).zadd(this.order, Date.now(), key).exec();
+    const n = await c.zcard(this.order);
+    if (n > this.keep) {
+      const old = await c.zrange(this.order, 0, n - this.keep - 1);
+      if (old.length) await c.multi().hdel(this.hash, ...old).zrem(this.order, ...old).exec();
+    }
+  }
+}

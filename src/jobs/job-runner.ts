@@ -1,0 +1,82 @@
+// Runs a validated job against the dataplane and says whether a failure is worth retrying.
+// Transient failures are retried here, in order (the queue must not let a later job overtake
+// an earlier one); permanent ones fail the job at once.
+import { CapabilityMissingError } from '../common/errors';
+import { Dataplane, JobResult } from '../dataplane/dataplane';
+import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
+import { UnknownTenantError } from '../dataplane/state-transitions';
+import { InvalidArgumentError, KernelError, NetlinkSocketError } from '../netlink/errors';
+import type { OpFailure } from '../dataplane/applier';
+import { AnyJob, DeleteTenantJobDto, RoutesJobDto, UpsertNodeJobDto, UpsertTenantJobDto } from './job.dto';
+import { JobValidationError } from './job-validation';
+
+/** errnos that mean "try again": the kernel or a socket was busy or short of memory. */
+export const TRANSIENT_ERRNO = new Set(['EBUSY', 'EAGAIN', 'ENOBUFS', 'ENOMEM', 'EINTR']);
+
+export type Retry = 'transient' | 'permanent';
+
+export function classify(e: unknown): Retry {
+  if (e instanceof JobValidationError || e instanceof InvalidArgumentError || e instanceof UnknownTenantError) return 'permanent';
+  if (e instanceof CapabilityMissingError || e instanceof MissingInterfaceError || e instanceof ForeignObjectError) return 'permanent';
+  if (e instanceof KernelError) return TRANSIENT_ERRNO.has(e.code) ? 'transient' : 'permanent';
+  if (e instanceof NetlinkSocketError) return 'transient';
+  if (e instanceof KernelApplyError) return e.retry;
+  return 'transient'; // unknown: an I/O hiccup is likelier than a bug that retrying would hide
+}
+
+/** Some kernel operations of a job failed: which and why (errno + extack per operation). */
+export class KernelApplyError extends Error {
+  readonly retry: Retry;
+  constructor(
+    readonly failures: OpFailure[],
+    readonly result: JobResult,
+  ) {
+    const first = failures[0];
+    super(`${failures.length} kernel operation(s) failed; first: ${first.what}: ${first.code ?? ''} ${first.extack ?? first.message}`.trim());
+    this.name = 'KernelApplyError';
+    this.retry = failures.every((f) => f.code && TRANSIENT_ERRNO.has(f.code)) ? 'transient' : 'permanent';
+  }
+}
+
+export interface JobOutcome extends JobResult {
+  type: AnyJob['type'];
+}
+
+export async function runJob(dp: Dataplane, job: AnyJob): Promise<JobOutcome> {
+  let r: JobResult;
+  switch (job.type) {
+    case 'upsert-node':
+      r = await dp.upsertNode((job as UpsertNodeJobDto).node);
+      break;
+    case 'upsert-tenant':
+      r = await dp.upsertTenant((job as UpsertTenantJobDto).tenant);
+      break;
+    case 'delete-tenant':
+      r = await dp.deleteTenant((job as DeleteTenantJobDto).tenant);
+      break;
+    case 'routes': {
+      const j = job as RoutesJobDto;
+      r = await dp.changeRoutes(j.tenant, { set: j.set, add: j.add, remove: j.remove });
+      break;
+    }
+    case 'resync':
+      r = await dp.resync();
+      break;
+  }
+  if (r.failed.length) throw new KernelApplyError(r.failed, r);
+  return { type: job.type, ...r };
+}
+
+/** runJob with in-place retries of transient failures (exponential backoff). */
+export async function runJobWithRetries(dp: Dataplane, job: AnyJob, opts: { attempts?: number; baseDelayMs?: number; onRetry?: (e: unknown, attempt: number) => void } = {}): Promise<JobOutcome> {
+  const attempts = opts.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runJob(dp, job);
+    } catch (e) {
+      if (classify(e) === 'permanent' || attempt >= attempts) throw e;
+      opts.onRetry?.(e, attempt);
+      await new Promise((r) => setTimeout(r, (opts.baseDelayMs ?? 100) * 2 ** (attempt - 1)));
+    }
+  }
+}
