@@ -1,0 +1,44 @@
+// Liveness (the process answers) and readiness (every dependency check passes, each within a deadline).
+import { Inject, Injectable } from '@nestjs/common';
+
+import { CheckResult, HEALTH_CHECKS, HealthCheck, ReadinessReport } from './health-check';
+
+export const CHECK_TIMEOUT_MS = 2000;
+
+export interface Liveness {
+  status: 'ok';
+  pid: number;
+  uptimeSeconds: number;
+}
+
+@Injectable()
+export class HealthService {
+  constructor(@Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[]) {}
+
+  liveness(): Liveness {
+    return { status: 'ok', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) };
+  }
+
+  async readiness(): Promise<ReadinessReport> {
+    const results = await Promise.all(this.checks.map((c) => this.run(c)));
+    return { status: results.every((r) => r.ok) ? 'ready' : 'not-ready', checks: results };
+  }
+
+  private async run(c: HealthCheck): Promise<CheckResult> {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.check(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        }),
+      ]);
+      return { name: c.name, ok: true, durationMs: Date.now() - started };
+    } catch (e) {
+      return { name: c.name, ok: false, durationMs: Date.now() - started, error: e instanceof Error ? e.message : String(e) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

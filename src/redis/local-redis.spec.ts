@@ -1,0 +1,30 @@
+import { createServer } from 'node:net';
+
+import { isLoopback, redisEndpoint, tcpReachable } from './local-redis';
+
+describe('local Redis helpers', () => {
+  it('parses redis URLs', () => {
+    expect(redisEndpoint('redis://127.0.0.1:6379')).toEqual({ host: '127.0.0.1', port: 6379 });
+    expect(redisEndpoint('redis://localhost')).toEqual({ host: 'localhost', port: 6379 });
+    expect(redisEndpoint('rediss://user:pw@[::1]:7000/2')).toEqual({ host: '::1', port: 7000 });
+  });
+
+  it.each([
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['::1', true],
+    ['localhost', true],
+    ['10.0.0.1', false],
+    ['redis.example', false],
+    ['::', false],
+  ])('isLoopback(%s) = %s', (h, want) => expect(isLoopback(h)).toBe(want));
+
+  it('tells a listening port from a closed one', async () => {
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    expect(await tcpReachable('127.0.0.1', port)).toBe(true);
+    await new Promise((r) => server.close(r));
+    expect(await tcpReachable('127.0.0.1', port)).toBe(false);
+  });
+});
