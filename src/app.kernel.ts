@@ -2,7 +2,9 @@
 // Redis), managing a throwaway namespace, answering over real HTTP on a random loopback port.
 //
 //   host: 127.0.0.1:<random>  ── HTTP ──  this test (fetch)
-//   netns srv6t-app-<pid>-<rnd>: the agent's managed namespace (SRV6_NETNS), lo only
+//   host: redis-server 127.0.0.1:<random> (the job queue)
+//   netns srv6t-app-<pid>-<rnd>: the agent's managed namespace (SRV6_NETNS):
+//       ul0 <-> ul1 underlay, ta0 <-> ta1 tenant "alpha" (10.0.0.1/24)
 //   netns srv6-probe-<pid>-<rnd>: the capability probe's, gone once the app has started
 import { INestApplication } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
@@ -12,8 +14,24 @@ import { loadConfig } from './config/config.loader';
 import { ReadinessReport } from './health/health-check';
 import { bootstrap } from './main';
 import { destroyAllNetns, TestNetns } from './testing/netns';
+import { TestRedis } from './testing/redis';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-jest.setTimeout(10_000);
+jest.setTimeout(20_000);
+
+let redis: TestRedis;
+let stateDir: string;
+beforeAll(async () => {
+  redis = await TestRedis.start();
+  stateDir = mkdtempSync(join(tmpdir(), 'srv6t-app-'));
+});
+afterAll(async () => {
+  await redis?.destroy();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+const baseEnv = () => ({ SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: stateDir, SRV6_HYPERVISOR: `app-${process.pid}` });
 
 describe('srv6-agent HTTP API', () => {
   let ns: TestNetns;
@@ -24,8 +42,13 @@ describe('srv6-agent HTTP API', () => {
 
   beforeAll(async () => {
     ns = TestNetns.create('app');
+    for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
+      ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+      ns.ip(['link', 'set', a, 'up']);
+      ns.ip(['link', 'set', b, 'up']);
+    }
     listenersBefore = signalListeners();
-    const config = loadConfig({ env: { SRV6_NETNS: ns.name, SRV6_LISTEN: '127.0.0.1:0' } });
+    const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name } });
     ({ app, url } = await bootstrap(config, { logger: ['error'] }));
   });
 
@@ -62,7 +85,62 @@ describe('srv6-agent HTTP API', () => {
   it('GET /v1/health/ready: 200 while netlink answers in the managed namespace', async () => {
     const { status, body } = await get<ReadinessReport>('/v1/health/ready');
     expect(status).toBe(200);
-    expect(body).toEqual({ status: 'ready', checks: [{ name: 'netlink', ok: true, durationMs: expect.any(Number) }] });
+    expect(body).toEqual({
+      status: 'ready',
+      checks: ['netlink', 'redis', 'bpffs'].map((name) => ({ name, ok: true, durationMs: expect.any(Number) })),
+    });
+  });
+
+  const post = async (path: string, body: unknown): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('POST /v1/jobs?wait applies node and tenant jobs through the queue and reports what changed', async () => {
+    const node = await post('/v1/jobs?wait=15000', { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    expect(node.status).toBe(202);
+    expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
+    const tenant = await post('/v1/jobs?wait=15000', {
+      type: 'upsert-tenant',
+      idempotencyKey: `app-${process.pid}-alpha`,
+      tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] },
+    });
+    expect(tenant.body.job).toMatchObject({ state: 'completed', result: { created: { nexthop: 1 } } });
+    // the kernel, seen by iproute2
+    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
+    const again = await post('/v1/jobs?wait=15000', { type: 'upsert-tenant', idempotencyKey: `app-${process.pid}-alpha`, tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [], routes: [] } });
+    expect(again.body).toMatchObject({ duplicate: true, job: { id: tenant.body.job.id } });
+    const job = await get<any>(`/v1/jobs/${tenant.body.job.id}`);
+    expect(job.body.result.created.nexthop).toBe(1);
+  });
+
+  it('POST /v1/jobs with an invalid job: 400 with field-level messages, nothing enqueued', async () => {
+    const before = (await get<any[]>('/v1/jobs')).body.length;
+    const r = await post('/v1/jobs', { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.0.0.300/24', sids: [] }] });
+    expect(r.status).toBe(400);
+    expect(r.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['add[0].prefix', 'add[0].sids']);
+    expect((await get<any[]>('/v1/jobs')).body.length).toBe(before);
+  });
+
+  it('GET /v1/state and /v1/tenants/:id show desired and observed state', async () => {
+    const s = await get<any>('/v1/state');
+    expect(s.body).toMatchObject({ mode: expect.stringMatching(/vrf|table/), node: { locator: 'fc00:0:1::/48' }, tenants: [{ id: 'alpha', routes: 1, decap: { packets: 0 } }] });
+    const t = await get<any>('/v1/tenants/alpha');
+    expect(t.body.observed.interfaces[0]).toMatchObject({ name: 'ta0', up: true, mtu: 1436 });
+    expect((await get<any>('/v1/tenants/nobody')).status).toBe(404);
+  });
+
+  it('GET /metrics: jobs by outcome, owned objects, per-SID counters', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/srv6_agent_jobs_total\{type="upsert-tenant",outcome="completed"\} 1/);
+    expect(text).toMatch(/srv6_agent_owned_objects\{kind="nexthop"\} 1/);
+    expect(text).toMatch(/srv6_agent_sid_packets_total\{tenant="alpha",sid="fc00:0:1:1::",behaviour="End.DT6"\} 0/);
+    expect(text).toMatch(/srv6_agent_job_apply_seconds_bucket/);
+  });
+
+  it('GET /docs-json: the OpenAPI document lists the API', async () => {
+    const doc = await get<any>('/docs-json');
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/v1/state', '/v1/tenants/{id}', '/v1/capabilities']));
   });
 
   it('unknown paths are 404', async () => {
@@ -74,7 +152,7 @@ describe('srv6-agent HTTP API', () => {
     const { status, body } = await get<ReadinessReport>('/v1/health/ready');
     expect(status).toBe(503);
     expect(body.status).toBe('not-ready');
-    expect(body.checks[0]).toMatchObject({ name: 'netlink', ok: false, error: expect.stringContaining(`netns ${ns.name} is gone`) });
+    expect(body.checks.find((c) => c.name === 'netlink')).toMatchObject({ ok: false, error: expect.stringContaining(`netns ${ns.name} is gone`) });
   });
 
   it('close() runs the shutdown path and releases the signal handlers', async () => {
@@ -87,9 +165,35 @@ describe('srv6-agent HTTP API', () => {
 
 describe('srv6-agent start failures', () => {
   it('a managed namespace that does not exist stops the start with a clear error', async () => {
-    const config = loadConfig({ env: { SRV6_NETNS: `srv6t-missing-${process.pid}`, SRV6_LISTEN: '127.0.0.1:0' } });
+    const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: `srv6t-missing-${process.pid}` } });
     const before = process.listenerCount('SIGTERM');
     await expect(bootstrap(config, { logger: false })).rejects.toThrow(/network namespace "srv6t-missing-\d+" .*does not exist/);
     expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+});
+
+describe('srv6-agent bearer token', () => {
+  // Loopback clients are made to authenticate (auth.loopback=token): the rule every non-loopback
+  // client gets (which address counts as loopback is unit-tested in the guard's spec).
+  let ns: TestNetns;
+  let app: INestApplication;
+  let url: string;
+  const tokenFile = () => join(stateDir, 'token');
+  beforeAll(async () => {
+    writeFileSync(tokenFile(), 's3cret-token\n');
+    ns = TestNetns.create('auth');
+    const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name, SRV6_TOKEN_FILE: tokenFile(), SRV6_LOOPBACK_AUTH: 'token', SRV6_STATE_DIR: join(stateDir, 'auth') } });
+    ({ app, url } = await bootstrap(config, { logger: false }));
+  });
+  afterAll(async () => {
+    await app?.close();
+    destroyAllNetns();
+  });
+
+  it('401 without the token, 401 with a wrong one, 200 with it; health stays open', async () => {
+    expect((await fetch(`${url}/v1/state`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/state`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${url}/v1/state`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    expect((await fetch(`${url}/v1/health`)).status).toBe(200);
   });
 });

@@ -8,6 +8,12 @@ import { ConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
 import { KernelModule } from './kernel/kernel.module';
 import { LocalRedisModule } from './redis/local-redis.module';
+import { APP_GUARD } from '@nestjs/core';
+import { BearerTokenGuard } from './auth/bearer-token.guard';
+import { DataplaneModule } from './dataplane/dataplane.module';
+import { JobsModule } from './jobs/jobs.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { StateModule } from './state/state.module';
 
 export interface AppOptions {
   /** Start a child redis-server when none answers at a loopback redis.url (`serve` does). */
@@ -19,7 +25,19 @@ export class AppModule {
   static forRoot(config: AgentConfig, opts: AppOptions = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), KernelModule, CapabilitiesModule, HealthModule, ...(opts.startLocalRedis ? [LocalRedisModule] : [])],
+      // LocalRedisModule first: the queue connects to the Redis it may start.
+      imports: [
+        ConfigModule.forRoot(config),
+        ...(opts.startLocalRedis ? [LocalRedisModule] : []),
+        KernelModule,
+        CapabilitiesModule,
+        MetricsModule,
+        DataplaneModule,
+        JobsModule,
+        StateModule,
+        HealthModule,
+      ],
+      providers: [{ provide: APP_GUARD, useClass: BearerTokenGuard }],
     };
   }
 }

@@ -4,6 +4,7 @@ import 'reflect-metadata';
 
 import { INestApplication, LoggerService, LogLevel, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AddressInfo } from 'node:net';
 
 import { AppModule, AppOptions } from './app.module';
@@ -27,6 +28,9 @@ export async function createApp(config: AgentConfig, opts: BootstrapOptions = {}
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new DomainExceptionFilter());
+  // OpenAPI at /docs (UI) and /docs-json.
+  const doc = new DocumentBuilder().setTitle('srv6-agent').setDescription('Per-hypervisor SRv6 tenant networking agent').setVersion('1').addBearerAuth().build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
   try {
     await app.init();
   } catch (e) {

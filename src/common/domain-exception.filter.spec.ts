@@ -1,3 +1,6 @@
+import { JobValidationError } from '../jobs/job-validation';
+import { UnknownTenantError } from '../dataplane/state-transitions';
+import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
 import { ArgumentsHost } from '@nestjs/common';
 
 import { BpfError } from '../bpf/errors';
@@ -80,8 +83,19 @@ describe('DomainExceptionFilter', () => {
     expect(sent).toEqual({ status: 400, body: expect.objectContaining({ field: 'table' }) });
   });
 
+  it.each([
+    [new JobValidationError([{ field: 'tenant.id', messages: ['bad'] }]), 400, { errors: [{ field: 'tenant.id', messages: ['bad'] }] }],
+    [new UnknownTenantError('x'), 404, { tenant: 'x' }],
+    [new MissingInterfaceError('eth9'), 409, { error: 'MissingInterfaceError' }],
+    [new ForeignObjectError('taken'), 409, { error: 'ForeignObjectError' }],
+  ])('maps %s', (err, status, body) => {
+    const m = mapDomainError(err)!;
+    expect(m.status).toBe(status);
+    expect(m.body).toMatchObject({ statusCode: status, ...body });
+  });
+
   it('catches exactly the domain error classes', () => {
     const caught = Reflect.getMetadata('__filterCatchExceptions__', DomainExceptionFilter);
-    expect(caught).toEqual([KernelError, InvalidArgumentError, CapabilityMissingError, BpfError]);
+    expect(caught).toEqual([KernelError, InvalidArgumentError, CapabilityMissingError, BpfError, JobValidationError, UnknownTenantError, MissingInterfaceError, ForeignObjectError]);
   });
 });

@@ -5,8 +5,11 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus, Logger } from '@nest
 import { BpfError } from '../bpf/errors';
 import { InvalidArgumentError, KernelError } from '../netlink/errors';
 import { CapabilityMissingError } from './errors';
+import { JobValidationError } from '../jobs/job-validation';
+import { UnknownTenantError } from '../dataplane/state-transitions';
+import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
 
-export type DomainError = KernelError | InvalidArgumentError | CapabilityMissingError | BpfError;
+export type DomainError = KernelError | InvalidArgumentError | CapabilityMissingError | BpfError | JobValidationError | UnknownTenantError | MissingInterfaceError | ForeignObjectError;
 
 export interface ErrorResponse {
   status: number;
@@ -48,6 +51,18 @@ export function mapDomainError(err: unknown): ErrorResponse | undefined {
       },
     };
   }
+  if (err instanceof JobValidationError) {
+    const status = HttpStatus.BAD_REQUEST;
+    return { status, body: { statusCode: status, error: 'InvalidJob', message: err.message, errors: err.errors } };
+  }
+  if (err instanceof UnknownTenantError) {
+    const status = HttpStatus.NOT_FOUND;
+    return { status, body: { statusCode: status, error: 'UnknownTenant', message: err.message, tenant: err.tenant } };
+  }
+  if (err instanceof MissingInterfaceError || err instanceof ForeignObjectError) {
+    const status = HttpStatus.CONFLICT;
+    return { status, body: { statusCode: status, error: err.name, message: err.message } };
+  }
   if (err instanceof BpfError) {
     const status = HttpStatus.BAD_GATEWAY;
     return { status, body: { statusCode: status, error: 'BpfError', message: err.message, errno: err.errno, code: err.code, op: err.op } };
@@ -60,7 +75,7 @@ interface HttpResponseLike {
   status(code: number): { json(body: unknown): unknown };
 }
 
-@Catch(KernelError, InvalidArgumentError, CapabilityMissingError, BpfError)
+@Catch(KernelError, InvalidArgumentError, CapabilityMissingError, BpfError, JobValidationError, UnknownTenantError, MissingInterfaceError, ForeignObjectError)
 export class DomainExceptionFilter implements ExceptionFilter<DomainError> {
   private readonly logger = new Logger(DomainExceptionFilter.name);
 

@@ -4,7 +4,8 @@
 import 'reflect-metadata';
 
 import { Type } from 'class-transformer';
-import { IsDefined, IsString, Matches, ValidateBy, ValidateNested, ValidationOptions } from 'class-validator';
+import { IsDefined, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidateNested, ValidationOptions } from 'class-validator';
+import { hostname } from 'node:os';
 
 export interface HostPort {
   host: string;
@@ -87,7 +88,63 @@ export class RedisConfig {
   url!: string;
 }
 
+export class AgentIdentityConfig {
+  /** This hypervisor's name: its job queue is `srv6-agent:<hypervisor>:jobs` in Redis. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { message: "must be 1..63 characters of letters, digits, '_', '.', '-'" })
+  hypervisor!: string;
+}
+
+export class AuthConfig {
+  /** File holding the bearer token non-loopback clients must send; '' = refuse them all. */
+  @IsString()
+  @Matches(/^(?:|\/.*)$/, { message: 'must be an absolute path or empty' })
+  tokenFile!: string;
+
+  /** Loopback clients: 'open' (no token) or 'token' (same rule as everybody). */
+  @IsIn(['open', 'token'])
+  loopback!: 'open' | 'token';
+}
+
+export class QueueConfig {
+  /** Lock of the job being applied: a job whose agent died runs again once it expires. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  lockMs!: number;
+}
+
+export class DataplaneConfig {
+  /** Full reconcile this often, behind the netlink monitor (0: never). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  resyncSeconds!: number;
+}
+
 export class AgentConfig {
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentIdentityConfig)
+  agent!: AgentIdentityConfig;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AuthConfig)
+  auth!: AuthConfig;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => QueueConfig)
+  queue!: QueueConfig;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => DataplaneConfig)
+  dataplane!: DataplaneConfig;
+
   @IsDefined()
   @ValidateNested()
   @Type(() => ServerConfig)
@@ -116,6 +173,10 @@ export class AgentConfig {
 
 /** Plain shape of a config (what the JSON file holds, every field optional there). */
 export interface AgentConfigInput {
+  agent?: { hypervisor?: string };
+  auth?: { tokenFile?: string; loopback?: string };
+  queue?: { lockMs?: number | string };
+  dataplane?: { resyncSeconds?: number | string };
   server?: { listen?: string };
   kernel?: { netns?: string };
   state?: { dir?: string };
@@ -123,6 +184,10 @@ export interface AgentConfigInput {
 }
 
 export const CONFIG_DEFAULTS = {
+  agent: { hypervisor: hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63) || 'hv' },
+  auth: { tokenFile: '', loopback: 'open' },
+  queue: { lockMs: 30_000 },
+  dataplane: { resyncSeconds: 300 },
   server: { listen: '127.0.0.1:9610' },
   kernel: { netns: '' },
   state: { dir: '/var/lib/srv6-agent' },
@@ -131,6 +196,11 @@ export const CONFIG_DEFAULTS = {
 
 /** Environment variable of each field. */
 export const CONFIG_ENV = {
+  'agent.hypervisor': 'SRV6_HYPERVISOR',
+  'auth.tokenFile': 'SRV6_TOKEN_FILE',
+  'auth.loopback': 'SRV6_LOOPBACK_AUTH',
+  'queue.lockMs': 'SRV6_QUEUE_LOCK_MS',
+  'dataplane.resyncSeconds': 'SRV6_RESYNC_SECONDS',
   'server.listen': 'SRV6_LISTEN',
   'kernel.netns': 'SRV6_NETNS',
   'state.dir': 'SRV6_STATE_DIR',

@@ -12,13 +12,15 @@ export interface QueueSettings {
   keepFailed?: number;
 }
 
-export const queueName = (hypervisor: string) => `hv:${hypervisor}`;
-export const QUEUE_PREFIX = 'srv6-agent';
+/** Every hypervisor has one queue named "jobs" under its own key prefix. */
+export const QUEUE_NAME = 'jobs';
+export const queuePrefix = (hypervisor: string) => `srv6-agent:${hypervisor}`;
 
-export function openQueue(redisUrl: string, hypervisor: string, s: QueueSettings = {}): Bull.Queue {
+/** Queue options shared by the agent (@nestjs/bull) and the orchestrator client. */
+export function queueOptions(hypervisor: string, s: QueueSettings = {}): Bull.QueueOptions {
   const lock = s.lockDurationMs ?? 30_000;
-  return new Bull(queueName(hypervisor), redisUrl, {
-    prefix: QUEUE_PREFIX,
+  return {
+    prefix: queuePrefix(hypervisor),
     settings: {
       lockDuration: lock,
       lockRenewTime: Math.floor(lock / 2),
@@ -33,7 +35,11 @@ export function openQueue(redisUrl: string, hypervisor: string, s: QueueSettings
       removeOnComplete: s.keepCompleted ?? 10_000,
       removeOnFail: s.keepFailed ?? 10_000,
     },
-  });
+  };
+}
+
+export function openQueue(redisUrl: string, hypervisor: string, s: QueueSettings = {}): Bull.Queue {
+  return new Bull(QUEUE_NAME, redisUrl, queueOptions(hypervisor, s));
 }
 
 /** A failure as stored in Bull's failedReason: JSON, so clients get the field-level detail. */
@@ -159,7 +165,7 @@ export class IdempotencyStore {
     hypervisor: string,
     private readonly keep = 100_000,
   ) {
-    this.hash = `${QUEUE_PREFIX}:${queueName(hypervisor)}:idempotency`;
+    this.hash = `${queuePrefix(hypervisor)}:${QUEUE_NAME}:idempotency`;
     this.order = `${this.hash}:order`;
   }
 

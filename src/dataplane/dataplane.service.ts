@@ -1,0 +1,62 @@
+// The dataplane inside the application: opened on the managed netns's rtnetlink socket, in the mode
+// the capability probe decided, started (startup reconcile + drift repair) when the app starts,
+// and stopped — never torn down — when it stops: tenant traffic must survive an agent restart.
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { CapabilitiesService } from '../capabilities/capabilities.service';
+import { AgentConfig } from '../config/agent.config';
+import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
+import { Dataplane } from './dataplane';
+import { DesiredStateStore } from './state-store';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Pinned XDP links live in bpffs; most distributions mount it, some (minimal VMs) do not. */
+function ensureBpffs(logger: Logger): void {
+  const mounted = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === '/sys/fs/bpf' && l.split(' ')[2] === 'bpf');
+  if (mounted) return;
+  try {
+    execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf'], { stdio: 'pipe' });
+    logger.log('mounted bpffs at /sys/fs/bpf');
+  } catch (e) {
+    logger.warn(`bpffs is not mounted and mounting it failed: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+@Injectable()
+export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Dataplane');
+  private dp?: Dataplane;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly kernel: RtnetlinkRepository,
+    private readonly capabilities: CapabilitiesService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    ensureBpffs(this.logger);
+    const mode = this.capabilities.get().mode;
+    this.dp = new Dataplane({
+      nl: this.kernel.rtnetlink,
+      store: new DesiredStateStore(this.config.state.dir),
+      mode,
+      netns: this.kernel.netns,
+      resyncIntervalMs: this.config.dataplane.resyncSeconds * 1000,
+      log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
+    });
+    const r = await this.dp.start();
+    this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);
+    for (const f of r.failed.slice(0, 10)) this.logger.warn(`startup reconcile: ${f.what}: ${f.message}`);
+  }
+
+  onApplicationShutdown(): void {
+    this.dp?.stop(); // the kernel objects stay: they carry tenant traffic
+  }
+
+  get dataplane(): Dataplane {
+    if (!this.dp) throw new Error('dataplane used before start');
+    return this.dp;
+  }
+}

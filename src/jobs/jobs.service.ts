@@ -1,0 +1,70 @@
+// Jobs inside the application: the REST API enqueues into the same Bull queue the orchestrator
+// uses, and the processor applies them through the dataplane.
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable, Logger } from '@nestjs/common';
+import type Bull from 'bull';
+import { AgentConfig } from '../config/agent.config';
+import { DataplaneService } from '../dataplane/dataplane.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { IdempotencyStore, JobQueue, JobView, QUEUE_NAME, viewJob } from './job-queue';
+import { failureOf, processJob, ProcessedJob } from './job-processor';
+
+export interface SubmitResult {
+  job: JobView;
+  duplicate: boolean;
+}
+
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger('Jobs');
+  private readonly jobs: JobQueue;
+  private readonly idem: IdempotencyStore;
+
+  constructor(
+    @InjectQueue(QUEUE_NAME) queue: Bull.Queue,
+    config: AgentConfig,
+    private readonly dataplane: DataplaneService,
+    private readonly metrics: MetricsService,
+  ) {
+    this.jobs = new JobQueue(queue);
+    this.idem = new IdempotencyStore(queue, config.agent.hypervisor);
+  }
+
+  /** Validates and enqueues; with `waitMs` also waits for the result (the view then has it). */
+  async submit(raw: unknown, waitMs?: number): Promise<SubmitResult> {
+    const { job, duplicate } = await this.jobs.submit(raw);
+    if (waitMs) await this.jobs.wait(job, waitMs).catch(() => undefined); // the view tells how it ended
+    const fresh = (await this.jobs.get(String(job.id))) ?? job;
+    return { job: await viewJob(fresh), duplicate };
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const j = await this.jobs.get(id);
+    return j ? viewJob(j) : undefined;
+  }
+
+  async list(limit: number): Promise<JobView[]> {
+    return Promise.all((await this.jobs.list(undefined, limit)).map(viewJob));
+  }
+
+  async counts(): Promise<Bull.JobCounts> {
+    return this.jobs.queue.getJobCounts();
+  }
+
+  /** The processor's work: one job, applied once. */
+  async process(job: Bull.Job): Promise<ProcessedJob> {
+    const t0 = performance.now();
+    try {
+      const r = await processJob(job, this.dataplane.dataplane, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
+      this.metrics.jobDone(job.data?.type, r.duplicate ? 'duplicate' : 'completed', (performance.now() - t0) / 1000);
+      return r;
+    } catch (e) {
+      const f = JSON.parse((e as Error).message);
+      this.metrics.jobDone(job.data?.type, f.retry === 'permanent' ? 'failed' : 'failed-transient', (performance.now() - t0) / 1000);
+      this.logger.warn(`job ${job.id} (${job.data?.type}) failed: ${f.message}`);
+      throw e;
+    }
+  }
+}
+
+export { failureOf };
