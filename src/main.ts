@@ -5,6 +5,8 @@ import 'reflect-metadata';
 import { INestApplication, LoggerService, LogLevel, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { MAX_JOB_BYTES } from './jobs/job-validation';
 import { AddressInfo } from 'node:net';
 
 import { AppModule, AppOptions } from './app.module';
@@ -20,7 +22,7 @@ export interface BootstrapOptions extends AppOptions {
  * run: the capability probe, the netlink socket, the local Redis) but not listening.
  */
 export async function createApp(config: AgentConfig, opts: BootstrapOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config, opts), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, opts), {
     logger: opts.logger ?? ['log', 'warn', 'error'],
     abortOnError: false, // a failing start rejects (the CLI prints it and exits 1) instead of exiting here
   });
@@ -28,6 +30,8 @@ export async function createApp(config: AgentConfig, opts: BootstrapOptions = {}
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new DomainExceptionFilter());
+  // Jobs carry up to 100,000 routes: Express's 100 kB default would refuse them.
+  app.useBodyParser('json', { limit: MAX_JOB_BYTES });
   // OpenAPI at /docs (UI) and /docs-json.
   const doc = new DocumentBuilder().setTitle('srv6-agent').setDescription('Per-hypervisor SRv6 tenant networking agent').setVersion('1').addBearerAuth().build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));

@@ -28,6 +28,13 @@ function ensureBpffs(logger: Logger): void {
 export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Dataplane');
   private dp?: Dataplane;
+  private started!: (dp: Dataplane) => void;
+  private failed!: (e: unknown) => void;
+  /** Settles once the startup reconcile is done: the queue may hand out jobs before that. */
+  readonly ready = new Promise<Dataplane>((resolve, reject) => {
+    this.started = resolve;
+    this.failed = reject;
+  });
 
   constructor(
     private readonly config: AgentConfig,
@@ -36,6 +43,16 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    this.ready.catch(() => undefined); // observed by whoever awaits it
+    try {
+      this.started(await this.start());
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
+  }
+
+  private async start(): Promise<Dataplane> {
     ensureBpffs(this.logger);
     const mode = this.capabilities.get().mode;
     this.dp = new Dataplane({
@@ -49,6 +66,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
     const r = await this.dp.start();
     this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);
     for (const f of r.failed.slice(0, 10)) this.logger.warn(`startup reconcile: ${f.what}: ${f.message}`);
+    return this.dp;
   }
 
   onApplicationShutdown(): void {

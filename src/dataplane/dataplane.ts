@@ -52,8 +52,9 @@ export class Dataplane {
   async start(): Promise<JobResult> {
     const r = await this.resync();
     this.watcher = new DriftWatcher(this.opts.netns, this.own, () => this.configuredInterfaces(), (reason) => this.repair(reason), this.opts.nl.socket.portId, this.opts.debounceMs);
+    this.watcher.onError = (e, reason) => this.opts.log?.('drift repair failed', { reason, error: (e as Error).message });
     this.watcher.start();
-    if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => void this.repair('periodic resync'), this.opts.resyncIntervalMs).unref();
+    if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => this.watcher?.schedule('periodic resync'), this.opts.resyncIntervalMs).unref();
     return r;
   }
 

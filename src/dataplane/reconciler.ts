@@ -169,6 +169,8 @@ export class DriftWatcher {
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
+  private stopped = false;
+  onError?: (e: unknown, reason: string) => void;
 
   constructor(
     private readonly netns: string | undefined,
@@ -202,12 +204,16 @@ export class DriftWatcher {
   }
 
   private async run(reason: string): Promise<void> {
+    if (this.stopped) return;
     this.running = true;
     try {
       await this.repair(reason);
+    } catch (e) {
+      // A failed repair is retried by the next event or the periodic resync; never unhandled.
+      if (!this.stopped) this.onError?.(e, reason);
     } finally {
       this.running = false;
-      if (this.again) {
+      if (this.again && !this.stopped) {
         this.again = false;
         this.schedule('changes during repair');
       }
@@ -215,6 +221,7 @@ export class DriftWatcher {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.monitor?.close();
   }

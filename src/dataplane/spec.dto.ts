@@ -2,8 +2,8 @@
 // bodies and Bull job payloads (whitelist + forbidNonWhitelisted: unknown fields are errors).
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { IsIfname, IsIpAddr, IsIpPrefix } from './validators';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsAbsentOr, IsIfname, IsIpAddr, IsIpPrefix } from './validators';
 
 /** Tenant ids become part of interface names ("vrf-<id>"): IFNAMSIZ leaves 11 characters. */
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,10}$/;
@@ -51,7 +51,7 @@ export class RemoteRouteDto {
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_SIDS) @IsIpAddr(6, { each: true })
   sids!: string[];
 
-  @IsOptional() @IsIn(ENCAP_MODES)
+  @IsAbsentOr() @IsIn(ENCAP_MODES)
   mode?: EncapMode;
 }
 
@@ -69,18 +69,18 @@ export class TenantSpecDto {
   id!: string;
 
   /** Routing table; allocated (and kept across restarts) when not given. */
-  @IsOptional() @IsInt() @Min(1) @Max(0xffffffff)
+  @IsAbsentOr() @IsInt() @Min(1) @Max(0xffffffff)
   table?: number;
 
   @IsIn(DECAP_BEHAVIOURS)
   behaviour!: DecapBehaviour;
 
   /** Decap SID on this HV; allocated from the node's locator when not given. */
-  @IsOptional() @IsIpAddr(6)
+  @IsAbsentOr() @IsIpAddr(6)
   sid?: string;
 
   /** End.DX4/End.DX6 only: the VM to cross-connect to. */
-  @IsOptional() @ValidateNested() @Type(() => DxTargetDto)
+  @IsAbsentOr() @ValidateNested() @Type(() => DxTargetDto)
   dx?: DxTargetDto;
 
   @IsArray() @ArrayMaxSize(256) @ValidateNested({ each: true }) @Type(() => TenantInterfaceDto)
@@ -89,9 +89,9 @@ export class TenantSpecDto {
   @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
   routes!: RemoteRouteDto[];
 
-  @IsOptional() @IsBoolean()
+  @IsAbsentOr() @IsBoolean()
   xdpOffload?: boolean;
 
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsAbsentOr() @IsString() @MaxLength(200)
   description?: string;
 }

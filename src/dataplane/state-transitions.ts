@@ -108,6 +108,7 @@ export function deleteTenant(state: DesiredState, id: string): DesiredState {
 
 /** Replaces a tenant's remote routes (`set`), or adds and removes some of them. */
 export function changeRoutes(state: DesiredState, id: string, change: { set?: RemoteRouteDto[]; add?: RemoteRouteDto[]; remove?: string[] }): DesiredState {
+  if (!change.set && !change.add && !change.remove) throw new InvalidArgumentError('set', 'a routes job needs set, add or remove');
   if (!state.tenants[id]) throw new UnknownTenantError(id);
   const s = clone(state);
   const t = (s.tenants[id] = { ...s.tenants[id], routes: { ...s.tenants[id].routes } });

@@ -1,6 +1,6 @@
 // class-validator decorators backed by the rtnetlink layer's own parsers, so that what validates
 // is exactly what encodes.
-import { ValidateBy, ValidationOptions } from 'class-validator';
+import { ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 import { Family, parseAddress, parsePrefix } from '../netlink/ip';
 import { validateIfname } from '../netlink/link';
 
@@ -24,4 +24,12 @@ export function IsIpAddr(family?: Family, v?: ValidationOptions): PropertyDecora
 
 export function IsIfname(v?: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isIfname', validator: { validate: (x) => accepts(() => validateIfname(x)), defaultMessage: (a) => `${a?.property} must be an interface name of 1..15 bytes without '/', ':' or spaces` } }, v);
+}
+
+/**
+ * Like @IsOptional, but only an absent field is skipped: an explicit null is validated (and fails
+ * the field's other rules) rather than silently meaning "not given".
+ */
+export function IsAbsentOr(): PropertyDecorator {
+  return ValidateIf((_o, v) => v !== undefined);
 }

@@ -1,6 +1,7 @@
 // Validation of raw job payloads (from Redis or HTTP) into typed DTOs, with field-level errors.
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { MAX_ROUTES_PER_JOB } from '../dataplane/spec.dto';
 import { AnyJob, JOB_DTOS, JOB_TYPES, JobType } from './job.dto';
 
 export interface FieldError {
@@ -35,8 +36,35 @@ export function validateJob(raw: unknown): AnyJob {
   const type = (raw as { type?: unknown }).type;
   if (typeof type !== 'string' || !(JOB_TYPES as readonly string[]).includes(type))
     throw new JobValidationError([{ field: 'type', messages: [`type must be one of ${JOB_TYPES.join(', ')}`] }]);
+  // Oversized lists are refused before each of their elements is transformed and validated.
+  const r = raw as Record<string, any>;
+  const lists: [string, unknown][] = [['add', r.add], ['set', r.set], ['remove', r.remove], ['tenant.routes', r.tenant?.routes]];
+  const over = lists.filter(([, v]) => Array.isArray(v) && v.length > MAX_ROUTES_PER_JOB);
+  if (over.length) throw new JobValidationError(over.map(([field, v]) => ({ field, messages: [`${field} has ${(v as unknown[]).length} entries, at most ${MAX_ROUTES_PER_JOB}`] })));
+  if (type === 'routes' && r.set === undefined && r.add === undefined && r.remove === undefined)
+    throw new JobValidationError([{ field: 'add', messages: ['a routes job needs set, add or remove'] }]);
+  const odd = oddKeys(raw);
+  if (odd.length) throw new JobValidationError(odd.map((field) => ({ field, messages: [`${field.split('.').pop()} is not a field of a job`] })));
   const dto = plainToInstance(JOB_DTOS[type as JobType], raw);
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length) throw new JobValidationError(flattenErrors(errors));
   return dto as AnyJob;
+}
+
+/** Keys that no DTO has and that object machinery treats specially: never passed on. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function oddKeys(v: unknown, path = '', depth = 0, out: string[] = []): string[] {
+  if (depth > 6 || typeof v !== 'object' || v === null || out.length > 20) return out;
+  if (Array.isArray(v)) {
+    // Routes lists are long and their elements alike: their first elements speak for them.
+    v.slice(0, 4).forEach((x, i) => oddKeys(x, `${path}[${i}]`, depth + 1, out));
+    return out;
+  }
+  for (const k of Object.keys(v)) {
+    const p = path ? `${path}.${k}` : k;
+    if (FORBIDDEN_KEYS.has(k)) out.push(p);
+    else oddKeys((v as Record<string, unknown>)[k], p, depth + 1, out);
+  }
+  return out;
 }

@@ -2,9 +2,9 @@
 // classes validate REST bodies (ValidationPipe) and Bull payloads (validateJob).
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { MAX_ROUTES_PER_JOB, NodeSpecDto, RemoteRouteDto, TENANT_ID_PATTERN, TenantSpecDto } from '../dataplane/spec.dto';
-import { IsIpPrefix } from '../dataplane/validators';
+import { IsAbsentOr, IsIpPrefix } from '../dataplane/validators';
 
 export const JOB_TYPES = ['upsert-node', 'upsert-tenant', 'delete-tenant', 'routes', 'resync'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -16,17 +16,17 @@ export class JobEnvelopeDto {
   type!: JobType;
 
   /** The same key twice returns the first job's result and applies nothing again. */
-  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -' })
+  @IsAbsentOr() @IsString() @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -' })
   idempotencyKey?: string;
 }
 
 export class UpsertNodeJobDto extends JobEnvelopeDto {
-  @ValidateNested() @Type(() => NodeSpecDto)
+  @IsDefined() @ValidateNested() @Type(() => NodeSpecDto)
   node!: NodeSpecDto;
 }
 
 export class UpsertTenantJobDto extends JobEnvelopeDto {
-  @ValidateNested() @Type(() => TenantSpecDto)
+  @IsDefined() @ValidateNested() @Type(() => TenantSpecDto)
   tenant!: TenantSpecDto;
 }
 
@@ -40,18 +40,18 @@ export class RoutesJobDto extends JobEnvelopeDto {
   @IsString() @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
   tenant!: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
   set?: RemoteRouteDto[];
 
-  @IsOptional() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
   add?: RemoteRouteDto[];
 
-  @IsOptional() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsIpPrefix({}, { each: true })
+  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsIpPrefix({}, { each: true })
   remove?: string[];
 }
 
 export class ResyncJobDto extends JobEnvelopeDto {
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsAbsentOr() @IsString() @MaxLength(200)
   reason?: string;
 }
 

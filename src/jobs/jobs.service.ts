@@ -1,12 +1,12 @@
 // Jobs inside the application: the REST API enqueues into the same Bull queue the orchestrator
 // uses, and the processor applies them through the dataplane.
 import { InjectQueue } from '@nestjs/bull';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type Bull from 'bull';
 import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { IdempotencyStore, JobQueue, JobView, QUEUE_NAME, viewJob } from './job-queue';
+import { IdempotencyStore, JobQueue, JobView, parseFailure, QUEUE_NAME, viewJob } from './job-queue';
 import { failureOf, processJob, ProcessedJob } from './job-processor';
 
 export interface SubmitResult {
@@ -15,7 +15,7 @@ export interface SubmitResult {
 }
 
 @Injectable()
-export class JobsService {
+export class JobsService implements OnModuleDestroy {
   private readonly logger = new Logger('Jobs');
   private readonly jobs: JobQueue;
   private readonly idem: IdempotencyStore;
@@ -51,15 +51,25 @@ export class JobsService {
     return this.jobs.queue.getJobCounts();
   }
 
+  /**
+   * Stop taking jobs and let the running one finish before the netlink socket closes (that
+   * happens in the shutdown phase after this one): SIGTERM never cuts a job in half.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.jobs.queue.close();
+  }
+
   /** The processor's work: one job, applied once. */
   async process(job: Bull.Job): Promise<ProcessedJob> {
     const t0 = performance.now();
     try {
-      const r = await processJob(job, this.dataplane.dataplane, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
+      // The queue starts handing out jobs during start-up, before the startup reconcile is done.
+      const dp = await this.dataplane.ready;
+      const r = await processJob(job, dp, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
       this.metrics.jobDone(job.data?.type, r.duplicate ? 'duplicate' : 'completed', (performance.now() - t0) / 1000);
       return r;
     } catch (e) {
-      const f = JSON.parse((e as Error).message);
+      const f = parseFailure((e as Error).message);
       this.metrics.jobDone(job.data?.type, f.retry === 'permanent' ? 'failed' : 'failed-transient', (performance.now() - t0) / 1000);
       this.logger.warn(`job ${job.id} (${job.data?.type}) failed: ${f.message}`);
       throw e;

@@ -1,14 +1,14 @@
 // The agent's rtnetlink socket in the network namespace it manages (config kernel.netns; empty =
 // its own). The only injectable that talks rtnetlink to the managed namespace; services get it
 // injected and tests replace it with a strict fake.
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 
 import { Link, Rtnetlink } from '../netlink';
 import { AgentConfig } from '../config/agent.config';
 import { netnsExists, netnsPath } from './named-netns';
 
 @Injectable()
-export class RtnetlinkRepository implements OnModuleInit, OnModuleDestroy {
+export class RtnetlinkRepository implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RtnetlinkRepository.name);
   private rt?: Rtnetlink;
 
@@ -27,7 +27,8 @@ export class RtnetlinkRepository implements OnModuleInit, OnModuleDestroy {
     this.logger.log(`rtnetlink open in ${ns ? `netns ${ns}` : "the agent's own netns"}`);
   }
 
-  onModuleDestroy(): void {
+  /** Last of all (after onModuleDestroy hooks, where the job queue lets its running job finish). */
+  onApplicationShutdown(): void {
     this.rt?.close();
     this.rt = undefined;
   }

@@ -1,0 +1,289 @@
+// Reliability of the job path with real parts: a Redis restarted under a stream of jobs, an agent
+// killed with SIGKILL in the middle of a large job, and a flood of malformed payloads.
+//
+//   netns srv6t-rel-*: ul0 <-> ul1 (underlay), ta0 <-> ta1 (tenant "alpha", table 10000)
+//   redis-server 127.0.0.1:<random>, append-only with fsync on every write (durable)
+//   agent: in-process processor (Redis test, fuzz), or `srv6-agent serve` as a child (SIGKILL test)
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Bull from 'bull';
+import { HypervisorClient } from '../client/hypervisor-client';
+import { Dataplane } from '../dataplane/dataplane';
+import { DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
+import { DesiredStateStore } from '../dataplane/state-store';
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { packageRoot } from '../native/addon';
+import { kernelHas } from '../testing/kernel-features';
+import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { TestRedis } from '../testing/redis';
+import { IdempotencyStore, openQueue } from './job-queue';
+import { processJob } from './job-processor';
+import { JobValidationError, validateJob } from './job-validation';
+import type { UpsertTenantJobDto } from './job.dto';
+
+jest.setTimeout(120_000);
+
+const MODE = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
+const P = String(DEFAULT_OWNERSHIP.protocol);
+const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
+const alpha = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] };
+
+function hypervisorNs(tag: string): TestNetns {
+  const ns = TestNetns.create(tag);
+  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
+    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    ns.ip(['link', 'set', a, 'up']);
+    ns.ip(['link', 'set', b, 'up']);
+  }
+  return ns;
+}
+
+/** Everything the agent owns in the kernel, as iproute2 prints it (sorted, comparable). */
+function ownedKernelState(ns: TestNetns): string[] {
+  const lines = [...ns.ip(['route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['-6', 'route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['nexthop', 'show', 'proto', P]).split('\n')];
+  return lines.map((l) => l.trim()).filter(Boolean).sort();
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await TestRedis.start();
+});
+afterAll(async () => {
+  destroyAllNetns();
+  await redis?.destroy();
+});
+
+describe('Redis restarted in the middle of a stream of 500 jobs', () => {
+  let ns: TestNetns;
+  let nl: Rtnetlink;
+  let dir: string;
+  let dp: Dataplane;
+  let worker: Bull.Queue;
+  let client: HypervisorClient;
+  const applied = new Map<string, number>();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'srv6t-rel-'));
+    ns = hypervisorNs('rel');
+    nl = Rtnetlink.open({ netns: ns.name });
+    dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
+    await dp.start();
+    const hv = `rel-${process.pid}`;
+    worker = openQueue(redis.url, hv, { lockDurationMs: 2000 });
+    const idem = new IdempotencyStore(worker, hv);
+    worker.process(1, async (job) => {
+      const r = await processJob(job, dp, idem);
+      const key = job.data.idempotencyKey;
+      if (key && r.operations > 0 && !r.duplicate) applied.set(key, (applied.get(key) ?? 0) + 1);
+      return r;
+    });
+    client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
+    await client.submit({ type: 'upsert-node', node });
+    await client.submit({ type: 'upsert-tenant', tenant: alpha });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await worker?.close();
+    dp?.stop();
+    nl?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loses no job and applies none twice', async () => {
+    const N = 500;
+    const key = (i: number) => `rel-${process.pid}-${i}`;
+    const job = (i: number) => ({ type: 'routes', tenant: 'alpha', idempotencyKey: key(i), add: [{ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, sids: [`fc00:0:2:${(i % 7) + 1}::`] }] });
+    // The orchestrator side: submit, and on a connection error submit the same job again (its
+    // idempotency key makes that safe); then wait for every result.
+    const submit = async (i: number): Promise<unknown> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await client.submit(job(i), { timeoutMs: 60_000 });
+        } catch (e) {
+          if (attempt > 50 || e instanceof JobValidationError) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    const results: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i++) {
+      results.push(submit(i));
+      if (i === 200) await redis.restart(300); // Redis goes away mid-stream, with jobs queued and one running
+    }
+    await Promise.all(results);
+    // Every job's route is in the kernel, exactly once.
+    const routes = ns.ipJson(['route', 'show', 'table', '10000', 'proto', P]).filter((r: any) => r.dst.startsWith('10.10'));
+    expect(routes).toHaveLength(N);
+    expect(Object.keys(dp.state.tenants.alpha.routes)).toHaveLength(N);
+    // Applied at most once each (a job re-run after the restart finds nothing to do).
+    expect([...applied.values()].every((n) => n === 1)).toBe(true);
+    expect(applied.size).toBe(N);
+  });
+});
+
+describe('agent killed with SIGKILL in the middle of a 10,000-route job', () => {
+  let ns: TestNetns;
+  let dir: string;
+  let agent: ChildProcess | undefined;
+  const hv = `kill-${process.pid}`;
+
+  const startAgent = (): ChildProcess => {
+    const p = spawn(process.execPath, [join(packageRoot(), 'dist', 'src', 'cli', 'srv6-agent.js'), 'serve'], {
+      env: { ...process.env, SRV6_NETNS: ns.name, SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: dir, SRV6_HYPERVISOR: hv, SRV6_LISTEN: '127.0.0.1:0', SRV6_QUEUE_LOCK_MS: '2000', SRV6_RESYNC_SECONDS: '0' },
+      stdio: 'ignore',
+    });
+    return p;
+  };
+  const stop = async (p: ChildProcess | undefined, sig: NodeJS.Signals) => {
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill(sig);
+    await gone;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'srv6t-kill-'));
+    ns = hypervisorNs('kill');
+  });
+  afterAll(async () => {
+    await stop(agent, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the job again after a restart and ends exactly as if it had run once', async () => {
+    const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
+    try {
+      agent = startAgent();
+      await client.submit({ type: 'upsert-node', node });
+      await client.submit({ type: 'upsert-tenant', tenant: alpha });
+      const routes = Array.from({ length: 10_000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
+      const id = await client.enqueue({ type: 'routes', tenant: 'alpha', add: routes, idempotencyKey: `big-${process.pid}` });
+      // Kill as soon as the job runs: validation, state and kernel work of 10,000 routes are under way.
+      const queue = openQueue(redis.url, hv);
+      try {
+        for (let t0 = Date.now(); (await (await queue.getJob(id))?.getState()) !== 'active'; ) {
+          if (Date.now() - t0 > 30_000) throw new Error('the big job never became active');
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      } finally {
+        await queue.close();
+      }
+      await stop(agent, 'SIGKILL');
+      const atKill = ownedKernelState(ns).length;
+      agent = startAgent();
+      const status = await waitFor(async () => {
+        const s = await client.status(id);
+        return s && (s.state === 'completed' || s.state === 'failed') ? s : undefined;
+      }, 60_000);
+      expect(status.state).toBe('completed');
+      const after = ownedKernelState(ns);
+      // As if once: a reference agent applying the same jobs to a fresh namespace holds the same.
+      const reference = hypervisorNs('kill-ref');
+      const refDir = mkdtempSync(join(tmpdir(), 'srv6t-kill-ref-'));
+      const nl = Rtnetlink.open({ netns: reference.name });
+      const dp = new Dataplane({ nl, store: new DesiredStateStore(refDir), mode: MODE, netns: reference.name });
+      await dp.start();
+      await dp.upsertNode(node);
+      await dp.upsertTenant((validateJob({ type: 'upsert-tenant', tenant: alpha }) as UpsertTenantJobDto).tenant);
+      await dp.changeRoutes('alpha', { add: routes });
+      dp.stop();
+      nl.close();
+      rmSync(refDir, { recursive: true, force: true });
+      const normalise = (lines: string[]) => lines.map((l) => l.replace(/\bid \d+|nhid \d+/g, 'ID')).sort();
+      expect(normalise(after)).toEqual(normalise(ownedKernelState(reference)));
+      expect(after.filter((l) => l.includes('172.')).length).toBe(10_000);
+      console.log(`SIGKILL test: ${atKill} owned kernel objects at the kill, ${after.length} after the restart`);
+    } finally {
+      await client.close();
+      await stop(agent, 'SIGTERM');
+    }
+  });
+});
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('1,000 malformed payloads', () => {
+  it('are all rejected with field errors; kernel unchanged; the processor stays alive', async () => {
+    const ns = hypervisorNs('fuzz');
+    const dir = mkdtempSync(join(tmpdir(), 'srv6t-fuzz-'));
+    const nl = Rtnetlink.open({ netns: ns.name });
+    const dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
+    await dp.start();
+    await dp.upsertNode(node);
+    await dp.upsertTenant(alpha as never);
+    const before = ownedKernelState(ns);
+    const hv = `fuzz-${process.pid}`;
+    const worker = openQueue(redis.url, hv);
+    const idem = new IdempotencyStore(worker, hv);
+    worker.process(1, (job) => processJob(job, dp, idem));
+    try {
+      let seed = 42;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+      // Values that are wrong for every field they are put in (none is a valid id, list or prefix).
+      const junk = () => pick<unknown>([null, 42, -1, 1.5, true, 'x'.repeat(100 + Math.floor(rnd() * 5000)), {}, ['a'], { a: 1 }, '10.0.0.0/33', 'fc00::1::2', '', '💥', 2 ** 53]);
+      const valid = () => ({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] });
+      const mutations: ((j: any) => void)[] = [
+        (j) => (j.type = junk()),
+        (j) => (j.tenant = junk()),
+        (j) => (j.add = junk()),
+        (j) => (j.add[0].prefix = pick(['10.0.0.1/24', '300.1.1.0/24', 'fc00::/200', 'nope', junk()])),
+        (j) => (j.add[0].sids = pick([[], ['10.0.0.1'], ['fc00::1::'], Array(17).fill('fc00::1'), junk()])),
+        (j) => (j.add[0].mode = pick(['inline', 'l2encap', 7, junk()])),
+        (j) => (j[pick(['bogus', 'extra', '__proto__x', 'constructor'])] = junk()),
+        (j) => (j.add[0].unknownField = 1),
+        (j) => (j.add = rnd() < 0.1 ? Array.from({ length: 100_001 }, () => ({ prefix: '10.1.0.0/24', sids: ['fc00::1'] })) : Array(300).fill(junk())),
+        (j) => (j.idempotencyKey = pick<unknown>(['', 'x'.repeat(200), 'bad key!', 42, null, [], {}, true])),
+        (j) => (j.remove = pick<unknown>([['10.0.0.300/24'], 'nope', [1], junk()])),
+      ];
+      let rejected = 0;
+      const raw: object[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const j: any = valid();
+        const n = 1 + Math.floor(rnd() * 3);
+        for (let k = 0; k < n; k++) {
+          try {
+            pick(mutations)(j);
+          } catch {
+            /* an earlier mutation removed what this one edits: the job stays malformed anyway */
+          }
+        }
+        try {
+          validateJob(j);
+          throw new Error(`accepted a malformed job: ${JSON.stringify(j).slice(0, 300)}`);
+        } catch (e) {
+          if (!(e instanceof JobValidationError)) throw e;
+          expect((e as JobValidationError).errors.length).toBeGreaterThan(0);
+          for (const f of (e as JobValidationError).errors) expect(f.field).toMatch(/\S/);
+          rejected++;
+        }
+        if (i % 10 === 0 && JSON.stringify(j).length < 1_000_000) raw.push(j);
+      }
+      expect(rejected).toBe(1000);
+      // A hundred of them straight into the queue (as a buggy orchestrator could): failed at once.
+      const jobs = await Promise.all(raw.map((j) => worker.add(j)));
+      const outcomes = await Promise.all(jobs.map((j) => j.finished().then(() => 'completed', (e: Error) => JSON.parse(e.message))));
+      for (const o of outcomes) expect(o).toMatchObject({ name: 'JobValidationError', retry: 'permanent' });
+      expect(ownedKernelState(ns)).toEqual(before);
+      // Still serving: a valid job after the flood applies.
+      const ok = await worker.add(valid());
+      expect(await ok.finished()).toMatchObject({ type: 'routes' });
+    } finally {
+      await worker.close();
+      dp.stop();
+      nl.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
