@@ -83,7 +83,10 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
 }
 
 export class JobQueue {
-  constructor(readonly queue: Bull.Queue) {}
+  constructor(readonly queue: Bull.Queue) {
+    // Every job being waited for listens for the queue's completion events: hundreds is normal.
+    queue.setMaxListeners(0);
+  }
 
   /**
    * Validates, then enqueues. With an idempotency key the key is the job id: a second
