@@ -2,6 +2,7 @@
 // and prints `BENCH <name> ours=<value> base=<value> ratio=<ours/base>`.
 import { netlinkBench } from './netlink.bench';
 import { reconcileBench } from './reconcile.bench';
+import { jobsBench } from './jobs.bench';
 import { destroyAllNetns } from '../src/testing/netns';
 
 export interface BenchResult {
@@ -14,6 +15,7 @@ export interface BenchResult {
 const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   netlink: netlinkBench,
   reconcile: reconcileBench,
+  jobs: jobsBench,
 };
 
 export function printResult(r: BenchResult): void {

@@ -1,0 +1,96 @@
+// The job path: submit → applied in the kernel, through a real Redis on loopback, a Bull worker
+// and the dataplane in a fresh namespace. Baseline, same run: the same kernel change made by
+// running `ip route replace` per job (what an orchestrator-less script would do).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { HypervisorClient } from '../src/client/hypervisor-client';
+import { Dataplane } from '../src/dataplane/dataplane';
+import { DesiredStateStore } from '../src/dataplane/state-store';
+import { IdempotencyStore, openQueue } from '../src/jobs/job-queue';
+import { processJob } from '../src/jobs/job-processor';
+import { Rtnetlink } from '../src/netlink';
+import { TestNetns } from '../src/testing/netns';
+import { TestRedis } from '../src/testing/redis';
+import type { BenchResult } from './run';
+
+const run = promisify(execFile);
+const RATE = 200; // jobs per second, steady
+const SECONDS = 5;
+const BURST = 2000; // jobs submitted at once, for the maximum rate
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const job = (i: number) => ({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }] });
+
+export async function jobsBench(): Promise<BenchResult[]> {
+  const redis = await TestRedis.start();
+  const ns = TestNetns.create('jobs-bench');
+  const dir = mkdtempSync(join(tmpdir(), 'srv6-jobs-bench-'));
+  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
+    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+    ns.ip(['link', 'set', a, 'up']);
+    ns.ip(['link', 'set', b, 'up']);
+  }
+  const nl = Rtnetlink.open({ netns: ns.name });
+  const dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: 'table', netns: ns.name });
+  const hv = `bench-${process.pid}`;
+  const worker = openQueue(redis.url, hv, { keepCompleted: 100, keepFailed: 100 });
+  const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
+  try {
+    await dp.start();
+    worker.process(1, (j) => processJob(j, dp, new IdempotencyStore(worker, hv)));
+    await client.submit({ type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    await client.submit({ type: 'upsert-tenant', tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] } });
+    for (let i = 0; i < 50; i++) await client.submit(job(i)); // warm up
+
+    // Steady rate: latency from submit to the job's result (its kernel changes acknowledged).
+    const latencies: number[] = [];
+    const pending: Promise<void>[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < RATE * SECONDS; i++) {
+      const due = t0 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const s = performance.now();
+      pending.push(client.submit(job(1000 + i)).then(() => void latencies.push(performance.now() - s)));
+    }
+    await Promise.all(pending);
+
+    // Baseline: `ip route replace` of the same change, once per job, at the same rate.
+    const ipLat: number[] = [];
+    const ipPending: Promise<void>[] = [];
+    const t1 = performance.now();
+    for (let i = 0; i < RATE * SECONDS; i++) {
+      const due = t1 + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const s = performance.now();
+      ipPending.push(run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:8:${(i % 65535).toString(16)}::`, 'dev', 'ul0', 'table', '10000']).then(() => void ipLat.push(performance.now() - s)));
+    }
+    await Promise.all(ipPending);
+
+    // Maximum rate: a burst, all submitted at once, until the last result.
+    let t = performance.now();
+    await Promise.all(Array.from({ length: BURST }, (_, i) => client.submit(job(5000 + i))));
+    const ours = BURST / ((performance.now() - t) / 1000);
+    t = performance.now();
+    for (let i = 0; i < BURST; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:7:${(i + k + 1).toString(16)}::`, 'dev', 'ul0', 'table', '10000'])));
+    const base = BURST / ((performance.now() - t) / 1000);
+
+    return [
+      { name: `jobs.latency_p50_ms_at_${RATE}_per_s_vs_ip_exec`, ours: pct(latencies, 50), base: pct(ipLat, 50), unit: 'ms' },
+      { name: `jobs.latency_p99_ms_at_${RATE}_per_s_vs_ip_exec`, ours: pct(latencies, 99), base: pct(ipLat, 99), unit: 'ms' },
+      { name: 'jobs.max_small_jobs_per_s_vs_ip_exec', ours, base, unit: 'jobs/s' },
+    ];
+  } finally {
+    await client.close();
+    await worker.close();
+    dp.stop();
+    nl.close();
+    ns.destroy();
+    await redis.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
