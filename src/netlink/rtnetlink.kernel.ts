@@ -176,7 +176,8 @@ describe('seg6local actions', () => {
   const actions: [string, () => Seg6Local][] = [
     ['End', () => ({ type: 'seg6local', action: 'End' })],
     ['End with next-csid flavor', () => ({ type: 'seg6local', action: 'End', flavors: { operations: ['next-csid'], lblen: 32, nflen: 16 } })],
-    ['End.X', () => ({ type: 'seg6local', action: 'End.X', nh6: 'fc00:1::2', oif: v0 })],
+    // (End.X's optional oif is kept by 6.18 but silently dropped by 6.12: not part of this table)
+    ['End.X', () => ({ type: 'seg6local', action: 'End.X', nh6: 'fc00:1::2' })],
     ['End.T', () => ({ type: 'seg6local', action: 'End.T', table: 1000 })],
     ['End.DX2', () => ({ type: 'seg6local', action: 'End.DX2', oif: v1 })],
     ['End.DX4 with counters', () => ({ type: 'seg6local', action: 'End.DX4', nh4: '192.0.2.2', counters: true })],
@@ -189,6 +190,8 @@ describe('seg6local actions', () => {
   it.each(actions)('%s round-trips and iproute2 agrees', async (_n, make) => {
     const encap = make();
     const r: Route = { dst: 'fc00:1::a0/128', oif: v0, table: 2000, encap };
+    // a failed case before must not fail this one
+    for (const left of ns.ipJson(['-6', 'route', 'show', 'table', '2000'])) ns.ip(['-6', 'route', 'del', left.dst, 'table', '2000']);
     await nl.addRoute(r);
     const [d] = (await nl.routes({ table: 2000 })).filter((x) => x.dst === r.dst);
     const want: any = { ...encap };
@@ -248,17 +251,18 @@ describe('nexthop objects', () => {
 describe('rules', () => {
   it('adds, dumps and deletes iif/oif/fwmark rules with tables > 255', async () => {
     const rules = [
-      { family: 4 as const, iif: 'v1', table: 1000, priority: 1000 },
-      { family: 6 as const, oif: 'v1', table: 70000, priority: 1001 },
-      { family: 4 as const, fwmark: 0x20, fwmask: 0xf0, table: 1000, priority: 1002 },
+      // (priorities away from 1000, where the kernel puts its l3mdev rule once a VRF exists)
+      { family: 4 as const, iif: 'v1', table: 1000, priority: 1100 },
+      { family: 6 as const, oif: 'v1', table: 70000, priority: 1101 },
+      { family: 4 as const, fwmark: 0x20, fwmask: 0xf0, table: 1000, priority: 1102 },
     ];
     for (const r of rules) await nl.addRule(r);
     const dumped = await nl.rules();
     for (const r of rules) expect(dumped).toEqual(expect.arrayContaining([expect.objectContaining({ ...r, action: 'lookup' })]));
     const ipv = [...ns.ipJson(['-4', 'rule', 'show']), ...ns.ipJson(['-6', 'rule', 'show'])];
-    expect(ipv.filter((r: any) => r.priority >= 1000 && r.priority <= 1002).map((r: any) => String(r.table))).toEqual(['1000', '1000', '70000']);
+    expect(ipv.filter((r: any) => r.priority >= 1100 && r.priority <= 1102).map((r: any) => String(r.table))).toEqual(['1000', '1000', '70000']);
     for (const r of rules) await nl.deleteRule(r);
-    expect((await nl.rules()).filter((r) => (r.priority ?? 0) >= 1000 && (r.priority ?? 0) <= 1002)).toHaveLength(0);
+    expect((await nl.rules()).filter((r) => (r.priority ?? 0) >= 1100 && (r.priority ?? 0) <= 1102)).toHaveLength(0);
   });
 });
 
