@@ -191,7 +191,7 @@ describe('seg6local actions', () => {
     const encap = make();
     const r: Route = { dst: 'fc00:1::a0/128', oif: v0, table: 2000, encap };
     // a failed case before must not fail this one
-    for (const left of ns.ipJson(['-6', 'route', 'show', 'table', '2000'])) ns.ip(['-6', 'route', 'del', left.dst, 'table', '2000']);
+    for (const left of (await nl.routes({ table: 2000, family: 6 })).filter((x) => x.table === 2000)) await nl.deleteRoute(left);
     await nl.addRoute(r);
     const [d] = (await nl.routes({ table: 2000 })).filter((x) => x.dst === r.dst);
     const want: any = { ...encap };

@@ -87,7 +87,13 @@ export class Rtnetlink {
 
   // routes
   async routes(filter: RouteFilter = {}): Promise<Route[]> {
-    return decodeAll(await this.socket.dump(routeDumpRequest(filter)), RTM.NEWROUTE, decodeRoute);
+    try {
+      return decodeAll(await this.socket.dump(routeDumpRequest(filter)), RTM.NEWROUTE, decodeRoute);
+    } catch (e) {
+      // A table that does not exist (yet) holds no routes; the kernel says ENOENT for IPv6.
+      if (filter.table && e instanceof KernelError && e.code === 'ENOENT') return [];
+      throw e;
+    }
   }
 
   addRoute(r: Route, replace = false): Promise<void> {
