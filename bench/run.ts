@@ -3,6 +3,7 @@
 import { netlinkBench } from './netlink.bench';
 import { reconcileBench } from './reconcile.bench';
 import { jobsBench } from './jobs.bench';
+import { xdpBench } from './xdp.bench';
 import { destroyAllNetns } from '../src/testing/netns';
 
 export interface BenchResult {
@@ -16,6 +17,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   netlink: netlinkBench,
   reconcile: reconcileBench,
   jobs: jobsBench,
+  xdp: xdpBench,
 };
 
 export function printResult(r: BenchResult): void {

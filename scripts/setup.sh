@@ -8,7 +8,7 @@ log() { echo "setup: $*" >&2; }
 
 # Debian packages: toolchain for the addon and BPF objects, and the tools the tests observe with.
 APT_PKGS=(redis-server clang llvm libbpf-dev bpftool iproute2 make gcc g++ libc6-dev pkg-config
-  iputils-ping procps systemd python3)
+  iputils-ping procps systemd python3 ethtool)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
