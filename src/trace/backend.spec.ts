@@ -1,0 +1,159 @@
+// What each backend attaches, filters and refuses (the numbers of the attach summary line), which
+// programs carry which targets, and the marker the clones are patched at.
+import { planTargets, selectionSummary, tracepointLabel } from './backend';
+import { findMarker } from './probes';
+import { Discovery, KernelSymbols, SkbFunction, SkbTracepoint } from './targets';
+import { attachLine, AttachSummary, programSpecs } from './tracer';
+
+const fn = (name: string, over: Partial<SkbFunction> = {}): SkbFunction => ({ kind: 'function', name, btfId: 1, nrArgs: 2, skbArg: 0, skbSlot: 0, constSkb: false, ...over });
+const tp = (name: string, over: Partial<SkbTracepoint> = {}): SkbTracepoint => ({ kind: 'tracepoint', name, btfId: 2, nrArgs: 1, skbArg: 0, skbSlot: 0, ...over });
+
+const DISCOVERY: Discovery = {
+  functions: [
+    fn('ip6_finish_output2', { skbArg: 2, skbSlot: 2 }),
+    fn('seg6_do_srh_encap'),
+    fn('skb_gso_validate_network_len', { constSkb: true }),
+    fn('inlined_away'),
+    fn('nf_log_packet', { fentryUnsupported: 'variadic' }),
+    fn('many_args', { skbSlot: 6, skbArg: 6 }),
+    fn('after_big_struct', { skbSlot: -1 }),
+    fn('dup_name'),
+    fn('not_ftraceable'),
+    fn('blacklisted'),
+    fn('veth_xmit', { module: 'veth' }),
+  ],
+  tracepoints: [tp('net_dev_queue'), tp('net_dev_xmit', { nrArgs: 4 }), tp('qdisc_dequeue', { skbSlot: 3, skbArg: 3, nrArgs: 4 }), tp('weird', { skbSlot: 7 })],
+};
+
+const present = DISCOVERY.functions.map((f) => f.name).filter((n) => n !== 'inlined_away');
+const SYMS: KernelSymbols = {
+  text: new Map(present.map((n) => [n, n === 'dup_name' ? 2 : 1])),
+  ftrace: new Set(present.filter((n) => n !== 'not_ftraceable')),
+  kprobeBlacklist: new Set(['blacklisted']),
+};
+
+const reasons = (b: Parameters<typeof planTargets>[0], regex?: RegExp) =>
+  Object.fromEntries(planTargets(b, DISCOVERY, SYMS, regex).untraceable.map((u) => [u.name, u.reason]));
+
+describe('planTargets', () => {
+  it('fentry: trampolines need an address, ftrace, and arguments they can model', () => {
+    const p = planTargets('fentry', DISCOVERY, SYMS);
+    expect(p.total).toBe(11);
+    expect(p.targets.map((t) => t.name)).toEqual(['ip6_finish_output2', 'seg6_do_srh_encap', 'skb_gso_validate_network_len', 'many_args', 'dup_name', 'blacklisted', 'veth_xmit']);
+    expect(reasons('fentry')).toEqual({
+      inlined_away: expect.stringMatching(/kallsyms/),
+      nf_log_packet: expect.stringMatching(/variadic/),
+      after_big_struct: expect.stringMatching(/slot unknown/),
+      not_ftraceable: expect.stringMatching(/available_filter_functions/),
+    });
+  });
+
+  it('kprobe: registers 1-5 only, no blacklisted or ambiguous names; ftrace not needed', () => {
+    const p = planTargets('kprobe', DISCOVERY, SYMS);
+    expect(p.targets.map((t) => t.name)).toContain('not_ftraceable');
+    expect(reasons('kprobe')).toMatchObject({
+      many_args: expect.stringMatching(/slot 6 .*registers 1-5/),
+      blacklisted: expect.stringMatching(/blacklist/),
+      dup_name: expect.stringMatching(/ambiguous/),
+    });
+  });
+
+  it('kprobe-multi: ftrace-based, ambiguous names are fine', () => {
+    const r = reasons('kprobe-multi');
+    expect(r.dup_name).toBeUndefined();
+    expect(r.not_ftraceable).toMatch(/available_filter_functions/);
+  });
+
+  it('tp_btf: tracepoints only, slots 0-5', () => {
+    const p = planTargets('tp_btf', DISCOVERY, SYMS);
+    expect([p.total, p.targets.length, p.untraceable.map((u) => u.name)]).toEqual([4, 3, ['weird']]);
+  });
+
+  it('counts what the regex filters out, before anything else', () => {
+    const p = planTargets('fentry', DISCOVERY, SYMS, /^(seg6|ip6_)/);
+    expect([p.total, p.targets.length, p.filtered, p.untraceable.length]).toEqual([11, 2, 9, 0]);
+  });
+
+  it('treats a missing available_filter_functions as unknown, not as empty', () => {
+    const p = planTargets('fentry', DISCOVERY, { text: SYMS.text });
+    expect(p.targets.map((t) => t.name)).toContain('not_ftraceable');
+  });
+});
+
+describe('programSpecs', () => {
+  it('one trampoline program per skb slot, with a template target from vmlinux', () => {
+    const targets = [fn('veth_xmit', { module: 'veth' }), fn('a'), fn('b', { skbSlot: 2 }), fn('c')];
+    expect(programSpecs('fentry', targets, 'function')).toEqual([
+      { prog: 'ipft_fentry_0', template: 'a', ids: [0, 1, 3], attach: 'fentry' },
+      { prog: 'ipft_fentry_2', template: 'b', ids: [2], attach: 'fentry' },
+    ]);
+    expect(programSpecs('fentry', targets, 'function_graph').map((s) => s.prog)).toEqual(['ipft_fentry_0', 'ipft_fexit_0', 'ipft_fentry_2', 'ipft_fexit_2']);
+    expect(programSpecs('kprobe-multi', targets, 'function').map((s) => [s.prog, s.ids])).toEqual([
+      ['ipft_kmulti_0', [0, 1, 3]],
+      ['ipft_kmulti_2', [2]],
+    ]);
+  });
+
+  it('gives net_dev_start_xmit and net_dev_xmit (skb may be freed) programs of their own', () => {
+    const specs = programSpecs('tp_btf', [tp('net_dev_queue'), tp('net_dev_start_xmit'), tp('net_dev_xmit'), tp('qdisc_dequeue', { skbSlot: 3 })], 'function');
+    expect(specs.map((s) => [s.prog, s.template, s.ids])).toEqual([
+      ['ipft_tp_net_dev_start_xmit', 'net_dev_start_xmit', [1]],
+      ['ipft_tp_net_dev_xmit', 'net_dev_xmit', [2]],
+      ['ipft_tp_0', 'net_dev_queue', [0]],
+      ['ipft_tp_3', 'qdisc_dequeue', [3]],
+    ]);
+  });
+});
+
+describe('summaries', () => {
+  it('prints the attach line as ipftrace2 does', () => {
+    const a = { total: 1803, succeeded: 1001, failed: 0, filtered: 0, untraceable: 802 } as AttachSummary;
+    expect(attachLine(a)).toBe('Attaching program (total 1803, succeeded 1001, failed 0, filtered: 0, untraceable: 802)');
+  });
+
+  it('says which backend runs and why the others did not', () => {
+    expect(
+      selectionSummary({
+        backend: 'tp_btf',
+        checks: [
+          { backend: 'fentry', ok: false, reason: 'load: EPERM' },
+          { backend: 'tp_btf', ok: true, reason: 'attached to skb:consume_skb' },
+        ],
+      }),
+    ).toBe('Backend: tp_btf (not used: fentry: load: EPERM)');
+    expect(selectionSummary({ checks: [{ backend: 'kprobe', ok: false, reason: 'no PMU' }] })).toBe('No usable backend (kprobe: no PMU)');
+  });
+
+  it('labels tracepoints with their system', () => {
+    expect(['net_dev_queue', 'kfree_skb', 'tcp_probe', 'qdisc_dequeue', 'something'].map(tracepointLabel)).toEqual([
+      'net:net_dev_queue',
+      'skb:kfree_skb',
+      'tcp:tcp_probe',
+      'qdisc:qdisc_dequeue',
+      'tp:something',
+    ]);
+  });
+});
+
+describe('findMarker', () => {
+  const insn = (code: number, imm: number) => {
+    const b = Buffer.alloc(8);
+    b[0] = code;
+    b.writeInt32LE(imm, 4);
+    return b;
+  };
+  const M = 0x1f7ace1d5eedf00dn;
+  const lo = Number(M & 0xffffffffn) | 0;
+  const hi = Number(M >> 32n) | 0;
+
+  it('finds the ld_imm64 carrying the marker, skipping second halves', () => {
+    const prog = Buffer.concat([insn(0xb7, lo), insn(0x18, 1), insn(0, lo), insn(0x18, lo), insn(0, hi), insn(0x95, 0)]);
+    expect(findMarker(prog, M)).toBe(3);
+  });
+
+  it('refuses programs without it or with two', () => {
+    expect(() => findMarker(Buffer.concat([insn(0x95, 0)]), M)).toThrow(/not found/);
+    const two = Buffer.concat([insn(0x18, lo), insn(0, hi), insn(0x18, lo), insn(0, hi)]);
+    expect(() => findMarker(two, M)).toThrow(/more than once/);
+  });
+});

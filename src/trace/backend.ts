@@ -1,0 +1,251 @@
+// Backends and what each can trace. The backend is chosen by really loading and attaching the
+// smallest program of each kind (bpf/trace/probe.bpf.c) to one real target, in the order
+// fentry → kprobe-multi → kprobe → tp_btf; the kernel's own error is the reason a backend is not
+// used. planTargets() (pure) decides, per backend, which discovered targets are attached, filtered
+// (regex) or untraceable, with the reason.
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+
+import { BpfError, BpfObject } from '../bpf/libbpf';
+import { packageRoot } from '../native/addon';
+import { FUNC_ID_MARKER } from './event';
+import { findMarker, kprobePmuType, ProbeSet, programInsns, setupProgram } from './probes';
+import { Discovery, KernelSymbols, MAX_FENTRY_ARGS, MAX_KPROBE_SLOTS, SkbFunction, SkbTarget } from './targets';
+
+export const BACKENDS = ['fentry', 'kprobe-multi', 'kprobe', 'tp_btf'] as const;
+export type Backend = (typeof BACKENDS)[number];
+export type TraceType = 'function' | 'function_graph';
+
+/** tp_btf programs exist for these skb argument slots (bpf/trace/ipft.bpf.c). */
+export const MAX_TP_SLOTS = 6;
+
+export const TP_MODE_NOTE =
+  'tracepoint mode: only device, socket and drop boundaries are visible (net:*, skb:*, tcp:*, qdisc:*); ' +
+  'seg6/lwtunnel and other kernel internals have no tracepoints and are not visible';
+
+export function objectPath(name: 'ipft' | 'probe'): string {
+  return join(packageRoot(), 'bpf', 'build', 'trace', `${name}.bpf.o`);
+}
+
+export function isFunctionBackend(b: Backend): boolean {
+  return b !== 'tp_btf';
+}
+
+/** Backends that can report returns (function_graph): trampolines see arguments at exit. */
+export function supportsFunctionGraph(b: Backend): boolean {
+  return b === 'fentry';
+}
+
+// ---- planning (pure) ----
+
+export interface Untraceable {
+  name: string;
+  reason: string;
+}
+
+export interface AttachPlan {
+  backend: Backend;
+  /** Every discovered target of the backend's kind. */
+  total: number;
+  /** Targets to attach; an event's funcId is the index in this list. */
+  targets: SkbTarget[];
+  /** Excluded by the user's regex. */
+  filtered: number;
+  untraceable: Untraceable[];
+}
+
+function untraceableReason(b: Backend, t: SkbTarget, syms: KernelSymbols): string | undefined {
+  if (t.skbSlot < 0) return 'skb argument slot unknown (an earlier argument is a large struct by value)';
+  if (t.kind === 'tracepoint') return t.skbSlot < MAX_TP_SLOTS ? undefined : `skb in argument slot ${t.skbSlot} (max ${MAX_TP_SLOTS - 1})`;
+  const f = t as SkbFunction;
+  if (!syms.text.has(f.name)) return 'no address in kallsyms (inlined or optimized out)';
+  if (b === 'fentry') {
+    if (f.fentryUnsupported) return `trampolines cannot attach: ${f.fentryUnsupported}`;
+    if (f.skbSlot >= MAX_FENTRY_ARGS) return `skb in argument slot ${f.skbSlot} (max ${MAX_FENTRY_ARGS - 1})`;
+  } else {
+    if (f.skbSlot >= MAX_KPROBE_SLOTS) return `skb in argument slot ${f.skbSlot} (kprobes read registers 1-${MAX_KPROBE_SLOTS})`;
+    if (syms.kprobeBlacklist?.has(f.name)) return 'on the kprobe blacklist';
+    if (b === 'kprobe' && (syms.text.get(f.name) ?? 0) > 1) return 'ambiguous name (several kallsyms entries)';
+  }
+  if ((b === 'fentry' || b === 'kprobe-multi') && syms.ftrace && !syms.ftrace.has(f.name))
+    return 'not in available_filter_functions (ftrace cannot patch it)';
+  return undefined;
+}
+
+/** The targets `backend` attaches for `discovery`, the ones `regex` filters out, and the rest. */
+export function planTargets(backend: Backend, discovery: Discovery, syms: KernelSymbols, regex?: RegExp): AttachPlan {
+  const all: SkbTarget[] = isFunctionBackend(backend) ? discovery.functions : discovery.tracepoints;
+  const plan: AttachPlan = { backend, total: all.length, targets: [], filtered: 0, untraceable: [] };
+  for (const t of all) {
+    if (regex && !regex.test(t.name)) {
+      plan.filtered++;
+      continue;
+    }
+    const why = untraceableReason(backend, t, syms);
+    if (why) plan.untraceable.push({ name: t.name, reason: why });
+    else plan.targets.push(t);
+  }
+  return plan;
+}
+
+// ---- tracepoint systems, for display only (BTF does not name them) ----
+
+const TP_SYSTEMS: Record<string, string> = {
+  consume_skb: 'skb',
+  kfree_skb: 'skb',
+  skb_copy_datagram_iovec: 'skb',
+  icmp_send: 'icmp',
+  qdisc_dequeue: 'qdisc',
+  qdisc_enqueue: 'qdisc',
+  sock_rcvqueue_full: 'sock',
+  subflow_check_data_avail: 'mptcp',
+  udp_fail_queue_rcv_skb: 'udp',
+  fib_table_lookup: 'fib',
+};
+
+/** `net:net_dev_queue`, `skb:kfree_skb`, `tcp:tcp_probe`, …; `tp:<name>` when unknown. */
+export function tracepointLabel(name: string): string {
+  const sys = TP_SYSTEMS[name] ?? (/^(net_|netif_|napi_)/.test(name) ? 'net' : /^tcp_/.test(name) ? 'tcp' : 'tp');
+  return `${sys}:${name}`;
+}
+
+export function targetLabel(t: SkbTarget): string {
+  return t.kind === 'tracepoint' ? tracepointLabel(t.name) : t.name;
+}
+
+// ---- probing ----
+
+export interface BackendCheck {
+  backend: Backend;
+  ok: boolean;
+  /** Why not (the kernel's errno and what it means), or what was attached to. */
+  reason: string;
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]));
+ERRNO_NAMES.set(524, 'ENOTSUPP');
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+const HINTS: Record<Backend, Record<string, string>> = {
+  fentry: {
+    EPERM: 'the kernel refuses trampoline programs here: no BPF trampoline or ftrace direct calls, or lockdown',
+    ENOTSUPP: 'no BPF trampoline on this kernel',
+    EINVAL: 'the kernel does not support fentry programs: Linux < 5.5 or no BTF',
+    ENOENT: 'target function has no address',
+  },
+  'kprobe-multi': {
+    EINVAL: 'the kernel does not know kprobe-multi links: Linux < 5.18',
+    EOPNOTSUPP: 'kprobe-multi needs CONFIG_FPROBE',
+    ENOENT: 'target function not found by the kernel',
+    ESRCH: 'target function not found by the kernel',
+    EPERM: 'the kernel refuses kprobe programs here',
+  },
+  kprobe: {
+    EOPNOTSUPP: 'no kprobe PMU in /sys/bus/event_source/devices: the kernel lacks CONFIG_KPROBES or kprobe events',
+    ENOENT: 'no kprobe PMU or target function not found',
+    EPERM: 'the kernel refuses kprobe programs here',
+    EINVAL: 'the kernel refused the kprobe: function not probeable, or BPF links on perf events need Linux 5.15+',
+  },
+  tp_btf: {
+    EINVAL: 'the kernel does not support BTF tracepoint programs: Linux < 5.5 or no BTF',
+    EPERM: 'the kernel refuses tracing programs here',
+  },
+};
+
+function describe(backend: Backend, step: string, errno: number): string {
+  const code = errnoName(errno);
+  const hint = HINTS[backend][code];
+  return `${step}: ${code}${hint ? ` (${hint})` : ''}`;
+}
+
+const PROBE_PROGS: Record<Backend, string> = {
+  fentry: 'probe_fentry',
+  'kprobe-multi': 'probe_kprobe_multi',
+  kprobe: 'probe_kprobe',
+  tp_btf: 'probe_tp_btf',
+};
+
+/** Common, always-compiled-in functions first: a probe target should be boring. */
+const PROBE_FUNCTIONS = ['consume_skb', 'kfree_skb_reason', 'sk_skb_reason_drop', '__kfree_skb', 'skb_clone', 'netif_receive_skb'];
+const PROBE_TRACEPOINTS = ['consume_skb', 'kfree_skb', 'net_dev_queue', 'netif_receive_skb'];
+
+export function probeTarget(backend: Backend, discovery: Discovery, syms: KernelSymbols): SkbTarget | undefined {
+  const plan = planTargets(backend, discovery, syms);
+  const own = plan.targets.filter((t) => !t.module);
+  const prefer = backend === 'tp_btf' ? PROBE_TRACEPOINTS : PROBE_FUNCTIONS;
+  for (const name of prefer) {
+    const t = own.find((x) => x.name === name);
+    if (t) return t;
+  }
+  return own[0];
+}
+
+/** Loads the backend's probe program and attaches it to one target; detaches again. */
+export async function checkBackend(backend: Backend, discovery: Discovery, syms: KernelSymbols): Promise<BackendCheck> {
+  const fail = (reason: string): BackendCheck => ({ backend, ok: false, reason });
+  if (backend === 'kprobe' && kprobePmuType() < 0) return fail(describe(backend, 'kprobe PMU', 95 /* EOPNOTSUPP */));
+  const target = probeTarget(backend, discovery, syms);
+  if (!target) return fail(`no traceable ${backend === 'tp_btf' ? 'tracepoint' : 'function'} with an skb argument`);
+  const prog = PROBE_PROGS[backend];
+  const obj = BpfObject.open(objectPath('probe'));
+  const probes = new ProbeSet();
+  try {
+    for (const p of Object.values(PROBE_PROGS)) setupProgram(obj, p, { autoload: p === prog });
+    if (backend === 'fentry' || backend === 'tp_btf') setupProgram(obj, prog, { attachTarget: target.name });
+    try {
+      await obj.load();
+    } catch (err) {
+      if (err instanceof BpfError) return fail(describe(backend, 'load', err.errno));
+      throw err;
+    }
+    let res;
+    if (backend === 'fentry' || backend === 'tp_btf') {
+      const insns = programInsns(obj, prog);
+      res = await probes.attachTracing({
+        insns,
+        marker: findMarker(insns, FUNC_ID_MARKER),
+        attachType: backend,
+        name: 'ipft_probe',
+        btfIds: Uint32Array.of(target.btfId),
+        btfObjFds: Int32Array.of(0),
+        ids: Uint32Array.of(0),
+      });
+    } else {
+      const req = { progFd: obj.prog(prog).fd, syms: [target.name], cookies: Uint32Array.of(0) };
+      res = backend === 'kprobe' ? await probes.attachKprobes(req) : await probes.attachKprobeMulti(req);
+    }
+    if (res.errors[0]) return fail(describe(backend, `attach to ${target.name}`, res.errors[0]));
+    return { backend, ok: true, reason: `attached to ${targetLabel(target)}` };
+  } finally {
+    await probes.detach();
+    obj.close();
+  }
+}
+
+export interface BackendSelection {
+  backend?: Backend;
+  /** Every backend tried, in order; the chosen one last. */
+  checks: BackendCheck[];
+}
+
+/** Tries backends in order (or only `requested`) until one works. */
+export async function selectBackend(discovery: Discovery, syms: KernelSymbols, requested?: Backend, type: TraceType = 'function'): Promise<BackendSelection> {
+  const checks: BackendCheck[] = [];
+  const order = requested ? [requested] : BACKENDS.filter((b) => type === 'function' || supportsFunctionGraph(b));
+  for (const b of order) {
+    const c = await checkBackend(b, discovery, syms);
+    checks.push(c);
+    if (c.ok) return { backend: b, checks };
+  }
+  return { checks };
+}
+
+/** One line: which backend runs and why the others before it did not. */
+export function selectionSummary(sel: BackendSelection): string {
+  const others = sel.checks.filter((c) => c.backend !== sel.backend).map((c) => `${c.backend}: ${c.reason}`);
+  if (!sel.backend) return `No usable backend (${others.join('; ')})`;
+  return `Backend: ${sel.backend}${others.length ? ` (not used: ${others.join('; ')})` : ''}`;
+}
