@@ -28,11 +28,7 @@ export async function jobsBench(): Promise<BenchResult[]> {
   const redis = await TestRedis.start();
   const ns = TestNetns.create('jobs-bench');
   const dir = mkdtempSync(join(tmpdir(), 'srv6-jobs-bench-'));
-  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
-    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    ns.ip(['link', 'set', a, 'up']);
-    ns.ip(['link', 'set', b, 'up']);
-  }
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
   const nl = Rtnetlink.open({ netns: ns.name });
   const dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: 'table', netns: ns.name });
   const hv = `bench-${process.pid}`;

@@ -42,11 +42,7 @@ describe('srv6-agent HTTP API', () => {
 
   beforeAll(async () => {
     ns = TestNetns.create('app');
-    for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
-      ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-      ns.ip(['link', 'set', a, 'up']);
-      ns.ip(['link', 'set', b, 'up']);
-    }
+    ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
     listenersBefore = signalListeners();
     const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name } });
     ({ app, url } = await bootstrap(config, { logger: ['error'] }));

@@ -78,11 +78,7 @@ async function eventually(check: () => boolean, ms: number): Promise<number> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6-dp-'));
   ns = TestNetns.create('dp');
-  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1'], ['tc0', 'tc1'], ['fx0', 'fx1']]) {
-    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    ns.ip(['link', 'set', a, 'up']);
-    ns.ip(['link', 'set', b, 'up']);
-  }
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1'], ['tc0', 'tc1'], ['fx0', 'fx1']]);
   ns.ip(['addr', 'add', '192.168.77.1/24', 'dev', 'fx0']);
   ns.ip(['route', 'add', '10.200.0.0/24', 'via', '192.168.77.2', 'dev', 'fx0']);
   ns.ip(['rule', 'add', 'pref', '500', 'lookup', '300']);

@@ -41,11 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6-jobs-'));
   redis = await TestRedis.start();
   ns = TestNetns.create('jobs');
-  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
-    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    ns.ip(['link', 'set', a, 'up']);
-    ns.ip(['link', 'set', b, 'up']);
-  }
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
   nl = Rtnetlink.open({ netns: ns.name });
   dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
   await dp.start();

@@ -32,11 +32,7 @@ const alpha = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', g
 
 function hypervisorNs(tag: string): TestNetns {
   const ns = TestNetns.create(tag);
-  for (const [a, b] of [['ul0', 'ul1'], ['ta0', 'ta1']]) {
-    ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
-    ns.ip(['link', 'set', a, 'up']);
-    ns.ip(['link', 'set', b, 'up']);
-  }
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
   return ns;
 }
 

@@ -27,6 +27,16 @@ export class TestNetns {
     return ns;
   }
 
+  /** veth pairs inside the namespace, both ends up: [['ul0', 'ul1'], ...]. */
+  vethPairs(pairs: [string, string][]): this {
+    for (const [a, b] of pairs) {
+      this.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
+      this.ip(['link', 'set', a, 'up']);
+      this.ip(['link', 'set', b, 'up']);
+    }
+    return this;
+  }
+
   /** Runs `ip <args>` inside the namespace and returns stdout. */
   ip(args: string[]): string {
     return run('ip', ['-n', this.name, ...args]);
