@@ -14,7 +14,8 @@ trap 'rm -rf "$results"' EXIT
 status=0
 npx --no-install jest --selectProjects unit --json --outputFile="$results/unit.json" "$@" || status=1
 if [[ $(id -u) -eq 0 ]]; then
-  npx --no-install jest --selectProjects kernel --runInBand --json --outputFile="$results/kernel.json" "$@" || status=1
+  # --forceExit: a leaked handle (a queue, a socket) must not hang CI after the results are in
+  npx --no-install jest --selectProjects kernel --runInBand --forceExit --json --outputFile="$results/kernel.json" "$@" || status=1
 else
   echo "kernel tier skipped: needs root (network namespaces)" >&2
 fi

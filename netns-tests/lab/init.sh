@@ -46,6 +46,13 @@ if [ "$1" != stage2 ]; then
   # and nobody writes it from inside, and caching it makes node and jest start ~8x faster over 9p.
   cache=$(sed -n 's/.*lab\.cache=\([a-z]*\).*/\1/p' /proc/cmdline)
   mount -t 9p -o "$opts,ro${cache:+,cache=$cache}" hostroot $R || die "mounting the host root over 9p"
+  # The project itself is not cached: others may edit it during a run, and a loose cache then
+  # reads stale sizes (NUL bytes); its node_modules is cached again (lab.project= from lab.sh).
+  project=$(sed -n 's/.*lab\.project=\([^ ]*\).*/\1/p' /proc/cmdline)
+  if [ -n "$project" ] && [ "$cache" = loose ]; then
+    mount -t 9p -o "$opts,ro" project $R$project || die "mounting the project over 9p"
+    [ -d $R$project/node_modules ] && { mount -t 9p -o "$opts,ro,cache=loose" nodemodules $R$project/node_modules || die "node_modules"; }
+  fi
   mount -t proc proc $R/proc || die "proc"
   mount -t sysfs sysfs $R/sys || die "sysfs"
   mount -t devtmpfs devtmpfs $R/dev || die "devtmpfs"

@@ -25,6 +25,7 @@
 set -uo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT=$(cd "$LAB_DIR/../.." && pwd) # exported uncached: it may change during a run
 CACHE=${LAB_CACHE:-/var/cache/srv6-agent-lab}
 SERIES=${LAB_KERNEL:-6.12}
 TIMEOUT=${LAB_TIMEOUT:-1800}
@@ -251,11 +252,14 @@ ls -1t "$CACHE"/logs/console-*.log 2>/dev/null | tail -n +20 | xargs -r rm -f
 pdeath=()
 setpriv --help 2>/dev/null | grep -q pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 qemu=("${pdeath[@]}" qemu-system-x86_64 -accel ${LAB_ACCEL:-tcg,thread=multi} -cpu ${LAB_CPU:-max} -m "${LAB_MEM:-2048}" -smp "${LAB_CPUS:-2}"
-  -kernel "$vmlinuz" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1 mitigations=off lab.cache=${LAB_9P_CACHE:-loose} ${LAB_APPEND:-}"
+  -kernel "$vmlinuz" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1 mitigations=off lab.cache=${LAB_9P_CACHE:-loose} lab.project=$PROJECT ${LAB_APPEND:-}"
   -nographic -no-reboot -nic none
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+  -virtfs "local,path=$PROJECT,mount_tag=project,security_model=none,readonly=on,multidevs=remap"
   -virtfs "local,path=$OUT,mount_tag=labout,security_model=none,multidevs=remap"
   -virtfs "local,path=$CACHE/vm-cache,mount_tag=labcache,security_model=none,multidevs=remap")
+[[ -d $PROJECT/node_modules ]] &&
+  qemu+=(-virtfs "local,path=$PROJECT/node_modules,mount_tag=nodemodules,security_model=none,readonly=on,multidevs=remap")
 if [[ ${LAB_SHELL:-} == 1 ]]; then log "booting $kver (interactive; Ctrl-A x ends qemu)"; else log "booting $kver (console log: $consolelog)"; fi
 if [[ ${LAB_SHELL:-} == 1 ]]; then
   # Interactive: the terminal is the serial console (Ctrl-A x ends qemu); no timeout.
