@@ -4,6 +4,7 @@ import { netlinkBench } from './netlink.bench';
 import { reconcileBench } from './reconcile.bench';
 import { jobsBench } from './jobs.bench';
 import { xdpBench } from './xdp.bench';
+import { traceBench } from './trace.bench';
 import { destroyAllNetns } from '../src/testing/netns';
 
 export interface BenchResult {
@@ -18,6 +19,7 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   reconcile: reconcileBench,
   jobs: jobsBench,
   xdp: xdpBench,
+  trace: traceBench,
 };
 
 export function printResult(r: BenchResult): void {
