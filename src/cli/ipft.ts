@@ -30,10 +30,11 @@ const stdio: Io = {
 
 async function list(args: IpftArgs, io: Io): Promise<number> {
   const kernel = readKernelView();
-  const sel = await selectBackend(kernel.discovery, kernel.syms, args.backend, args.type);
+  const regex = args.regex ? new RegExp(args.regex) : undefined;
+  const sel = await selectBackend(kernel.discovery, kernel.syms, { requested: args.backend, type: args.type, regex });
   io.err(`${selectionSummary(sel)}\n`);
   if (!sel.backend) return EXIT.RUNTIME;
-  const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, args.regex ? new RegExp(args.regex) : undefined);
+  const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, regex);
   const lines = plan.targets.map((t) => {
     const extra = [`skb arg ${t.skbArg + 1}`];
     if (t.module) extra.push(`module ${t.module}`);

@@ -1,6 +1,6 @@
 // What each backend attaches, filters and refuses (the numbers of the attach summary line), which
 // programs carry which targets, and the marker the clones are patched at.
-import { planTargets, selectionSummary, tracepointLabel } from './backend';
+import { autoBackendOrder, Backend, BackendCheck, FENTRY_AUTO_MAX_TARGETS, planTargets, selectBackend, selectionSummary, tracepointLabel } from './backend';
 import { findMarker } from './probes';
 import { Discovery, KernelSymbols, SkbFunction, SkbTracepoint } from './targets';
 import { attachLine, AttachSummary, programSpecs } from './tracer';
@@ -77,6 +77,71 @@ describe('planTargets', () => {
   it('treats a missing available_filter_functions as unknown, not as empty', () => {
     const p = planTargets('fentry', DISCOVERY, { text: SYMS.text });
     expect(p.targets.map((t) => t.name)).toContain('not_ftraceable');
+  });
+});
+
+describe('backend choice', () => {
+  it('tries fentry first for a few functions, kprobe-multi first beyond FENTRY_AUTO_MAX_TARGETS', () => {
+    expect(autoBackendOrder('function', FENTRY_AUTO_MAX_TARGETS)).toEqual({ order: ['fentry', 'kprobe-multi', 'kprobe', 'tp_btf'] });
+    const many = autoBackendOrder('function', FENTRY_AUTO_MAX_TARGETS + 1);
+    expect(many.order).toEqual(['kprobe-multi', 'fentry', 'kprobe', 'tp_btf']);
+    expect(many.fentryDeferred).toMatch(new RegExp(`${FENTRY_AUTO_MAX_TARGETS + 1} functions to trace, fentry is chosen for at most ${FENTRY_AUTO_MAX_TARGETS}`));
+    // tracepoints only: nothing for fentry to trace, the usual order (tp_btf last) is kept
+    expect(autoBackendOrder('function', 0).order[0]).toBe('fentry');
+  });
+
+  it('function_graph: fentry only, whatever the count', () => {
+    expect(autoBackendOrder('function_graph', 5000)).toEqual({ order: ['fentry'] });
+  });
+
+  // 40 traceable functions: more than FENTRY_AUTO_MAX_TARGETS unless a regex narrows them.
+  const names = Array.from({ length: 40 }, (_, i) => `fn_${i}`);
+  const big: Discovery = { functions: names.map((n) => fn(n)), tracepoints: [tp('net_dev_queue')] };
+  const bigSyms: KernelSymbols = { text: new Map(names.map((n) => [n, 1])) };
+  const fake = (works: Backend[]) => {
+    const tried: Backend[] = [];
+    const check = async (b: Backend): Promise<BackendCheck> => {
+      tried.push(b);
+      return works.includes(b) ? { backend: b, ok: true, reason: 'attached to x' } : { backend: b, ok: false, reason: 'load: EPERM' };
+    };
+    return { tried, check };
+  };
+
+  it('many functions: kprobe-multi runs, and the summary says why fentry was not tried', async () => {
+    const f = fake(['fentry', 'kprobe-multi', 'kprobe', 'tp_btf']);
+    const sel = await selectBackend(big, bigSyms, { check: f.check });
+    expect(f.tried).toEqual(['kprobe-multi']);
+    expect(sel.backend).toBe('kprobe-multi');
+    expect(selectionSummary(sel)).toMatch(/^Backend: kprobe-multi \(not used: fentry: not tried first: 40 functions to trace, fentry is chosen for at most 32 .*-b fentry forces it\)$/);
+  });
+
+  it('a regex that leaves few functions keeps fentry first', async () => {
+    const f = fake(['fentry', 'kprobe-multi']);
+    const sel = await selectBackend(big, bigSyms, { check: f.check, regex: /^fn_1\d$/ });
+    expect([sel.backend, f.tried]).toEqual(['fentry', ['fentry']]);
+    expect(selectionSummary(sel)).toBe('Backend: fentry');
+  });
+
+  it('many functions without kprobe-multi: fentry after all, with kprobe-multi\'s reason', async () => {
+    const f = fake(['fentry', 'tp_btf']);
+    const sel = await selectBackend(big, bigSyms, { check: f.check });
+    expect([sel.backend, f.tried]).toEqual(['fentry', ['kprobe-multi', 'fentry']]);
+    expect(selectionSummary(sel)).toBe('Backend: fentry (not used: kprobe-multi: load: EPERM)');
+  });
+
+  it('falls through to tp_btf, naming every backend that failed once (this host)', async () => {
+    const f = fake(['tp_btf']);
+    const sel = await selectBackend(big, bigSyms, { check: f.check });
+    expect(f.tried).toEqual(['kprobe-multi', 'fentry', 'kprobe', 'tp_btf']);
+    expect(sel.checks.map((c) => c.backend)).toEqual(['kprobe-multi', 'fentry', 'kprobe', 'tp_btf']);
+    expect(selectionSummary(sel)).toBe('Backend: tp_btf (not used: kprobe-multi: load: EPERM; fentry: load: EPERM; kprobe: load: EPERM)');
+  });
+
+  it('a requested backend is the only one tried', async () => {
+    const f = fake(['tp_btf']);
+    const sel = await selectBackend(big, bigSyms, { check: f.check, requested: 'fentry' });
+    expect([sel.backend, f.tried]).toEqual([undefined, ['fentry']]);
+    expect(selectionSummary(sel)).toBe('No usable backend (fentry: load: EPERM)');
   });
 });
 

@@ -1,7 +1,7 @@
 // Backends and what each can trace. The backend is chosen by really loading and attaching the
 // smallest program of each kind (bpf/trace/probe.bpf.c) to one real target, in the order
-// fentry → kprobe-multi → kprobe → tp_btf; the kernel's own error is the reason a backend is not
-// used. planTargets() (pure) decides, per backend, which discovered targets are attached, filtered
+// fentry → kprobe-multi → kprobe → tp_btf (kprobe-multi first for more than a few dozen
+// functions: ADR 0006); the kernel's own error is the reason a backend is not used. planTargets() (pure) decides, per backend, which discovered targets are attached, filtered
 // (regex) or untraceable, with the reason.
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -227,16 +227,62 @@ export async function checkBackend(backend: Backend, discovery: Discovery, syms:
 
 export interface BackendSelection {
   backend?: Backend;
-  /** Every backend tried, in order; the chosen one last. */
+  /** Every backend tried (or passed over), in order; the chosen one last. */
   checks: BackendCheck[];
 }
 
-/** Tries backends in order (or only `requested`) until one works. */
-export async function selectBackend(discovery: Discovery, syms: KernelSymbols, requested?: Backend, type: TraceType = 'function'): Promise<BackendSelection> {
+/**
+ * The automatic choice uses fentry for at most this many functions and prefers kprobe-multi
+ * beyond (docs/adr/0006-trace-backend-choice.md): removing a trampoline waits one RCU-tasks grace
+ * period per function under a global mutex (lab: ~145 ms each, no parallelism helps), so 32
+ * fentry probes already take about 5 s to detach; kprobe-multi attaches and detaches all the
+ * functions of an argument slot with one link (1,650 functions: 1.4 s / 0.8 s in the lab).
+ */
+export const FENTRY_AUTO_MAX_TARGETS = 32;
+
+export interface BackendOrder {
+  order: Backend[];
+  /** Why fentry is passed over (it is tried after kprobe-multi only if that fails). */
+  fentryDeferred?: string;
+}
+
+/** The order the automatic choice tries backends in, for `fentryTargets` functions to trace. */
+export function autoBackendOrder(type: TraceType, fentryTargets: number): BackendOrder {
+  if (type === 'function_graph') return { order: BACKENDS.filter(supportsFunctionGraph) };
+  if (fentryTargets <= FENTRY_AUTO_MAX_TARGETS) return { order: [...BACKENDS] };
+  return {
+    order: ['kprobe-multi', 'fentry', 'kprobe', 'tp_btf'],
+    fentryDeferred:
+      `not tried first: ${fentryTargets} functions to trace, fentry is chosen for at most ${FENTRY_AUTO_MAX_TARGETS} ` +
+      '(detaching costs a kernel grace period per function); kprobe-multi attaches and detaches them all at once; -b fentry forces it',
+  };
+}
+
+export interface SelectOptions {
+  /** Only this backend (-b). */
+  requested?: Backend;
+  type?: TraceType;
+  /** The user's target filter: the automatic choice depends on how many functions remain. */
+  regex?: RegExp;
+  /** The check per backend (default checkBackend: the kernel); unit tests pass a fake. */
+  check?: (b: Backend) => Promise<BackendCheck>;
+}
+
+/**
+ * Tries backends until one works: only `requested`, else fentry → kprobe-multi → kprobe → tp_btf,
+ * with kprobe-multi first when more than FENTRY_AUTO_MAX_TARGETS functions are to be traced.
+ */
+export async function selectBackend(discovery: Discovery, syms: KernelSymbols, opts: SelectOptions = {}): Promise<BackendSelection> {
+  const check = opts.check ?? ((b: Backend) => checkBackend(b, discovery, syms));
   const checks: BackendCheck[] = [];
-  const order = requested ? [requested] : BACKENDS.filter((b) => type === 'function' || supportsFunctionGraph(b));
+  let order: Backend[];
+  let fentryDeferred: string | undefined;
+  if (opts.requested) order = [opts.requested];
+  else ({ order, fentryDeferred } = autoBackendOrder(opts.type ?? 'function', planTargets('fentry', discovery, syms, opts.regex).targets.length));
   for (const b of order) {
-    const c = await checkBackend(b, discovery, syms);
+    const c = await check(b);
+    // Passed over and never tried: say so, first (where it stands in the usual order).
+    if (c.ok && fentryDeferred && !checks.some((x) => x.backend === 'fentry') && b !== 'fentry') checks.unshift({ backend: 'fentry', ok: false, reason: fentryDeferred });
     checks.push(c);
     if (c.ok) return { backend: b, checks };
   }

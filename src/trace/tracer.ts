@@ -15,6 +15,7 @@ import {
   Backend,
   BackendSelection,
   errnoName,
+  FENTRY_AUTO_MAX_TARGETS,
   objectPath,
   planTargets,
   selectBackend,
@@ -293,7 +294,8 @@ export class Tracer extends EventEmitter {
     const log = opts.log ?? (() => {});
     const type = opts.type ?? 'function';
     const kernel = opts.kernel ?? readKernelView();
-    const selection = await selectBackend(kernel.discovery, kernel.syms, opts.backend, type);
+    const regex = typeof opts.regex === 'string' ? new RegExp(opts.regex) : opts.regex;
+    const selection = await selectBackend(kernel.discovery, kernel.syms, { requested: opts.backend, type, regex });
     log(selectionSummary(selection));
     if (!selection.backend) {
       const why = selection.checks.map((c) => `${c.backend}: ${c.reason}`).join('; ');
@@ -305,7 +307,6 @@ export class Tracer extends EventEmitter {
     const backend = selection.backend;
     if (type === 'function_graph' && !supportsFunctionGraph(backend))
       throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`);
-    const regex = typeof opts.regex === 'string' ? new RegExp(opts.regex) : opts.regex;
     const plan = planTargets(backend, kernel.discovery, kernel.syms, regex);
     const specs = programSpecs(backend, plan.targets, type);
 
@@ -341,7 +342,7 @@ export class Tracer extends EventEmitter {
       throw err;
     }
     log(attachLine(attach));
-    if (backend === 'fentry' && attach.succeeded > 200 && !opts.backend)
+    if (backend === 'fentry' && attach.succeeded > FENTRY_AUTO_MAX_TARGETS)
       log(`Note: ${attach.succeeded} fentry probes detach one kernel grace period at a time at the end; -b kprobe-multi attaches and detaches all at once`);
     return tracer;
   }
