@@ -11,7 +11,7 @@ import { routeAddRequest, routeDeleteRequest } from '../netlink/route';
 import { ruleAddRequest, ruleDeleteRequest } from '../netlink/rule';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import type { Ownership } from './kernel-objects';
-import { MissingInterfaceError, Op, PHASES } from './planner';
+import { MissingInterfaceError, Op, phaseOf } from './planner';
 
 export type ObjectKind = Op['kind'];
 
@@ -47,9 +47,16 @@ export class Applier {
   async apply(ops: Op[], links: Map<string, Link>): Promise<ApplyResult> {
     const result: ApplyResult = { created: {}, updated: {}, deleted: {}, failed: [], operations: ops.length };
     let names = links;
-    for (const [kind, actions] of PHASES) {
-      const phase = ops.filter((o) => o.kind === kind && actions.includes(o.action));
-      if (!phase.length) continue;
+    const phases = new Map<number, Op[]>();
+    for (const op of ops) {
+      const n = phaseOf(op);
+      const list = phases.get(n);
+      if (list) list.push(op);
+      else phases.set(n, [op]);
+    }
+    for (const n of [...phases.keys()].sort((a, b) => a - b)) {
+      const phase = phases.get(n)!;
+      const kind = phase[0].kind;
       if (kind === 'sysctl') {
         for (const op of phase) if (op.kind === 'sysctl') this.sysctl(op, result);
         continue;

@@ -130,6 +130,11 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
       if (id === undefined) throw new Error(`no nexthop id allocated for ${nexthopKey(t.id, r.mode, r.sids)}`);
       if (!o.nexthops.has(id)) o.nexthops.set(id, { id, family: 6, oifName: uplink, protocol: own.protocol, encap: { type: 'seg6', mode: r.mode, segments: r.sids } });
       route({ family: familyOfPrefix(r.prefix), dst: r.prefix, table: t.table, nhid: id });
+      // seg6's input path routes the encapsulated packet again with the tenant interface as iif,
+      // i.e. in the tenant table (VRF or table-mode rule), whose unreachable default would drop
+      // it. Throwing exactly this tenant's remote SIDs back to the next rule (main) lets the outer
+      // packet reach the underlay while a VM still cannot reach any other SID (ADR 0007).
+      route({ family: 6, dst: `${r.sids[0]}/128`, table: t.table, type: 'throw' });
     }
   }
   return o;

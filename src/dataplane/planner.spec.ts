@@ -3,7 +3,7 @@ import type { Link } from '../netlink/link';
 import type { Route } from '../netlink/route';
 import { DesiredState, emptyState } from './desired-state';
 import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, KernelObjects } from './kernel-objects';
-import { ForeignObjectError, MissingInterfaceError, Observed, Op, plan, PHASES } from './planner';
+import { ForeignObjectError, MissingInterfaceError, Observed, Op, phaseOf, plan } from './planner';
 import { allocateNexthops, upsertNode, upsertTenant } from './state-transitions';
 
 const LINKS: Link[] = ['ul0', 'ta0', 'tb0', 'vrf-a', 'vrf-b'].map((name, i) => ({ index: i + 2, name, mtu: 1500, up: true, lowerUp: true, flags: 1, operstate: 'up' }));
@@ -48,8 +48,13 @@ describe('planner', () => {
     const d = buildKernelObjects(state('table'), 'table', own);
     const empty: Observed = { links: new Map(LINKS.map((l) => [l.name, l])), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map() };
     const ops = plan(d, empty, ctx());
-    const order = ops.map((o) => PHASES.findIndex(([k, a]) => k === o.kind && a.includes(o.action)));
+    const order = ops.map(phaseOf);
     expect(order).toEqual([...order].sort((x, y) => x - y));
+    // a remote SID's throw route exists before any nexthop encapsulates towards it
+    const firstNexthop = ops.findIndex((o) => o.kind === 'nexthop');
+    const throws = ops.flatMap((o, i) => (o.kind === 'route' && o.action === 'create' && o.route.type === 'throw' ? [i] : []));
+    expect(throws.length).toBe(2);
+    for (const i of throws) expect(i).toBeLessThan(firstNexthop);
     expect(new Set(summary(ops))).toEqual(new Set(['set sysctl', 'configure link', 'create address', 'create nexthop', 'create route', 'create rule']));
     // two tenants share no nexthop; tenant a's two routes share one
     expect(ops.filter((o) => o.kind === 'nexthop')).toHaveLength(2);
@@ -91,7 +96,8 @@ describe('planner', () => {
     const o = observedFrom(full, 'vrf');
     const d = buildKernelObjects(state('vrf', false), 'vrf', own);
     const ops = summary(plan(d, o, { ownedVrfs: new Set(['vrf-a', 'vrf-b']), configured: new Map([['ta0', 1500], ['tb0', 1500]]) }));
-    expect(ops).toEqual(['delete route', 'delete route', 'delete route', 'delete route', 'delete nexthop', 'delete address', 'release link', 'delete vrf']);
+    // connected route, two unreachable defaults, the remote route and its SID's throw route
+    expect(ops).toEqual(['delete route', 'delete route', 'delete route', 'delete route', 'delete route', 'delete nexthop', 'delete address', 'release link', 'delete vrf']);
   });
 
   it('never deletes a VRF it does not own', () => {

@@ -48,6 +48,8 @@ export const PHASES: [Op['kind'], Op['action'][]][] = [
   ['vrf', ['delete']],
 ];
 
+const PHASE_NEXTHOPS = PHASES.findIndex(([k]) => k === 'nexthop');
+
 export interface PlanContext {
   /** Owned VRF device names (created by the agent, maybe no longer desired). */
   ownedVrfs: Set<string>;
@@ -55,7 +57,9 @@ export interface PlanContext {
   configured: Map<string, number | undefined>;
 }
 
-function phaseOf(op: Op): number {
+export function phaseOf(op: Op): number {
+  // A SID's throw route must exist before a nexthop starts encapsulating towards that SID.
+  if (op.kind === 'route' && op.action !== 'delete' && op.route.type === 'throw') return PHASE_NEXTHOPS - 0.5;
   return PHASES.findIndex(([k, actions]) => k === op.kind && actions.includes(op.action));
 }
 

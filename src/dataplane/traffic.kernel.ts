@@ -1,0 +1,162 @@
+// Packets through two dataplanes: a VM's traffic is encapsulated on its HV, crosses the IPv6
+// underlay, and is decapsulated into the same tenant on the other HV — and never into another.
+// VRF mode (End.DT46) where the kernel has VRF (the lab VM); table mode otherwise (End.DT6 for
+// IPv6, End.DX4 for IPv4).
+//
+//   vm-a1 ──ta0┐                                   ┌ta0── vm-a2
+//              hv1 ──ul0──────── underlay ───────ul0── hv2
+//   vm-b1 ──tb0┘   fc00:f::1/64            fc00:f::2/64 └tb0── vm-b2
+//
+//   |        | hv1 (locator fc00:0:1::/48) | hv2 (locator fc00:0:2::/48) |
+//   |--------|-----------------------------|-----------------------------|
+//   | alpha  | SID fc00:0:1:a::            | SID fc00:0:2:a::            |
+//   |        | vm-a1 10.0.1.2 fd00:1::2    | vm-a2 10.0.2.2 fd00:2::2    |
+//   | beta   | SID fc00:0:1:b::            | SID fc00:0:2:b::            |
+//   |        | vm-b1 10.0.1.2 fd00:1::2    | vm-b2 10.0.2.2 fd00:2::2    |
+//
+// Both tenants use the same prefixes on purpose: only the SIDs tell them apart.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { kernelHas } from '../testing/kernel-features';
+import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { Dataplane } from './dataplane';
+import { DesiredStateStore } from './state-store';
+import type { TenantSpecDto } from './spec.dto';
+
+jest.setTimeout(60000);
+
+const VRF = kernelHas('CONFIG_NET_VRF');
+const MODE = VRF ? 'vrf' : 'table';
+
+interface Hv {
+  n: 1 | 2;
+  ns: TestNetns;
+  nl: Rtnetlink;
+  dp: Dataplane;
+  dir: string;
+  vms: Record<'a' | 'b', TestNetns>;
+}
+const hvs: Hv[] = [];
+
+const other = (n: 1 | 2) => (n === 1 ? 2 : 1);
+
+function tenantSpecs(n: 1 | 2): TenantSpecDto[] {
+  const peer = other(n);
+  return (['a', 'b'] as const).map((t) => ({
+    id: t === 'a' ? 'alpha' : 'beta',
+    sid: `fc00:0:${n}:${t}::`,
+    ...(VRF || t === 'a' ? { behaviour: VRF ? 'End.DT46' : 'End.DT6' } : { behaviour: 'End.DX4', dx: { nexthop: `10.0.${n}.2`, interface: `t${t}0` } }),
+    interfaces: [{ name: `t${t}0`, gateways: [`10.0.${n}.1/24`, `fd00:${n}::1/64`] }],
+    routes: [
+      { prefix: `10.0.${peer}.0/24`, sids: [`fc00:0:${peer}:${t}::`] },
+      { prefix: `fd00:${peer}::/64`, sids: [`fc00:0:${peer}:${t}::`] },
+    ],
+  })) as TenantSpecDto[];
+}
+
+function ping(from: TestNetns, to: string): boolean {
+  try {
+    from.exec('ping', ['-c', '1', '-W', '1', to]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first pings may be spent on neighbour resolution: retry a few times before calling it lost. */
+function reaches(from: TestNetns, to: string): boolean {
+  for (let i = 0; i < 3; i++) if (ping(from, to)) return true;
+  return false;
+}
+
+beforeAll(async () => {
+  const underlay = TestNetns.create('tr-ul');
+  for (const n of [1, 2] as const) {
+    const ns = TestNetns.create(`tr-hv${n}`);
+    const vms = { a: TestNetns.create(`tr-a${n}`), b: TestNetns.create(`tr-b${n}`) };
+    hvs.push({ n, ns, vms } as Hv);
+    ns.ip(['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `hv${n}`, 'netns', underlay.name]);
+    ns.ip(['addr', 'add', `fc00:f::${n}/64`, 'dev', 'ul0', 'nodad']);
+    ns.ip(['link', 'set', 'ul0', 'up']);
+    ns.ip(['route', 'add', `fc00:0:${other(n)}::/48`, 'via', `fc00:f::${other(n)}`, 'dev', 'ul0']);
+    for (const t of ['a', 'b'] as const) {
+      const vm = vms[t];
+      ns.ip(['link', 'add', `t${t}0`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm.name]);
+      vm.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+      vm.ip(['addr', 'add', `10.0.${n}.2/24`, 'dev', 'eth0']);
+      vm.ip(['addr', 'add', `fd00:${n}::2/64`, 'dev', 'eth0', 'nodad']);
+      vm.ip(['link', 'set', 'eth0', 'up']);
+      vm.ip(['route', 'add', 'default', 'via', `10.0.${n}.1`]);
+      vm.ip(['-6', 'route', 'add', 'default', 'via', `fd00:${n}::1`]);
+    }
+  }
+  // The underlay: a bridge between the two HVs' uplinks.
+  underlay.ip(['link', 'add', 'br0', 'type', 'bridge']);
+  underlay.ip(['link', 'set', 'br0', 'up']);
+  for (const n of [1, 2]) {
+    underlay.ip(['link', 'set', `hv${n}`, 'master', 'br0']);
+    underlay.ip(['link', 'set', `hv${n}`, 'up']);
+  }
+  for (const hv of hvs) {
+    hv.ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0']);
+    hv.dir = mkdtempSync(join(tmpdir(), 'srv6-tr-'));
+    hv.nl = Rtnetlink.open({ netns: hv.ns.name });
+    hv.dp = new Dataplane({ nl: hv.nl, store: new DesiredStateStore(hv.dir), mode: MODE, netns: hv.ns.name, debounceMs: 50 });
+    await hv.dp.start();
+    const node = { underlay: ['ul0'], locator: `fc00:0:${hv.n}::/48`, encapSource: `fc00:f::${hv.n}`, underlayMtu: 1500 };
+    expect((await hv.dp.upsertNode(node)).failed).toEqual([]);
+    for (const t of tenantSpecs(hv.n)) expect((await hv.dp.upsertTenant(t)).failed).toEqual([]);
+  }
+});
+
+afterAll(() => {
+  for (const hv of hvs) {
+    hv.dp?.stop();
+    hv.nl?.close();
+    if (hv.dir) rmSync(hv.dir, { recursive: true, force: true });
+  }
+  destroyAllNetns();
+});
+
+describe(`traffic between two HVs (${MODE} mode)`, () => {
+  const vm = (hv: 1 | 2, t: 'a' | 'b') => hvs[hv - 1].vms[t];
+
+  // Table mode has End.DT6 (IPv6) for alpha and End.DX4 (IPv4) for beta; VRF mode End.DT46 for both.
+  const cases: ['alpha' | 'beta', 'a' | 'b', 4 | 6][] = VRF
+    ? [['alpha', 'a', 4], ['alpha', 'a', 6], ['beta', 'b', 4], ['beta', 'b', 6]]
+    : [['alpha', 'a', 6], ['beta', 'b', 4]];
+  it.each(cases)('%s: IPv%s reaches the VM on the other HV, both ways', (_name, t, family) => {
+    expect(reaches(vm(1, t), family === 4 ? '10.0.2.2' : 'fd00:2::2')).toBe(true);
+    expect(reaches(vm(2, t), family === 4 ? '10.0.1.2' : 'fd00:1::2')).toBe(true);
+  });
+
+  it('a packet of one tenant is decapsulated into that tenant only', () => {
+    // Both VMs on hv2 own 10.0.2.2 / fd00:2::2: count echo requests each one receives.
+    const rx = (ns: TestNetns) => ns.ipJson(['-s', 'link', 'show', 'eth0'])[0].stats64.rx.packets as number;
+    const before = { a: rx(vm(2, 'a')), b: rx(vm(2, 'b')) };
+    const target = VRF ? '10.0.2.2' : 'fd00:2::2';
+    for (let i = 0; i < 5; i++) ping(vm(1, 'a'), target);
+    const after = { a: rx(vm(2, 'a')), b: rx(vm(2, 'b')) };
+    expect(after.a - before.a).toBeGreaterThanOrEqual(5);
+    expect(after.b - before.b).toBe(0);
+  });
+
+  it('a VM cannot send to the underlay or to another tenant\'s SID', () => {
+    expect(ping(vm(1, 'a'), 'fc00:f::2')).toBe(false);
+    expect(ping(vm(1, 'a'), 'fc00:0:2:b::')).toBe(false);
+  });
+
+  it('the outer packets leave through the underlay with the peer SID as destination', () => {
+    const hv2 = hvs[1].ns;
+    const rx = () => hv2.ipJson(['-s', 'link', 'show', 'ul0'])[0].stats64.rx.packets as number;
+    const before = rx();
+    expect(reaches(vm(1, 'a'), VRF ? '10.0.2.2' : 'fd00:2::2')).toBe(true);
+    expect(rx() - before).toBeGreaterThanOrEqual(1);
+    // The SID route counts what it decapsulated (seg6local `count`), seen through iproute2.
+    const sid = hv2.ipJson(['-6', '-s', 'route', 'show', 'fc00:0:2:a::/128'])[0];
+    expect(sid.encap).toBe('seg6local');
+    expect(sid.stats64.packets).toBeGreaterThan(0);
+  });
+});
