@@ -68,6 +68,17 @@ export class TestNetns {
   }
 }
 
+/**
+ * A route the kernel makes by itself for a link's IPv6 link-local address and multicast (fe80::/64,
+ * the fe80::<addr> local and fe80:: anycast routes, ff00::/8), as `ip -j route` shows it. They
+ * appear once DAD ends, and again whenever a link is enslaved to or released from a VRF, so a test
+ * that compares route sets before and after must leave them out: on a slow machine (the lab VM)
+ * they arrive in between.
+ */
+export function isAddrconfRoute(r: { protocol?: string | number; dst?: string }): boolean {
+  return r.protocol === 'kernel' && typeof r.dst === 'string' && (/^fe80:/.test(r.dst) || r.dst === 'ff00::/8');
+}
+
 export function destroyAllNetns(): void {
   for (const name of [...live]) {
     live.delete(name);
