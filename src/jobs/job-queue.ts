@@ -82,11 +82,17 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
   return v;
 }
 
+interface Waiter {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
 export class JobQueue {
-  constructor(readonly queue: Bull.Queue) {
-    // Every job being waited for listens for the queue's completion events: hundreds is normal.
-    queue.setMaxListeners(0);
-  }
+  /** Jobs being waited for, by id: one pair of queue listeners serves them all. */
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private listening?: Promise<void>;
+
+  constructor(readonly queue: Bull.Queue) {}
 
   /**
    * Validates, then enqueues. With an idempotency key the key is the job id: a second
@@ -114,24 +120,68 @@ export class JobQueue {
     return jobs.filter((j): j is Bull.Job => !!j).sort((a, b) => b.timestamp - a.timestamp);
   }
 
-  /** The job's result; rejects with its failure (parsed) or after the timeout. */
+  /**
+   * The job's result; rejects with its failure (parsed) or after the timeout. Bull's own
+   * `job.finished()` adds two listeners and a timer per waiting job, so every completion walks all
+   * waiters: quadratic once hundreds of jobs are in flight. Here a completion is one map lookup.
+   */
   async wait(job: Bull.Job, timeoutMs: number): Promise<unknown> {
+    const id = String(job.id);
+    await this.listen();
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new JobTimeoutError(String(job.id), timeoutMs)), timeoutMs);
+    let waiter!: Waiter;
+    const done = new Promise<unknown>((resolve, reject) => {
+      waiter = { resolve, reject };
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      set.add(waiter);
+      timer = setTimeout(() => reject(new JobTimeoutError(id, timeoutMs)), timeoutMs);
     });
     try {
-      return await Promise.race([job.finished(), timeout]);
+      // It may have finished before the listener was in place: registered first, then looked up.
+      const now = await this.queue.getJob(id);
+      if (now?.finishedOn) {
+        if (now.failedReason) waiter.reject(new Error(now.failedReason));
+        else waiter.resolve(now.returnvalue);
+      }
+      return await done;
     } catch (e) {
       if (e instanceof JobTimeoutError) throw e;
-      throw new JobFailedError(String(job.id), parseFailure((e as Error).message));
+      throw new JobFailedError(id, parseFailure((e as Error).message));
     } finally {
       clearTimeout(timer);
+      const set = this.waiters.get(id);
+      set?.delete(waiter);
+      if (set && !set.size) this.waiters.delete(id);
     }
+  }
+
+  private listen(): Promise<void> {
+    const settle = (id: unknown, f: (w: Waiter) => void) => {
+      for (const w of this.waiters.get(String(id)) ?? []) f(w);
+    };
+    return (this.listening ??= (async () => {
+      this.queue.on('global:completed', (id: unknown, value: unknown) => settle(id, (w) => w.resolve(parseResult(value))));
+      this.queue.on('global:failed', (id: unknown, reason: unknown) => settle(id, (w) => w.reject(new Error(String(reason)))));
+      // Resolved once Redis confirms the subscriptions: no completion after this can be missed.
+      const register = (this.queue as unknown as { _registerEvent?: (e: string) => Promise<unknown> })._registerEvent;
+      if (register) await Promise.all([register.call(this.queue, 'global:completed'), register.call(this.queue, 'global:failed')]);
+      await this.queue.isReady();
+    })());
   }
 
   close(): Promise<void> {
     return this.queue.close();
+  }
+}
+
+/** Completion events carry the result as JSON text. */
+function parseResult(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
   }
 }
 
