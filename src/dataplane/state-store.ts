@@ -78,7 +78,7 @@ export class DesiredStateStore {
 
   /** Releases the slot files (the agent keeps them open between saves). */
   close(): void {
-    for (const [i, fd] of this.fds.entries()) if (fd !== undefined) closeSync(fd);
+    for (const fd of this.fds) if (fd !== undefined) closeSync(fd);
     this.fds.fill(undefined);
   }
 
