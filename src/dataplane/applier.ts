@@ -13,7 +13,8 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import type { Ownership } from './kernel-objects';
 import { MissingInterfaceError, Op, phaseOf } from './planner';
 
-export type ObjectKind = Op['kind'];
+/** 'xdp': the XDP offload's step of a reconcile (src/xdp/xdp-sync.ts), reported like an operation. */
+export type ObjectKind = Op['kind'] | 'xdp';
 
 export interface OpFailure {
   kind: ObjectKind;

@@ -7,6 +7,7 @@ import { AgentConfig } from '../config/agent.config';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
+import { XdpSync } from '../xdp/xdp-sync';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -28,6 +29,7 @@ function ensureBpffs(logger: Logger): void {
 export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Dataplane');
   private dp?: Dataplane;
+  private xdp?: XdpSync;
   private started!: (dp: Dataplane) => void;
   private failed!: (e: unknown) => void;
   /** Settles once the startup reconcile is done: the queue may hand out jobs before that. */
@@ -55,6 +57,12 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   private async start(): Promise<Dataplane> {
     ensureBpffs(this.logger);
     const mode = this.capabilities.get().mode;
+    // Loads nothing until a tenant asks for the offload; reuses the pinned links of a previous run.
+    this.xdp = new XdpSync({
+      nl: this.kernel.rtnetlink,
+      netns: this.kernel.netns,
+      log: (level, msg, detail) => this.logger[level](`${msg}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
+    });
     this.dp = new Dataplane({
       nl: this.kernel.rtnetlink,
       store: new DesiredStateStore(this.config.state.dir),
@@ -62,6 +70,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       netns: this.kernel.netns,
       resyncIntervalMs: this.config.dataplane.resyncSeconds * 1000,
       log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
+      xdp: this.xdp,
     });
     const r = await this.dp.start();
     this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);
@@ -71,6 +80,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.dp?.stop(); // the kernel objects stay: they carry tenant traffic
+    this.xdp?.close(); // so do the pinned XDP links
   }
 
   get dataplane(): Dataplane {

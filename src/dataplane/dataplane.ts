@@ -8,6 +8,7 @@ import { DriftWatcher, ReconcileResult, Reconciler } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
+import type { XdpSync } from '../xdp/xdp-sync';
 
 export interface DataplaneOptions {
   nl: Rtnetlink;
@@ -20,6 +21,8 @@ export interface DataplaneOptions {
   resyncIntervalMs?: number;
   debounceMs?: number;
   log?: (msg: string, detail?: object) => void;
+  /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
+  xdp?: XdpSync;
 }
 
 export type JobResult = Omit<ReconcileResult, 'state'> & { version: number };
@@ -36,7 +39,7 @@ export class Dataplane {
 
   constructor(private readonly opts: DataplaneOptions) {
     this.own = opts.ownership ?? DEFAULT_OWNERSHIP;
-    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own);
+    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.xdp);
     this.desired = opts.store.load();
   }
 
@@ -46,6 +49,10 @@ export class Dataplane {
 
   get state(): DesiredState {
     return this.desired;
+  }
+
+  get xdp(): XdpSync | undefined {
+    return this.opts.xdp;
   }
 
   /** Startup reconcile from the stored state, then drift repair. */

@@ -9,11 +9,15 @@ import { DesiredState } from './desired-state';
 import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
+import { withTableModeXdpDecap } from '../xdp/table-mode';
+import type { XdpReport, XdpSync } from '../xdp/xdp-sync';
 
 export interface ReconcileResult extends ApplyResult {
   durationMs: number;
   /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs). */
   state: DesiredState;
+  /** What the XDP offload did, when it ran (some tenant has xdpOffload, or it was just detached). */
+  xdp?: XdpReport;
 }
 
 export class Reconciler {
@@ -25,8 +29,15 @@ export class Reconciler {
     private readonly nl: Rtnetlink,
     readonly mode: DataplaneMode,
     private readonly own: Ownership,
+    /** The XDP offload, kept in sync after every apply; without it no tenant is offloaded. */
+    private readonly xdp?: XdpSync,
   ) {
     this.applier = new Applier(nl, own);
+  }
+
+  /** The kernel objects of a state; in table mode offloaded End.DT4/DT46 decapsulate in XDP (src/xdp/table-mode.ts). */
+  private objects(s: DesiredState): KernelObjects {
+    return withTableModeXdpDecap(buildKernelObjects(s, this.mode, this.own), s, this.mode, this.own);
   }
 
   /** The owned part of the kernel, plus every link (names); sysctls are read by readSysctls. */
@@ -69,7 +80,7 @@ export class Reconciler {
     const observed = await this.observe();
     this.foreignNexthops = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
     const s = allocateNexthops(state, this.foreignNexthops);
-    const desired = buildKernelObjects(s, this.mode, this.own);
+    const desired = this.objects(s);
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
     const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
@@ -82,7 +93,7 @@ export class Reconciler {
    * acknowledged, and one that can is written ahead of the changes.
    */
   async reconcile(state: DesiredState, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
-    return this.execute(await this.plan(state), commit);
+    return this.execute(await this.plan(state), commit, 'full');
   }
 
   /**
@@ -91,14 +102,14 @@ export class Reconciler {
    * costs what the tenant has, not what the hypervisor has. Node-wide objects stay to full reconciles.
    */
   async reconcileTenant(prev: DesiredState, next: DesiredState, id: string, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
-    return this.execute(await this.planTenant(prev, next, id), commit);
+    return this.execute(await this.planTenant(prev, next, id), commit, 'tenant');
   }
 
   async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
     const s = allocateNexthops(next, this.foreignNexthops);
     const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
-    const desired = buildKernelObjects(only(s), this.mode, this.own);
-    const before = buildKernelObjects(only({ ...prev, nexthops: { ...prev.nexthops, ...s.nexthops } }), this.mode, this.own);
+    const desired = this.objects(only(s));
+    const before = this.objects(only({ ...prev, nexthops: { ...prev.nexthops, ...s.nexthops } }));
     const p = this.own.protocol;
     const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
     const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
@@ -128,7 +139,7 @@ export class Reconciler {
     return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
   }
 
-  private async execute({ ops, state: planned, links }: { ops: Op[]; state: DesiredState; links: Map<string, Link> }, commit: (s: DesiredState) => void): Promise<ReconcileResult> {
+  private async execute({ ops, state: planned, links }: { ops: Op[]; state: DesiredState; links: Map<string, Link> }, commit: (s: DesiredState) => void, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     const s: DesiredState = { ...planned, originalMtu: { ...planned.originalMtu }, ownedVrfs: [...planned.ownedVrfs] };
     // Remember MTUs before the agent changes them, so a release restores them.
@@ -140,7 +151,10 @@ export class Reconciler {
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
         s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);
     }
-    return { ...result, durationMs: performance.now() - t0, state: s };
+    // The offload follows the same state; what it could not do fails the reconcile like an operation.
+    const xdp = await this.xdp?.reconcile(s, links, scope);
+    if (xdp) result.failed.push(...xdp.failed);
+    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), durationMs: performance.now() - t0, state: s };
   }
 }
 

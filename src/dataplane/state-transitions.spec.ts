@@ -59,7 +59,24 @@ describe('state transitions', () => {
 
   it('in table mode, End.DT4 is a missing capability with an alternative', () => {
     expect(() => upsertTenant(base(), t('a', { behaviour: 'End.DT4' }), 'table')).toThrow(CapabilityMissingError);
+    expect(() => upsertTenant(base(), t('a', { behaviour: 'End.DT4' }), 'table')).toThrow(/xdpOffload: true/);
     expect(() => upsertTenant(base(), t('a', { behaviour: 'End.DT4' }), 'vrf')).not.toThrow();
+  });
+
+  it.each(['End.DT4', 'End.DT46'] as const)('in table mode, %s with the XDP offload is allowed; turning the offload off is refused', (behaviour) => {
+    const s = upsertTenant(base(), t('a', { behaviour, xdpOffload: true }), 'table');
+    expect(s.tenants.a).toMatchObject({ behaviour, xdpOffload: true });
+    let err: unknown;
+    try {
+      upsertTenant(s, t('a', { behaviour, xdpOffload: false }), 'table');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CapabilityMissingError);
+    expect((err as CapabilityMissingError).feature).toBe(`seg6local.${behaviour}`);
+    // The refused job left the state as it was: still offloaded.
+    expect(s.tenants.a.xdpOffload).toBe(true);
+    expect(() => upsertTenant(s, t('a', { behaviour: 'End.DT6', xdpOffload: false }), 'table')).not.toThrow();
   });
 
   it('unknown tenants are their own error', () => {

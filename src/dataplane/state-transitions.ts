@@ -61,8 +61,14 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     for (const t of Object.values(s.tenants))
       if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
   }
-  if (mode === 'table' && (dto.behaviour === 'End.DT4' || dto.behaviour === 'End.DT46'))
-    throw new CapabilityMissingError(`seg6local.${dto.behaviour}`, 'End.DT6 or End.DX4/End.DX6 in table mode, or a kernel with CONFIG_NET_VRF', 'IPv4 decapsulation into a table needs a VRF (table mode: the XDP offload is not available yet)');
+  // Without a VRF the kernel has no IPv4 decapsulation into a table: only the XDP offload does it
+  // (src/xdp/table-mode.ts: what XDP passes to the kernel is then dropped).
+  if (mode === 'table' && (dto.behaviour === 'End.DT4' || dto.behaviour === 'End.DT46') && !dto.xdpOffload)
+    throw new CapabilityMissingError(
+      `seg6local.${dto.behaviour}`,
+      'xdpOffload: true (XDP decapsulates IPv4 in table mode), End.DT6 or End.DX4/End.DX6, or a kernel with CONFIG_NET_VRF',
+      'IPv4 decapsulation into a table needs a VRF',
+    );
 
   const names = new Set<string>();
   dto.interfaces.forEach((itf, i) => {

@@ -4,7 +4,8 @@ import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { buildKernelObjects, DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
-import { MetricsService, ScrapeSource } from '../metrics/metrics.service';
+import { MetricsService, ScrapeSource, XdpScrape } from '../metrics/metrics.service';
+import type { XdpSidStatus, XdpStatus } from '../xdp/xdp-sync';
 
 export interface SidCounter {
   tenant: string;
@@ -51,10 +52,29 @@ export class StateService implements ScrapeSource, OnModuleInit {
     return out;
   }
 
+  /** The XDP offload's links and counters; null when the dataplane runs without the offload. */
+  async xdpStatus(): Promise<XdpStatus | null> {
+    const dp = this.dataplane.dataplane;
+    return dp.xdp ? dp.xdp.status(dp.state) : null;
+  }
+
+  async xdpCounters(): Promise<XdpScrape | undefined> {
+    const x = await this.xdpStatus();
+    if (!x?.active) return undefined;
+    const behaviour = new Map(Object.values(this.dataplane.dataplane.state.tenants).map((t) => [t.id, t.behaviour]));
+    return {
+      sids: x.sids.map((c) => ({ tenant: c.tenant ?? '', sid: c.sid, behaviour: (c.tenant && behaviour.get(c.tenant)) || c.action, packets: c.packets, bytes: c.bytes, passed: c.passed })),
+      reasons: x.reasons,
+      attachments: x.attachments.map((a) => ({ ifname: a.ifname, mode: a.mode })),
+    };
+  }
+
   async summary() {
     const dp = this.dataplane.dataplane;
     const s = dp.state;
     const counters = new Map((await this.sidCounters()).map((c) => [c.tenant, c]));
+    const xdp = await this.xdpStatus();
+    const xdpBySid = new Map((xdp?.sids ?? []).map((c) => [c.sid, c]));
     return {
       hypervisor: this.config.agent.hypervisor,
       mode: dp.mode,
@@ -62,6 +82,7 @@ export class StateService implements ScrapeSource, OnModuleInit {
       node: s.node ?? null,
       owned: this.ownedObjects(),
       driftRepairs: dp.stats.driftRepairs,
+      xdp: xdp && xdpJson(xdp),
       tenants: Object.values(s.tenants).map((t) => ({
         id: t.id,
         table: t.table,
@@ -70,6 +91,8 @@ export class StateService implements ScrapeSource, OnModuleInit {
         interfaces: t.interfaces.map((i) => i.name),
         routes: Object.keys(t.routes).length,
         decap: countersJson(counters.get(t.id)),
+        xdpOffload: t.xdpOffload,
+        xdp: t.xdpOffload ? xdpCountersJson(xdpBySid.get(t.sid)) : null,
       })),
     };
   }
@@ -87,9 +110,27 @@ export class StateService implements ScrapeSource, OnModuleInit {
         routesInTable: kernelRoutes.length,
         interfaces: links.map((l, k) => (l ? { name: l.name, up: l.up, mtu: l.mtu, master: l.master ?? null } : { name: t.interfaces[k].name, missing: true })),
         decap: countersJson((await this.sidCounters()).find((c) => c.tenant === id)),
+        xdp: t.xdpOffload ? xdpCountersJson((await this.xdpStatus())?.sids.find((c) => c.sid === t.sid)) : null,
       },
     };
   }
+}
+
+/** The offload as a whole: where it is attached (and in which mode), what it saw, what it could not do. */
+function xdpJson(x: XdpStatus) {
+  return {
+    active: x.active,
+    attachments: x.attachments.map((a) => ({ interface: a.ifname, mode: a.mode, linkId: a.linkId, programId: a.progId, ...(a.fallback ? { fallback: a.fallback } : {}) })),
+    packets: x.reasons,
+    shadowed: x.shadowed,
+    skipped: x.skipped,
+    ...(x.error ? { error: x.error } : {}),
+  };
+}
+
+/** One SID's XDP counters: handled (redirected) packets and bytes, and what it passed to the kernel, by reason. */
+function xdpCountersJson(c?: XdpSidStatus) {
+  return c ? { packets: c.packets, bytes: c.bytes, passedToKernel: c.passed } : null;
 }
 
 function countersJson(c?: SidCounter) {

@@ -184,6 +184,25 @@ export function ensureBpffs(dir: string): void {
   throw new BpfError(`${dir} is not on a bpf filesystem`, 'ensureBpffs', 22, 'EINVAL');
 }
 
+/** Where open() pins the maps and links for these options: <pinRoot>/<netns name or "host">. */
+export function pinDirOf(opts: Pick<XdpOffloadOptions, 'pinRoot' | 'pinTag' | 'netns'>): string {
+  const tag = opts.pinTag ?? (opts.netns ? basename(opts.netns) : 'host');
+  if (!/^[A-Za-z0-9_.-]+$/.test(tag)) throw new InvalidArgumentError('pinTag', `not a plain directory name: ${tag}`);
+  return join(opts.pinRoot ?? DEFAULT_PIN_ROOT, tag);
+}
+
+/** Names of the pinned links in a pin directory (their interfaces); none if it does not exist. */
+export function pinnedLinks(pinDir: string): string[] {
+  try {
+    return readdirSync(pinDir)
+      .filter((f) => f.startsWith(LINK_PREFIX))
+      .map((f) => f.slice(LINK_PREFIX.length));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 function sha256(...parts: (Buffer | string)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
@@ -246,9 +265,7 @@ export class XdpOffload {
    */
   static async open(opts: XdpOffloadOptions = {}): Promise<XdpOffload> {
     const pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
-    const tag = opts.pinTag ?? (opts.netns ? basename(opts.netns) : 'host');
-    if (!/^[A-Za-z0-9_.-]+$/.test(tag)) throw new InvalidArgumentError('pinTag', `not a plain directory name: ${tag}`);
-    const pinDir = join(pinRoot, tag);
+    const pinDir = pinDirOf(opts);
     ensureBpffs(pinRoot.startsWith('/sys/fs/bpf') ? '/sys/fs/bpf' : pinRoot);
     mkdirSync(pinDir, { recursive: true });
 
