@@ -14,6 +14,7 @@ import { DataplaneModule } from './dataplane/dataplane.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StateModule } from './state/state.module';
+import { TraceModule } from './trace/trace.module';
 
 export interface AppOptions {
   /** Start a child redis-server when none answers at a loopback redis.url (`serve` does). */
@@ -35,6 +36,7 @@ export class AppModule {
         DataplaneModule,
         JobsModule,
         StateModule,
+        TraceModule,
         HealthModule,
       ],
       providers: [{ provide: APP_GUARD, useClass: BearerTokenGuard }],

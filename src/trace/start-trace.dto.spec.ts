@@ -2,7 +2,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 
-import { StartTraceDto } from './start-trace.dto';
+import { StartTraceDto, traceBodyPipe } from './start-trace.dto';
+import { TraceRequestError } from './trace.service';
 
 const errors = (body: object) =>
   validateSync(plainToInstance(StartTraceDto, body), { whitelist: true, forbidNonWhitelisted: true }).map((e) => e.property);
@@ -18,5 +19,32 @@ describe('StartTraceDto', () => {
     expect(errors({ mark: '0x1ffffffff' })).toEqual(['mark']);
     expect(errors({ mark: -1 })).toEqual(['mark']);
     expect(errors({ mark: 1, backend: 'ebpf', type: 'graph', durationMs: 0, bogus: 1 }).sort()).toEqual(['backend', 'bogus', 'durationMs', 'type']);
+  });
+});
+
+describe('traceBodyPipe', () => {
+  const pipe = traceBodyPipe();
+  const meta = { type: 'body' as const, metatype: Object, data: undefined };
+
+  it('gives a StartTraceDto for a good body', async () => {
+    const dto = await pipe.transform({ mark: '0xdeadbeef', durationMs: 500 }, meta);
+    expect(dto).toBeInstanceOf(StartTraceDto);
+    expect(dto).toEqual({ mark: '0xdeadbeef', durationMs: 500 });
+  });
+
+  it('names every field it refuses, with the messages, in one TraceRequestError', async () => {
+    const err = await pipe.transform({ mark: 'x', durationMs: 0, bogus: 1 }, meta).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TraceRequestError);
+    const errors = (err as TraceRequestError).errors;
+    expect(Object.fromEntries(errors.map((e) => [e.field, e.messages]))).toEqual({
+      mark: ['mark must be a 32-bit unsigned number, or a string with one in hex (0x...) or decimal'],
+      durationMs: ['durationMs must not be less than 1'],
+      bogus: ['property bogus should not exist'],
+    });
+  });
+
+  it('refuses a body that is not an object', async () => {
+    for (const body of [[{ mark: 1 }], 'mark=1', null])
+      await expect(pipe.transform(body, meta)).rejects.toBeInstanceOf(TraceRequestError);
   });
 });

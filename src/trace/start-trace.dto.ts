@@ -1,10 +1,12 @@
-// Body of POST /v1/traces (TraceRequest, validated by the global ValidationPipe). The service
-// checks the same rules again (TraceService.normalize) so that direct callers get them too.
+// Body of POST /v1/traces (TraceRequest), validated by the controller's pipe (traceBodyPipe). The
+// service checks the same rules again (TraceService.normalize) so that direct callers get them too.
 import 'reflect-metadata';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import { ValidationPipe } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, Validate, ValidationError, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
 
 import { BACKENDS, Backend, TraceType } from './backend';
-import type { TraceRequest } from './trace.service';
+import { TraceRequest, TraceRequestError } from './trace.service';
 
 /** A 32-bit unsigned number, or a string with one in hex (0x…) or decimal. */
 @ValidatorConstraint({ name: 'u32OrString' })
@@ -19,35 +21,55 @@ export class U32OrStringConstraint implements ValidatorConstraintInterface {
   }
 }
 
+const U32_SCHEMA = { oneOf: [{ type: 'integer', minimum: 0, maximum: 0xffffffff }, { type: 'string', pattern: '^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$' }] };
+
 export class StartTraceDto implements TraceRequest {
-  /** Packets whose (skb->mark & mask) == (mark & mask) are traced. */
+  @ApiProperty({ ...U32_SCHEMA, example: '0xdeadbeef', description: 'Packets whose (skb->mark & mask) == (mark & mask) are traced' })
   @Validate(U32OrStringConstraint)
   mark!: number | string;
 
+  @ApiPropertyOptional({ ...U32_SCHEMA, example: '0xffffffff', description: 'Default 0xffffffff; 0 matches every mark (narrow with netnsInode/ifindex)' })
   @IsOptional() @Validate(U32OrStringConstraint)
   mask?: number | string;
 
-  /** Only functions/tracepoints whose name matches (JavaScript RegExp). */
+  @ApiPropertyOptional({ example: '^(seg6|ip6_|__dev_queue_xmit)', description: 'Only functions/tracepoints whose name matches (JavaScript RegExp)' })
   @IsOptional() @IsString() @MaxLength(256)
   regex?: string;
 
+  @ApiPropertyOptional({ enum: BACKENDS, description: 'Default: the automatic choice (docs/tracing.md, ADR 0006)' })
   @IsOptional() @IsIn(BACKENDS)
   backend?: Backend;
 
+  @ApiPropertyOptional({ enum: ['function', 'function_graph'], description: 'function_graph adds return events (fentry only)' })
   @IsOptional() @IsIn(['function', 'function_graph'])
   type?: TraceType;
 
+  @ApiPropertyOptional({ type: 'integer', example: 0, description: "Network namespace inode; default: the agent's managed namespace; 0: every namespace" })
   @IsOptional() @IsInt() @Min(0) @Max(0xffffffff)
   netnsInode?: number;
 
+  @ApiPropertyOptional({ type: 'integer', description: 'Only skbs whose device has this ifindex' })
   @IsOptional() @IsInt() @Min(0) @Max(0xffffffff)
   ifindex?: number;
 
-  /** Default 10 s; the service caps it (600 s by default). */
+  @ApiPropertyOptional({ type: 'integer', example: 10_000, description: 'Default 10 s; capped by the service (600 s)' })
   @IsOptional() @IsInt() @Min(1)
   durationMs?: number;
 
-  /** Events kept; the service caps it (50,000 by default). */
+  @ApiPropertyOptional({ type: 'integer', example: 1000, description: 'Events kept; the trace ends when reached. Default and cap: 50,000' })
   @IsOptional() @IsInt() @Min(1)
   limit?: number;
+}
+
+function fieldErrors(errors: ValidationError[]): TraceRequestError {
+  return new TraceRequestError(errors.map((e) => ({ field: e.property, messages: Object.values(e.constraints ?? { invalid: `${e.property} is invalid` }) })));
+}
+
+/**
+ * The body pipe of POST /v1/traces: the StartTraceDto rules, unknown fields refused, every field
+ * error in a TraceRequestError (HTTP 400 with `errors`). The parameter is typed with the
+ * TraceRequest interface, so the global ValidationPipe leaves it to this one.
+ */
+export function traceBodyPipe(): ValidationPipe {
+  return new ValidationPipe({ expectedType: StartTraceDto, whitelist: true, forbidNonWhitelisted: true, transform: true, exceptionFactory: fieldErrors });
 }

@@ -3,7 +3,6 @@
 import { EventEmitter } from 'node:events';
 
 import { InvalidArgumentError } from '../netlink/errors';
-import { groupPackets } from './packets';
 import { ev } from './testing/events';
 import { TraceBusyError, TraceNotFoundError, TraceService, TracerLike } from './trace.service';
 import type { AttachSummary, TraceOptions, TraceSummary } from './tracer';
@@ -15,14 +14,14 @@ class FakeTracer extends EventEmitter implements TracerLike {
   targets = [{ name: 'net_dev_queue' }, { name: 'consume_skb' }];
   gsoNames = new Map([[0, 'tcpv4'], [9, 'ipxip6']]);
   selection = { backend: 'tp_btf' as const, checks: [{ backend: 'fentry' as const, ok: false, reason: 'load: EPERM' }, { backend: 'tp_btf' as const, ok: true, reason: 'ok' }] };
-  events = [ev({ tstamp: 2n, funcId: 1 }), ev({ tstamp: 1n, gsoType: 0x201 })];
+  evs = [ev({ tstamp: 2n, funcId: 1 }), ev({ tstamp: 1n, gsoType: 0x201 })];
   stops = 0;
   samples = 2;
   constructor(readonly opts: TraceOptions) {
     super();
   }
-  packets() {
-    return groupPackets(this.events, { names: ['net_dev_queue', 'consume_skb'] });
+  events() {
+    return this.evs;
   }
   halts = 0;
   async halt(): Promise<TraceSummary> {
@@ -35,11 +34,12 @@ class FakeTracer extends EventEmitter implements TracerLike {
   }
 }
 
-function service(opts: { fail?: Error; maxEvents?: number } = {}) {
+function service(opts: { fail?: Error; maxEvents?: number; netns?: () => number } = {}) {
   const tracers: FakeTracer[] = [];
   const svc = new TraceService({
     maxEvents: opts.maxEvents ?? 1000,
     keepFinished: 2,
+    defaultNetnsInode: opts.netns,
     startTracer: async (o) => {
       if (opts.fail) throw opts.fail;
       const t = new FakeTracer(o);
@@ -84,11 +84,75 @@ describe('TraceService', () => {
     await svc.stop(id);
     expect(tracers[0].stops).toBe(1);
     expect(r).toMatchObject({ state: 'done', stopReason: 'stopped', samples: 2, lost: 1, notKept: 0 });
-    expect(r.packets).toHaveLength(1);
+    expect([r.packetCount, r.offset, r.packets.length]).toEqual([1, 0, 1]);
     expect(r.packets[0].events.map((e) => [e.timestamp, e.function, e.gso_type])).toEqual([
       ['1', 'net:net_dev_queue', ['tcpv4', 'ipxip6']],
       ['2', 'skb:consume_skb', ['tcpv4']],
     ]);
+  });
+
+  it('keeps a finished trace as raw records: the same packets as while it ran, 72 bytes an event', async () => {
+    const { svc, tracers } = service();
+    const { id } = await svc.start({ mark: 1 });
+    tracers[0].evs = Array.from({ length: 300 }, (_, i) => ev({ skb: 0xffff888000000000n + BigInt(i % 7) * 0x100n, tstamp: BigInt(1000 + i), len: 100 + i }));
+    const live = svc.get(id);
+    const done = await svc.stop(id);
+    expect(done.packets).toEqual(live.packets);
+    expect(done.packetCount).toBe(7);
+    const entry = (svc as unknown as { traces: Map<string, { store: { raw: Buffer }; tracer?: unknown }> }).traces.get(id)!;
+    expect([entry.store.raw.length, entry.tracer]).toEqual([300 * 72, undefined]);
+  });
+
+  it('pages packets with offset and limit', async () => {
+    const { svc, tracers } = service();
+    const { id } = await svc.start({ mark: 1 });
+    tracers[0].evs = Array.from({ length: 5 }, (_, i) => ev({ skb: 0xffff888000000000n + BigInt(i) * 0x100n, tstamp: BigInt(10 + i) }));
+    const r = svc.get(id, { offset: 3, limit: 10 });
+    expect([r.packetCount, r.offset, r.packets.map((p) => p.id)]).toEqual([5, 3, [4, 5]]);
+    expect(svc.get(id, { limit: 2 }).packets.map((p) => p.id)).toEqual([1, 2]);
+    expect(() => svc.get(id, { offset: -1 })).toThrow(InvalidArgumentError);
+    expect(() => svc.get(id, { limit: 0 })).toThrow(InvalidArgumentError);
+    await svc.shutdown();
+  });
+
+  it('prints a trace as ipft does', async () => {
+    const { svc } = service();
+    const { id } = await svc.start({ mark: 1 });
+    await svc.stop(id);
+    const lines = svc.text(id).split('\n');
+    expect(lines.slice(0, 6)).toEqual([
+      'Backend: tp_btf (not used: fentry: load: EPERM)',
+      'Attaching program (total 30, succeeded 30, failed 0, filtered: 0, untraceable: 0)',
+      expect.stringMatching(/^Note: tracepoint mode/),
+      'State: done (stopped)',
+      'Samples: 2 Lost: 1',
+      '',
+    ]);
+    expect(lines[6]).toMatch(/^=== packet 1: skb 0xffff888012345600, 2 events, 0.0 us$/);
+    expect(lines[7]).toMatch(/^1 0000 net:net_dev_queue \(len: 5764 .*gso_type: tcpv4\|ipxip6 /);
+    expect(lines[8]).toMatch(/^2 0000 skb:consume_skb /);
+  });
+
+  it('traces the managed namespace unless the request names one (0: all)', async () => {
+    const { svc, tracers } = service({ netns: () => 4026532999 });
+    const a = await svc.start({ mark: 1 });
+    expect([a.request.netnsInode, tracers[0].opts.netnsInode]).toEqual([4026532999, 4026532999]);
+    await svc.stop(a.id);
+    const b = await svc.start({ mark: 1, netnsInode: 0 });
+    expect([b.request.netnsInode, tracers[1].opts.netnsInode]).toEqual([0, 0]);
+    await svc.stop(b.id);
+    const c = await svc.start({ mark: 1, netnsInode: 42 });
+    expect(tracers[2].opts.netnsInode).toBe(42);
+    await svc.stop(c.id);
+  });
+
+  it('a managed namespace that is gone refuses the start and leaves the slot free', async () => {
+    const gone = new Error('gone');
+    const { svc, tracers } = service({ netns: () => { throw gone; } });
+    await expect(svc.start({ mark: 1 })).rejects.toBe(gone);
+    expect([tracers.length, svc.list().length]).toEqual([0, 0]);
+    await expect(svc.start({ mark: 1, netnsInode: 0 })).resolves.toMatchObject({ state: 'running' });
+    await svc.shutdown();
   });
 
   it('ends a trace after its duration and at its event limit', async () => {

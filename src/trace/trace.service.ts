@@ -5,19 +5,22 @@
 //   TraceBusyError (HTTP 409). Attaching thousands of probes twice would double the overhead
 //   on every packet of the host, and the backend probes would see each other.
 // - Bounded memory: a trace keeps at most `maxEvents` events (request, capped by the service);
-//   received events beyond that are counted (`notKept`), never silently dropped. Finished traces
-//   keep their packets (already formatted) and only the last `keepFinished` are kept.
+//   received events beyond that are counted (`notKept`), never silently dropped. A finished trace
+//   keeps its events as raw 72-byte records (50,000 events: 3.6 MB) and is formatted when asked
+//   for, a page of packets at a time; only the last `keepFinished` finished traces are kept.
+// - Namespace: unless the request names one (`netnsInode`, 0 for all), only packets in the
+//   agent's managed namespace are traced (`defaultNetnsInode`).
 // - Every trace ends: by its duration (default 10 s, capped), its event limit, stop(), or the
 //   service's shutdown() (wire it to onModuleDestroy / SIGTERM).
 import { randomUUID } from 'node:crypto';
 
 import { InvalidArgumentError } from '../netlink/errors';
 import { Backend, BACKENDS, TP_MODE_NOTE, TraceType, selectionSummary } from './backend';
-import type { TraceEvent } from './event';
-import { eventRecord, Labels } from './format';
+import { decodeEvent, encodeEvent, EVENT_SIZE, TraceEvent } from './event';
+import { eventRecord, formatPacket, Labels } from './format';
 import { parseU32 } from './ipft-args';
-import type { Packet } from './packets';
-import { AttachSummary, Tracer, TraceOptions, TraceSummary } from './tracer';
+import { groupPackets } from './packets';
+import { attachLine, AttachSummary, Tracer, TraceOptions, TraceSummary } from './tracer';
 
 export class TraceBusyError extends Error {
   override readonly name = 'TraceBusyError';
@@ -33,6 +36,14 @@ export class TraceNotFoundError extends Error {
   }
 }
 
+/** A request body that does not validate: every field with what is wrong with it. */
+export class TraceRequestError extends Error {
+  override readonly name = 'TraceRequestError';
+  constructor(readonly errors: Array<{ field: string; messages: string[] }>) {
+    super(`invalid trace request: ${errors.map((e) => `${e.field}: ${e.messages.join('; ')}`).join(' | ')}`.slice(0, 2000));
+  }
+}
+
 export interface TraceRequest {
   /** Number, or a string in hex (0x…) or decimal. */
   mark: number | string;
@@ -40,6 +51,7 @@ export interface TraceRequest {
   regex?: string;
   backend?: Backend;
   type?: TraceType;
+  /** Only skbs in this network namespace (inode); 0: every namespace; default: the service's. */
   netnsInode?: number;
   ifindex?: number;
   /** Default 10 000 ms, at most the service's maxDurationMs. */
@@ -78,9 +90,23 @@ export interface TracePacket {
 }
 
 export interface TraceResult extends TraceInfo {
-  /** Packets so far (running) or final (done), events in timestamp order. */
+  /** Packets so far (running) or in all (finished). */
+  packetCount: number;
+  /** Index of the first packet in `packets`. */
+  offset: number;
+  /** A page of packets (by first event), events in timestamp order. */
   packets: TracePacket[];
 }
+
+export interface PageOptions {
+  /** First packet (0-based); default 0. */
+  offset?: number;
+  /** Packets at most; default and cap MAX_PACKETS_PER_PAGE. */
+  limit?: number;
+}
+
+/** Packets per GET at most (the events in them are bounded by maxEvents). */
+export const MAX_PACKETS_PER_PAGE = 10_000;
 
 /** What the service needs of a Tracer (a fake in unit tests). */
 export interface TracerLike {
@@ -93,7 +119,8 @@ export interface TracerLike {
   readonly samples: number;
   on(event: 'limit', fn: () => void): unknown;
   on(event: 'error', fn: (e: Error) => void): unknown;
-  packets(): Packet[];
+  /** Kept events, in arrival order. */
+  events(): readonly TraceEvent[];
   halt(): Promise<TraceSummary>;
   stop(): Promise<TraceSummary>;
 }
@@ -107,6 +134,17 @@ export interface TraceServiceOptions {
   maxDurationMs?: number;
   /** Finished traces kept for GET; default 4. */
   keepFinished?: number;
+  /** The netns inode traced when a request names none (the agent's managed namespace). */
+  defaultNetnsInode?: () => number;
+}
+
+/** What is kept of a trace's events: raw records and what it takes to name them. */
+interface EventStore {
+  /** Finished: every kept event, EVENT_SIZE bytes each, in arrival order. */
+  raw?: Buffer;
+  labels: Labels;
+  /** Target names (packet splitting knows the free functions by name). */
+  names: string[];
 }
 
 interface Entry {
@@ -115,11 +153,10 @@ interface Entry {
   abort: AbortController;
   tracer?: TracerLike;
   timer?: NodeJS.Timeout;
-  packets?: TracePacket[];
+  /** Set once finished; the tracer is released. */
+  store?: EventStore;
   stopping?: Promise<void>;
 }
-
-const MAX_PACKETS_PER_RESPONSE = 10_000;
 
 export class TraceService {
   private readonly traces = new Map<string, Entry>();
@@ -127,6 +164,7 @@ export class TraceService {
   readonly maxEvents: number;
   readonly maxDurationMs: number;
   private readonly keepFinished: number;
+  private readonly defaultNetnsInode?: () => number;
   private active?: string;
 
   constructor(opts: TraceServiceOptions = {}) {
@@ -134,6 +172,7 @@ export class TraceService {
     this.maxEvents = opts.maxEvents ?? 50_000;
     this.maxDurationMs = opts.maxDurationMs ?? 600_000;
     this.keepFinished = opts.keepFinished ?? 4;
+    this.defaultNetnsInode = opts.defaultNetnsInode;
   }
 
   /** Validates and normalizes a request; InvalidArgumentError (HTTP 400) names the field. */
@@ -178,6 +217,7 @@ export class TraceService {
   async start(req: TraceRequest): Promise<TraceInfo> {
     const request = this.normalize(req);
     if (this.active) throw new TraceBusyError(this.active);
+    if (request.netnsInode === undefined && this.defaultNetnsInode) request.netnsInode = this.defaultNetnsInode();
     const id = randomUUID();
     const entry: Entry = {
       info: { id, state: 'starting', request, createdAt: new Date().toISOString(), samples: 0, lost: 0, notKept: 0 },
@@ -225,13 +265,60 @@ export class TraceService {
     }
   }
 
-  /** A trace with its packets (a running one: what was received so far). */
-  get(id: string): TraceResult {
+  /** A trace with a page of its packets (a running one: what was received so far). */
+  get(id: string, page: PageOptions = {}): TraceResult {
+    const entry = this.entry(id);
+    const offset = page.offset ?? 0;
+    const limit = Math.min(page.limit ?? MAX_PACKETS_PER_PAGE, MAX_PACKETS_PER_PAGE);
+    if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer ≥ 0');
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('limit', `must be an integer between 1 and ${MAX_PACKETS_PER_PAGE}`);
+    const info = this.info(entry);
+    const store = this.store(entry);
+    if (!store) return { ...info, packetCount: 0, offset, packets: [] };
+    const packets = this.group(entry, store);
+    const shown = packets.slice(offset, offset + limit).map((p) => ({
+      id: p.id,
+      skb: `0x${p.skb.toString(16)}`,
+      events: p.events.map((e: TraceEvent) => eventRecord(e, p.id, store.labels)),
+    }));
+    return { ...info, packetCount: packets.length, offset, packets: shown };
+  }
+
+  /** The whole trace as ipft prints it: status lines, `Samples: N Lost: N`, packet blocks. */
+  text(id: string): string {
+    const entry = this.entry(id);
+    const info = this.info(entry);
+    const lines: string[] = [];
+    if (info.backendSelection) lines.push(info.backendSelection);
+    if (info.attach) lines.push(attachLine(info.attach));
+    if (info.note) lines.push(`Note: ${info.note}`);
+    lines.push(`State: ${info.state}${info.stopReason ? ` (${info.stopReason})` : ''}${info.error ? `: ${info.error}` : ''}`);
+    lines.push(`Samples: ${info.samples} Lost: ${info.lost}`);
+    if (info.notKept) lines.push(`Not kept: ${info.notKept} received events beyond the limit are missing below`);
+    const store = this.store(entry);
+    const blocks = store ? this.group(entry, store).map((p) => formatPacket(p, store.labels)) : [];
+    return [lines.join('\n'), ...blocks].join('\n\n') + '\n';
+  }
+
+  private entry(id: string): Entry {
     const entry = this.traces.get(id);
     if (!entry) throw new TraceNotFoundError(id);
+    return entry;
+  }
+
+  private info(entry: Entry): TraceInfo {
     const info = { ...entry.info };
     if (entry.tracer && entry.info.state === 'running') info.samples = entry.tracer.samples;
-    return { ...info, packets: entry.packets ?? (entry.tracer ? this.format(entry.tracer) : []) };
+    return info;
+  }
+
+  private store(entry: Entry): EventStore | undefined {
+    return entry.store ?? (entry.tracer ? storeOf(entry.tracer) : undefined);
+  }
+
+  private group(entry: Entry, store: EventStore) {
+    const events = store.raw ? decodeAll(store.raw) : entry.tracer!.events();
+    return groupPackets(events, { names: store.names });
   }
 
   /** Every trace kept, newest first, without packets. */
@@ -240,11 +327,9 @@ export class TraceService {
   }
 
   /** Stops a running trace (idempotent for finished ones) and returns its result. */
-  async stop(id: string): Promise<TraceResult> {
-    const entry = this.traces.get(id);
-    if (!entry) throw new TraceNotFoundError(id);
-    await this.finish(entry, 'stopped');
-    return this.get(id);
+  async stop(id: string, page: PageOptions = {}): Promise<TraceResult> {
+    await this.finish(this.entry(id), 'stopped');
+    return this.get(id, page);
   }
 
   /** Stops the running trace, if any (service shutdown: nothing may stay attached). */
@@ -267,7 +352,7 @@ export class TraceService {
         // halt: final results at once; stop: detach (slow for thousands of fentry probes) before
         // the next trace may start.
         const s = await tracer.halt();
-        entry.packets = this.format(tracer);
+        entry.store = { ...storeOf(tracer), raw: encodeAll(tracer.events()) };
         Object.assign(entry.info, { samples: s.samples, lost: s.lost + s.undelivered, notKept: s.notKept });
         await tracer.stop();
         entry.info.state = reason === 'error' ? 'failed' : 'done';
@@ -275,19 +360,11 @@ export class TraceService {
         Object.assign(entry.info, { state: 'failed', error: e instanceof Error ? e.message : String(e) });
       } finally {
         entry.info.stoppedAt = new Date().toISOString();
-        entry.tracer = undefined; // the kept result is the formatted packets only
+        entry.tracer = undefined; // what is kept: the raw events (entry.store)
         if (this.active === entry.info.id) this.active = undefined;
       }
     })();
     return entry.stopping;
-  }
-
-  private format(tracer: TracerLike): TracePacket[] {
-    const labels: Labels = { labels: tracer.labels, modules: tracer.targets.map((t) => t.module), gsoNames: tracer.gsoNames };
-    return tracer
-      .packets()
-      .slice(0, MAX_PACKETS_PER_RESPONSE)
-      .map((p) => ({ id: p.id, skb: `0x${p.skb.toString(16)}`, events: p.events.map((e: TraceEvent) => eventRecord(e, p.id, labels)) }));
   }
 
   /** Drops the oldest finished traces beyond keepFinished. */
@@ -295,6 +372,25 @@ export class TraceService {
     const finished = [...this.traces.values()].filter((e) => e.info.state === 'done' || e.info.state === 'failed');
     for (const e of finished.slice(0, Math.max(0, finished.length - this.keepFinished))) this.traces.delete(e.info.id);
   }
+}
+
+function storeOf(tracer: TracerLike): EventStore {
+  return {
+    labels: { labels: tracer.labels, modules: tracer.targets.map((t) => t.module), gsoNames: tracer.gsoNames },
+    names: tracer.targets.map((t) => t.name),
+  };
+}
+
+function encodeAll(events: readonly TraceEvent[]): Buffer {
+  const raw = Buffer.allocUnsafe(events.length * EVENT_SIZE);
+  events.forEach((e, i) => encodeEvent(e).copy(raw, i * EVENT_SIZE));
+  return raw;
+}
+
+function decodeAll(raw: Buffer): TraceEvent[] {
+  const out: TraceEvent[] = [];
+  for (let o = 0; o + EVENT_SIZE <= raw.length; o += EVENT_SIZE) out.push(decodeEvent(raw.subarray(o, o + EVENT_SIZE)));
+  return out;
 }
 
 function summaryOf(a: AttachSummary): Omit<AttachSummary, 'verifierLog' | 'failures'> {

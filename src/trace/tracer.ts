@@ -138,7 +138,7 @@ export interface TraceSummary {
 }
 
 /** Attach summary line as ipftrace2 prints it. */
-export function attachLine(a: AttachSummary): string {
+export function attachLine(a: Pick<AttachSummary, 'total' | 'succeeded' | 'failed' | 'filtered' | 'untraceable'>): string {
   return `Attaching program (total ${a.total}, succeeded ${a.succeeded}, failed ${a.failed}, filtered: ${a.filtered}, untraceable: ${a.untraceable})`;
 }
 
