@@ -23,6 +23,7 @@ import { destroyAllNetns } from '../testing/netns';
 import { Backend } from './backend';
 import { TraceEvent } from './event';
 import { Packet } from './packets';
+import { ipftInKernel } from './testing/bpftool';
 import { buildSrv6GsoTopology, ENCAP_OVERHEAD, Srv6GsoTopology, tcpTransfer, TEST_MARK } from './testing/srv6-gso-topology';
 import { itWithBackend } from './trace-features';
 import { Tracer, TraceSummary } from './tracer';
@@ -230,13 +231,8 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
 
 // ---- the CLI ----
 
-/** Programs of ours (names start with "ipft") with a link, as bpftool sees them. */
-function attachedIpftLinks(): number {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8', maxBuffer: 1 << 28 }) || '[]') as Array<{ id: number; name?: string }>;
-  const ours = new Set(progs.filter((p) => p.name?.startsWith('ipft')).map((p) => p.id));
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8', maxBuffer: 1 << 28 }) || '[]') as Array<{ prog_id: number }>;
-  return links.filter((l) => ours.has(l.prog_id)).length;
-}
+/** Programs of ours with a link, as bpftool sees them. */
+const attachedIpftLinks = () => ipftInKernel().links;
 
 interface Run {
   proc: ChildProcess;

@@ -12,14 +12,12 @@
 //        10.0.1.0/24 encap seg6 mode encap segs fc00:1::d4 dev u2
 //   mark 0xdeadbeef (tc, bpf/trace/test_mark.bpf.c) on: v1 egress, t1 ingress, u2 ingress, v2 ingress
 //   (the data direction vm1 → vm2; ACKs are not marked)
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 
-import { packageRoot } from '../../native/addon';
 import { TestNetns } from '../../testing/netns';
+import { tcMark, tcpTransferBetween, TEST_MARK } from './traffic';
 
-export const TEST_MARK = 0xdeadbeef;
+export { TEST_MARK };
 /** Outer IPv6 header + SRH with one segment: what H.Encaps adds to every packet. */
 export const ENCAP_OVERHEAD = 40 + 8 + 16;
 
@@ -39,16 +37,6 @@ function ifindex(ns: TestNetns, dev: string): number {
 
 function sysctls(ns: TestNetns, kv: string[]): void {
   ns.exec('sysctl', ['-q', '-w', ...kv]);
-}
-
-function tcMark(ns: TestNetns, dev: string, dir: 'ingress' | 'egress'): void {
-  const obj = join(packageRoot(), 'bpf', 'build', 'trace', 'test_mark.bpf.o');
-  try {
-    ns.exec('tc', ['qdisc', 'add', 'dev', dev, 'clsact']);
-  } catch {
-    /* already there (the other direction) */
-  }
-  ns.exec('tc', ['filter', 'add', 'dev', dev, dir, 'bpf', 'da', 'obj', obj, 'sec', 'tc']);
 }
 
 /** Builds the topology (cleanup: destroyAllNetns, registered before creation by TestNetns). */
@@ -115,51 +103,10 @@ export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
   };
 }
 
-function nodeIn(ns: TestNetns, script: string): { proc: ReturnType<typeof spawn>; out: Promise<string> } {
-  const proc = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (err += d));
-  const done = new Promise<string>((resolve, reject) =>
-    proc.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`node in ${ns.name} exited ${code}: ${err.trim()}`)))),
-  );
-  return { proc, out: done };
-}
-
 /**
  * Sends `bytes` over one TCP connection from vm1 to vm2:5001 and resolves with what the server
  * received (the independent observer that the path works end to end).
  */
-export async function tcpTransfer(t: Srv6GsoTopology, bytes: number, timeoutMs = 60_000): Promise<number> {
-  const server = nodeIn(
-    t.vm2,
-    `const net=require('net');let n=0;const s=net.createServer(c=>{c.on('data',d=>n+=d.length);` +
-      `c.on('end',()=>{process.stdout.write('received '+n+'\\n');s.close();});});` +
-      `s.listen(5001,'10.0.2.2',()=>process.stdout.write('listening\\n'));setTimeout(()=>process.exit(3),${timeoutMs}).unref();`,
-  );
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      if (String(d).includes('listening')) {
-        server.proc.stdout!.off('data', onData);
-        resolve();
-      }
-    };
-    server.proc.stdout!.on('data', onData);
-    server.out.catch(reject);
-  });
-  const client = nodeIn(
-    t.vm1,
-    `const c=require('net').connect(5001,'10.0.2.2',()=>c.end(Buffer.alloc(${bytes},0x61)));` +
-      `c.on('close',h=>process.exit(h?1:0));c.on('error',e=>{console.error(e.message);process.exit(1)});` +
-      `setTimeout(()=>{console.error('timeout');process.exit(2)},${timeoutMs}).unref();`,
-  );
-  try {
-    await client.out;
-  } catch (e) {
-    server.proc.kill();
-    throw e;
-  }
-  const m = /received (\d+)/.exec(await server.out);
-  return m ? Number(m[1]) : -1;
+export function tcpTransfer(t: Srv6GsoTopology, bytes: number, timeoutMs = 60_000): Promise<number> {
+  return tcpTransferBetween(t.vm1, t.vm2, '10.0.2.2', 5001, bytes, timeoutMs);
 }
