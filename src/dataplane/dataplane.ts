@@ -68,6 +68,7 @@ export class Dataplane {
   stop(): void {
     this.watcher?.stop();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.opts.store.close(); // reopened by a later save, should a job still finish after this
   }
 
   upsertNode(dto: NodeSpecDto): Promise<JobResult> {
