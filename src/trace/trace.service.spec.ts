@@ -112,6 +112,8 @@ describe('TraceService', () => {
     expect(svc.get(id, { limit: 2 }).packets.map((p) => p.id)).toEqual([1, 2]);
     expect(() => svc.get(id, { offset: -1 })).toThrow(InvalidArgumentError);
     expect(() => svc.get(id, { limit: 0 })).toThrow(InvalidArgumentError);
+    await expect(svc.stop(id, { limit: 0 })).rejects.toThrow(InvalidArgumentError);
+    expect([svc.get(id).state, tracers[0].stops]).toEqual(['running', 0]); // refused before stopping
     await svc.shutdown();
   });
 

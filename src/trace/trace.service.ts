@@ -20,7 +20,7 @@ import { decodeEvent, encodeEvent, EVENT_SIZE, TraceEvent } from './event';
 import { eventRecord, formatPacket, Labels } from './format';
 import { parseU32 } from './ipft-args';
 import { groupPackets } from './packets';
-import { attachLine, AttachSummary, Tracer, TraceOptions, TraceSummary } from './tracer';
+import { attachLine, AttachSummary, kernelViewCache, Tracer, TraceOptions, TraceSummary } from './tracer';
 
 export class TraceBusyError extends Error {
   override readonly name = 'TraceBusyError';
@@ -126,7 +126,7 @@ export interface TracerLike {
 }
 
 export interface TraceServiceOptions {
-  /** Starts a tracer (default Tracer.start). */
+  /** Starts a tracer (default Tracer.start, with the kernel's targets cached between traces). */
   startTracer?: (opts: TraceOptions) => Promise<TracerLike>;
   /** Cap (and default) of events kept per trace; default 50 000. */
   maxEvents?: number;
@@ -168,7 +168,8 @@ export class TraceService {
   private active?: string;
 
   constructor(opts: TraceServiceOptions = {}) {
-    this.startTracer = opts.startTracer ?? ((o) => Tracer.start(o));
+    const kernel = kernelViewCache();
+    this.startTracer = opts.startTracer ?? ((o) => Tracer.start({ ...o, kernel: kernel() }));
     this.maxEvents = opts.maxEvents ?? 50_000;
     this.maxDurationMs = opts.maxDurationMs ?? 600_000;
     this.keepFinished = opts.keepFinished ?? 4;
@@ -268,10 +269,7 @@ export class TraceService {
   /** A trace with a page of its packets (a running one: what was received so far). */
   get(id: string, page: PageOptions = {}): TraceResult {
     const entry = this.entry(id);
-    const offset = page.offset ?? 0;
-    const limit = Math.min(page.limit ?? MAX_PACKETS_PER_PAGE, MAX_PACKETS_PER_PAGE);
-    if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer ≥ 0');
-    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('limit', `must be an integer between 1 and ${MAX_PACKETS_PER_PAGE}`);
+    const { offset, limit } = checkPage(page);
     const info = this.info(entry);
     const store = this.store(entry);
     if (!store) return { ...info, packetCount: 0, offset, packets: [] };
@@ -328,6 +326,7 @@ export class TraceService {
 
   /** Stops a running trace (idempotent for finished ones) and returns its result. */
   async stop(id: string, page: PageOptions = {}): Promise<TraceResult> {
+    checkPage(page); // a bad page is refused before anything stops
     await this.finish(this.entry(id), 'stopped');
     return this.get(id, page);
   }
@@ -374,6 +373,15 @@ export class TraceService {
   }
 }
 
+/** Page bounds; InvalidArgumentError names the field. A limit above the cap is capped. */
+function checkPage(page: PageOptions): { offset: number; limit: number } {
+  const offset = page.offset ?? 0;
+  const limit = Math.min(page.limit ?? MAX_PACKETS_PER_PAGE, MAX_PACKETS_PER_PAGE);
+  if (!Number.isInteger(offset) || offset < 0) throw new InvalidArgumentError('offset', 'must be an integer ≥ 0');
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('limit', `must be an integer between 1 and ${MAX_PACKETS_PER_PAGE}`);
+  return { offset, limit };
+}
+
 function storeOf(tracer: TracerLike): EventStore {
   return {
     labels: { labels: tracer.labels, modules: tracer.targets.map((t) => t.module), gsoNames: tracer.gsoNames },
@@ -395,5 +403,5 @@ function decodeAll(raw: Buffer): TraceEvent[] {
 
 function summaryOf(a: AttachSummary): Omit<AttachSummary, 'verifierLog' | 'failures'> {
   const { verifierLog: _v, failures: _f, ...rest } = a;
-  return rest;
+  return { ...rest, attachMs: Math.round(a.attachMs * 10) / 10 };
 }

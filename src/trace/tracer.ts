@@ -47,12 +47,48 @@ export interface KernelView {
   gsoNames: ReadonlyMap<number, string>;
 }
 
-/** Reads BTF, kallsyms and the GSO flag names once (about 0.3 s); reusable across traces. */
+/** Reads BTF, kallsyms and the GSO flag names once (0.3-1 s, synchronous); reusable across traces. */
 export function readKernelView(): KernelView {
   const kbtf = readKernelBtf();
   let gsoNames: ReadonlyMap<number, string> = gsoTypeNames(kbtf.vmlinux);
   if (gsoNames.size === 0) gsoNames = FALLBACK_GSO_NAMES;
   return { discovery: discoverKernel(kbtf), syms: readKernelSymbols(), gsoNames };
+}
+
+/** Loaded modules by name and size: what changes the targets (module BTF, kallsyms). Use counts
+ *  (which change with every veth made) are left out. */
+export function moduleSignature(procModules: string): string {
+  return procModules
+    .split('\n')
+    .map((l) => l.split(' ', 2).join(' '))
+    .filter(Boolean)
+    .sort()
+    .join('\n');
+}
+
+/** /proc/modules; '' on a kernel without module support (nothing can change), undefined when
+ *  unreadable otherwise (then nothing is cached). */
+function procModules(): string | undefined {
+  try {
+    return readFileSync('/proc/modules', 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? '' : undefined;
+  }
+}
+
+/**
+ * readKernelView() for a long-lived process (the agent): the last view again while the set of
+ * loaded modules is the same, so a trace start does not block the event loop reading BTF again.
+ */
+export function kernelViewCache(read: () => KernelView = readKernelView, modules: () => string | undefined = procModules): () => KernelView {
+  let cached: { sig: string; view: KernelView } | undefined;
+  return () => {
+    const text = modules();
+    if (text === undefined) return read();
+    const sig = moduleSignature(text);
+    if (cached?.sig !== sig) cached = { sig, view: read() };
+    return cached.view;
+  };
 }
 
 export interface TraceOptions {
