@@ -23,14 +23,17 @@ import { loadConfig } from '../config/config.loader';
 import { bootstrap } from '../main';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
+import { scaled } from '../testing/time-scale';
 import { backendChecks } from './trace-features';
 import { ipftInKernel } from './testing/bpftool';
 import { tcMark, tcpTransferBetween, TEST_MARK } from './testing/traffic';
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(60_000));
 
 const MARK = `0x${TEST_MARK.toString(16)}`;
 const BYTES = 1 << 20;
+/** Longer than any test here takes (the service's cap is 600 s). */
+const LONG = Math.min(scaled(60_000), 600_000);
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -67,7 +70,7 @@ beforeAll(async () => {
     env: { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: stateDir, SRV6_HYPERVISOR: `trc-${process.pid}`, SRV6_NETNS: ns.name },
   });
   ({ app, url } = await bootstrap(config, { logger: ['error'] }));
-}, 60_000);
+}, scaled(60_000));
 
 afterAll(async () => {
   await app?.close();
@@ -86,8 +89,8 @@ async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promi
   return { status: res.status, type, body: type.startsWith('application/json') ? await res.json() : await res.text() };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + scaled(ms);
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
@@ -106,7 +109,7 @@ const DEVICE = '^(veth_xmit|net_dev_queue|net_dev_start_xmit|net_dev_xmit)$';
  */
 async function expectNothingInKernel(): Promise<void> {
   expect(ipftInKernel().links).toBe(0);
-  await waitFor('the kernel to free our programs', async () => (ipftInKernel().progs === 0 ? true : undefined), 10_000);
+  await waitFor('the kernel to free our programs', async () => (ipftInKernel().progs === 0 ? true : undefined), 5_000);
 }
 
 const events = (trace: Json): Json[] => trace.packets.flatMap((p: Json) => p.events);
@@ -120,11 +123,11 @@ describe('POST /v1/traces in the managed namespace', () => {
   it('starts a trace once its probes are attached: backend, why, attach summary, the managed netns as filter', async () => {
     const before = ipftInKernel().links;
     Object.assign(base, { a0: txPackets(ns, 'a0'), b0: txPackets(ns, 'b0') });
-    const r = await call('POST', '/v1/traces', { mark: MARK, durationMs: 60_000 });
+    const r = await call('POST', '/v1/traces', { mark: MARK, durationMs: LONG });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({
       state: 'running',
-      request: { mark: MARK, mask: '0xffffffff', netnsInode: inode.managed, durationMs: 60_000, limit: 50_000 },
+      request: { mark: MARK, mask: '0xffffffff', netnsInode: inode.managed, durationMs: LONG, limit: 50_000 },
       backend: expect.stringMatching(/^(fentry|kprobe-multi|kprobe|tp_btf)$/),
       backendSelection: expect.stringMatching(/^Backend: /),
     });
@@ -143,8 +146,8 @@ describe('POST /v1/traces in the managed namespace', () => {
   });
 
   it('records the marked packets with len and gso_type; unmarked traffic is absent', async () => {
-    expect(await tcpTransferBetween(ns, peer, '10.9.1.2', 5001, BYTES)).toBe(BYTES);
-    expect(await tcpTransferBetween(ns, peer, '10.9.2.2', 5002, BYTES)).toBe(BYTES);
+    expect(await tcpTransferBetween(ns, peer, '10.9.1.2', 5001, BYTES, LONG)).toBe(BYTES);
+    expect(await tcpTransferBetween(ns, peer, '10.9.2.2', 5002, BYTES, LONG)).toBe(BYTES);
     const r = await call('GET', `/v1/traces/${id}`);
     expect(r.status).toBe(200);
     trace = r.body;
@@ -211,9 +214,9 @@ describe('POST /v1/traces in the managed namespace', () => {
   });
 
   it('netnsInode 0 traces every namespace: the peer marks its ACKs on a1, and they appear', async () => {
-    const r = await call('POST', '/v1/traces', { mark: MARK, netnsInode: 0, regex: DEVICE, durationMs: 60_000 });
+    const r = await call('POST', '/v1/traces', { mark: MARK, netnsInode: 0, regex: DEVICE, durationMs: LONG });
     expect(r.status).toBe(201);
-    expect(await tcpTransferBetween(ns, peer, '10.9.1.2', 5003, BYTES)).toBe(BYTES);
+    expect(await tcpTransferBetween(ns, peer, '10.9.1.2', 5003, BYTES, LONG)).toBe(BYTES);
     const done = (await call('POST', `/v1/traces/${r.body.id}/stop`)).body;
     const all = events(done);
     expect(all.some((e) => e.netns === inode.peer && e.ifindex === ifindex.a1)).toBe(true);
@@ -273,7 +276,7 @@ describe('traces API errors', () => {
   });
 
   it('shutting the agent down stops a running trace: nothing left attached', async () => {
-    const r = await call('POST', '/v1/traces', { mark: MARK, regex: DEVICE, durationMs: 60_000 });
+    const r = await call('POST', '/v1/traces', { mark: MARK, regex: DEVICE, durationMs: LONG });
     expect(r.status).toBe(201);
     expect(ipftInKernel().links).toBeGreaterThan(0);
     await app!.close();
