@@ -49,6 +49,7 @@ Marks, filters:
 Tracing:
   -b, --backend NAME     fentry | kprobe-multi | kprobe | tp_btf ("ftrace" = fentry);
                          default: the first of these that really loads and attaches here
+                         (kprobe-multi before fentry for more than 32 functions: ADR 0006)
   -t, --tracer TYPE      function (default) | function_graph (also returns; fentry only)
   -o, --output FORMAT    aggregate (default: per packet, at the end) | json (a line per event, live)
       --duration SECONDS stop after this long (default: until Ctrl-C or SIGTERM)
