@@ -1,7 +1,11 @@
 // The child redis-server of `serve`, for real (needs the redis-server binary, no root).
 import { execFileSync } from 'node:child_process';
-import { createServer, Server } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
+import { scaled } from '../testing/time-scale';
 import { redisAnswers, startRedisServer, tcpReachable } from './local-redis';
 
 const haveRedis = (() => {
@@ -45,15 +49,33 @@ const alive = (pid: number) => {
     await child.stop(); // idempotent
   });
 
-  it('fails with redis-server\'s own words when the port is taken', async () => {
-    const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  it('fails with redis-server\'s own words when the port is taken, never taking the holder for a Redis', async () => {
+    // The blocker accepts TCP connections but is no Redis: only redis-server's exit may answer. It
+    // reads and discards what the readiness probe sends, so each probe connection ends when the
+    // probe drops it (a socket nobody reads never sees the peer's FIN, and close() then waits for
+    // it forever: that hung in the lab VM, where redis-server starts slowly enough to be probed).
+    const conns = new Set<Socket>();
+    let probes = 0;
+    const blocker: Server = createServer((s) => {
+      probes++;
+      conns.add(s);
+      s.on('close', () => conns.delete(s));
+      s.on('error', () => undefined); // a probe that resets its connection is no failure
+      s.resume();
+    });
+    await new Promise<void>((r, j) => blocker.once('error', j).listen(0, '127.0.0.1', r));
     const port = (blocker.address() as { port: number }).port;
+    // redis-server started late, as on a slow machine: the probe meets the blocker first.
+    const dir = mkdtempSync(join(tmpdir(), 'srv6t-redis-late-'));
+    const late = join(dir, 'redis-server');
+    writeFileSync(late, '#!/bin/sh\nsleep 0.3\nexec redis-server "$@"\n', { mode: 0o755 });
     try {
-      // The blocker accepts TCP connections but is no Redis: only redis-server's exit may answer.
-      await expect(startRedisServer({ host: '127.0.0.1', port, readyTimeoutMs: 3000 })).rejects.toThrow(/exited \(1\) before accepting connections: .*Address already in use/);
+      await expect(startRedisServer({ host: '127.0.0.1', port, binary: late, readyTimeoutMs: scaled(3000) })).rejects.toThrow(/exited \(1\) before accepting connections: .*Address already in use/);
+      expect(probes).toBeGreaterThan(0);
     } finally {
+      for (const s of conns) s.destroy();
       await new Promise((r) => blocker.close(r));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
