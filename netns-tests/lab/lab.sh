@@ -151,11 +151,11 @@ fetch_kernel() {
       -o "Dir::State::Lists=$a/lists" -o "Dir::State::status=$a/status" -o "Dir::Cache=$a/cache"
       -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o APT::Architecture=amd64)
     pattern='^linux-image-6\.12\.[^-]*-amd64$' # not -dbg, -unsigned, cloud-, rt-
-    log "fetching the newest Debian trixie 6.12 kernel from $mirror"
+    log "looking for the newest Debian trixie 6.12 kernel on $mirror"
     ;;
   6.1)
     pattern='^linux-image-6\.1\.0-[0-9]+-amd64$' # Debian 12's own, from this machine's sources
-    log "fetching the newest Debian 12 6.1 kernel"
+    log "looking for the newest Debian 12 6.1 kernel"
     ;;
   *)
     log "LAB_KERNEL=$SERIES: known series are 6.12 and 6.1"
@@ -166,6 +166,16 @@ fetch_kernel() {
   local pkg
   pkg=$(apt-cache "${apt[@]}" search --names-only "$pattern" | awk '{ print $1 }' | sort -V | tail -1)
   [[ -n $pkg ]] || { log "no package matches $pattern"; return 1; }
+  # Already cached (LAB_REFRESH found nothing newer, or another series' run fetched it): no download.
+  local have
+  have=$(apt-cache "${apt[@]}" show --no-all-versions "$pkg" 2>/dev/null | sed -n 's|^Filename: .*/\(.*\)\.deb$|\1|p' | head -1)
+  if [[ -n $have && -f $CACHE/kernels/$have/.complete ]]; then
+    kdir=$CACHE/kernels/$have
+    echo "$have" >"$ptr"
+    log "newest is $have: cached already"
+    return 0
+  fi
+  log "downloading $pkg"
   local dl
   dl=$(mktemp -d "$CACHE/kernels/.dl.XXXXXX")
   chown _apt "$dl" 2>/dev/null # apt downloads as _apt where it can
