@@ -95,6 +95,8 @@ export class Dataplane {
   private configuredInterfaces(): Set<string> {
     const names = new Set(Object.keys(this.desired.originalMtu));
     for (const t of Object.values(this.desired.tenants)) for (const i of t.interfaces) names.add(i.name);
+    // An underlay re-created under an attached XDP program loses it: watch the underlay then too.
+    if (Object.values(this.desired.tenants).some((t) => t.xdpOffload)) for (const u of this.desired.node?.underlay ?? []) names.add(u);
     return names;
   }
 

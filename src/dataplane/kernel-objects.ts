@@ -90,6 +90,9 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   for (const u of node.underlay) sysctl(['net', 'ipv6', 'conf', u, 'seg6_enabled'], 1);
   const tenants = Object.values(state.tenants);
   if (mode === 'vrf' && tenants.length) sysctl(['net', 'vrf', 'strict_mode'], 1);
+  // The kernel applies max(all, <dev>): `all` must not re-enable the check on tenant interfaces.
+  // Other interfaces keep their own per-device setting.
+  if (mode === 'table' && tenants.length) sysctl(['net', 'ipv4', 'conf', 'all', 'rp_filter'], 0);
 
   for (const t of tenants) {
     const vrf = mode === 'vrf' ? vrfName(own, t.id) : null;
@@ -97,8 +100,10 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
     const mtu = tenantMtu(t, node.underlayMtu);
     for (const itf of t.interfaces) {
       o.links.set(itf.name, { name: itf.name, master: vrf, mtu });
-      // Loose reverse-path filtering: tenant prefixes overlap across tenants by design.
-      sysctl(['net', 'ipv4', 'conf', itf.name, 'rp_filter'], 2);
+      // Reverse-path filtering looks the VM's source up as if from loopback: in a VRF that is the
+      // tenant table (loose mode works), in table mode it is main, which never holds tenant
+      // prefixes, so there the check must be off or every IPv4 packet of the VM (ARP included) dies.
+      sysctl(['net', 'ipv4', 'conf', itf.name, 'rp_filter'], mode === 'vrf' ? 2 : 0);
       for (const gw of itf.gateways) {
         o.addresses.set(`${itf.name}|${gw}`, { ifname: itf.name, address: gw, noprefixroute: mode === 'table' });
         if (mode === 'table') {

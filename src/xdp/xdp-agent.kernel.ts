@@ -290,6 +290,13 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect(kernelCount(SID.beta)).toBe(k0);
   });
 
+  it('the agent watches the underlay but its own attachment causes no repair storm', async () => {
+    const before = dp.stats.reconciles;
+    await new Promise((r) => setTimeout(r, 1000));
+    // debounce 50 ms: a repair loop would have run about 20 times by now
+    expect(dp.stats.reconciles - before).toBeLessThanOrEqual(1);
+  });
+
   it('/metrics and /v1/state show the per-SID counters, the passed reasons and the attachment', async () => {
     const c = await counters();
     const text = await metrics.text();
