@@ -1,0 +1,172 @@
+// A real agent on a hypervisor: `srv6-agent serve --config FILE` (the built CLI) inside the HV's
+// namespace, with its own config, queue (hypervisor name), state directory, bearer token and log.
+// Its REST API listens on the management network and is called from the controller namespace,
+// as an operator's tooling would (curl, with the token: the caller is not on loopback).
+//
+// Entered with `nsenter --net` (not `ip netns exec`) and told the namespace by name
+// (kernel.netns): the XDP offload pins its links and maps in the host's bpffs under
+// <pinRoot>/<netns name>, where they outlive an agent restart as under systemd. `ip netns exec`
+// gives each run a fresh mount namespace and /sys, so a bpffs the agent mounts there, and every
+// pin in it, would go with the process: the XDP program detached at every stop.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_ENV } from '../../src/config/agent.config';
+import { packageRoot } from '../../src/native/addon';
+import { scaled } from '../../src/testing/time-scale';
+import { pinDirOf } from '../../src/xdp/xdp-offload';
+import { removeAgentLeftovers, removeDir, trackDir } from './cleanup-registry';
+import { Exit, NetnsProcess } from './netns-process';
+import { run } from './vm';
+
+export const AGENT_PORT = 9610;
+
+export interface AgentOptions {
+  /** Hypervisor name: the queue is `srv6-agent:<hypervisor>`. */
+  hypervisor: string;
+  /** The HV's namespace, where the agent runs and which it manages. */
+  netns: string;
+  /** The HV's address on the management network (the API listens there). */
+  mgmtAddress: string;
+  /** Where callers of the API run (the controller's namespace). */
+  callerNetns: string;
+  redisUrl: string;
+  dir: string;
+  lockMs?: number;
+  resyncSeconds?: number;
+}
+
+export interface RestAnswer<T = any> {
+  status: number;
+  body: T;
+}
+
+export function agentProgram(): string {
+  const js = join(packageRoot(), 'dist', 'src', 'cli', 'srv6-agent.js');
+  if (!existsSync(js)) throw new Error(`${js} is missing: run "npm run build" first`);
+  return js;
+}
+
+/** The test's environment minus the agent's settings (SRV6_*): the config file alone decides. */
+function agentEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.values(CONFIG_ENV)) delete env[name];
+  return env;
+}
+
+export class AgentProcess {
+  private proc?: NetnsProcess;
+  readonly token = randomBytes(16).toString('hex');
+  readonly stateDir: string;
+  readonly configFile: string;
+  readonly logFile: string;
+  /** Where the agent's XDP offload pins links and maps (removed with the data center). */
+  readonly pinDir: string;
+  /** Every pid this agent ran as (restarts). */
+  readonly pids: number[] = [];
+
+  constructor(readonly o: AgentOptions) {
+    this.stateDir = join(o.dir, 'state');
+    this.configFile = join(o.dir, 'agent.json');
+    this.logFile = join(o.dir, 'agent.log');
+    this.pinDir = pinDirOf({ netns: o.netns });
+    trackDir(this.pinDir); // before the agent may create it
+    mkdirSync(this.stateDir, { recursive: true });
+    const tokenFile = join(o.dir, 'token');
+    writeFileSync(tokenFile, `${this.token}\n`, { mode: 0o600 });
+    const config = {
+      agent: { hypervisor: o.hypervisor },
+      auth: { tokenFile, loopback: 'token' },
+      queue: { lockMs: o.lockMs ?? 2000 },
+      dataplane: { resyncSeconds: o.resyncSeconds ?? 0 },
+      server: { listen: `${o.mgmtAddress}:${AGENT_PORT}` },
+      kernel: { netns: o.netns },
+      state: { dir: this.stateDir },
+      redis: { url: o.redisUrl },
+    };
+    writeFileSync(this.configFile, `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.running ? this.proc.pid : undefined;
+  }
+
+  get baseUrl(): string {
+    return `http://${this.o.mgmtAddress}:${AGENT_PORT}`;
+  }
+
+  /** Starts the agent and waits until its API says ready (startup reconcile done, Redis reachable). */
+  async start(): Promise<void> {
+    if (this.proc?.running) throw new Error(`agent ${this.o.hypervisor} already runs (pid ${this.proc.pid})`);
+    this.proc = NetnsProcess.start({
+      netns: this.o.netns,
+      cmd: process.execPath,
+      args: [agentProgram(), 'serve', '--config', this.configFile, '--log-format', 'json'],
+      env: agentEnv(),
+      logFile: this.logFile,
+      agent: true,
+      launcher: 'nsenter',
+    });
+    this.pids.push(this.proc.pid);
+    await this.proc.waitForLine(/"listening on http/, scaled(60_000));
+    await this.waitReady(scaled(30_000));
+  }
+
+  private async waitReady(deadlineMs: number): Promise<void> {
+    const t0 = Date.now();
+    let last: RestAnswer | undefined;
+    for (;;) {
+      last = await this.rest('GET', '/v1/health/ready').catch((e) => ({ status: 0, body: String(e) }));
+      if (last.status === 200) return;
+      if (!this.proc?.running) throw new Error(`agent ${this.o.hypervisor} exited at start; log:\n${this.proc?.tail()}`);
+      if (Date.now() - t0 > deadlineMs) throw new Error(`agent ${this.o.hypervisor} not ready within ${deadlineMs} ms: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM (the agent's clean shutdown: the dataplane stays) and wait. */
+  async stop(): Promise<Exit | undefined> {
+    const p = this.proc;
+    if (!p) return undefined;
+    const e = await p.stop('SIGTERM');
+    removeAgentLeftovers(p.pid);
+    return e;
+  }
+
+  /** SIGKILL: no shutdown path at all, as a crash or the OOM killer. */
+  async kill(): Promise<Exit | undefined> {
+    const p = this.proc;
+    if (!p) return undefined;
+    const e = await p.stop('SIGKILL');
+    removeAgentLeftovers(p.pid);
+    return e;
+  }
+
+  /** The pinned XDP objects go once the agent is stopped for good (the namespace is going too). */
+  removePins(): void {
+    removeDir(this.pinDir);
+  }
+
+  tail(lines = 40): string {
+    return this.proc?.tail(lines) ?? '(never started)';
+  }
+
+  /** The agent's REST API, called from the controller namespace with the bearer token. */
+  async rest<T = any>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<RestAnswer<T>> {
+    const args = ['netns', 'exec', this.o.callerNetns, 'curl', '-sS', '--max-time', String(Math.ceil(scaled(30_000) / 1000)), '-X', method, '-H', `Authorization: Bearer ${this.token}`, '-w', '\n%{http_code}'];
+    if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
+    args.push(`${this.baseUrl}${path}`);
+    const r = await run('ip', args);
+    if (!r.ok) throw new Error(`${method} ${this.baseUrl}${path}: ${r.stderr.trim()}`);
+    const nl = r.stdout.lastIndexOf('\n');
+    const text = r.stdout.slice(0, nl);
+    const status = Number(r.stdout.slice(nl + 1));
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON (e.g. /metrics) */
+    }
+    return { status, body: parsed as T };
+  }
+}
