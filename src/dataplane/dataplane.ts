@@ -4,7 +4,7 @@
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership } from './kernel-objects';
-import { DriftWatcher, ReconcileResult, Reconciler } from './reconciler';
+import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
@@ -31,7 +31,10 @@ export class Dataplane {
   private desired: DesiredState;
   private readonly reconciler: Reconciler;
   private readonly own: Ownership;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending: PendingJob[] = [];
+  private pumping = false;
+  /** JSON of `desired` as last written (computed lazily). */
+  private desiredText?: string;
   private watcher?: DriftWatcher;
   private resyncTimer?: NodeJS.Timeout;
   /** Counters for metrics and tests. */
@@ -109,33 +112,144 @@ export class Dataplane {
   }
 
   /**
-   * Serialises jobs; validation errors throw before anything is written or applied. A job about
-   * one tenant reconciles that tenant only; others (node, resync) reconcile everything.
+   * Queues a job. Jobs run one at a time in call order; validation errors reject before anything
+   * is written or applied. A job about one tenant reconciles that tenant only; others (node,
+   * resync) reconcile everything. Tenant jobs that queued up behind a running one are taken as a
+   * group (see runGroup).
    */
   private job(transition: (s: DesiredState) => DesiredState, tenant?: string): Promise<JobResult> {
-    const run = async (): Promise<JobResult> => {
-      const prev = this.desired;
-      const next = transition(prev);
-      let committed = this.desired;
-      let committedText: string | undefined;
-      const commit = (s: DesiredState) => {
-        if (s === committed) return;
-        // Bookkeeping-only differences (the same JSON) need no write.
-        const text = JSON.stringify(s);
-        if (text !== (committedText ??= JSON.stringify(committed))) this.opts.store.save(s);
-        committed = s;
-        committedText = text;
-        this.desired = s;
-      };
-      // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
-      const r = tenant && this.stats.reconciles > 0 && next.node ? await this.reconciler.reconcileTenant(prev, next, tenant, commit) : await this.reconciler.reconcile(next, commit);
-      this.stats.reconciles++;
-      commit(r.state); // bookkeeping of the apply: MTUs saved, VRFs owned
-      const { state: _s, ...result } = r;
-      return { ...result, version: this.desired.version };
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
+    return new Promise<JobResult>((resolve, reject) => {
+      this.pending.push({ transition, tenant, resolve, reject });
+      void this.pump();
+    });
   }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.pending.length) {
+        const group = this.takeGroup();
+        if (group.length === 1) await this.runOne(group[0]);
+        else await this.runGroup(group);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** The next job, plus the tenant jobs right behind it while each is about another tenant. */
+  private takeGroup(): PendingJob[] {
+    const scoped = (j: PendingJob) => j.tenant !== undefined && this.stats.reconciles > 0 && !!this.desired.node;
+    const group = [this.pending.shift()!];
+    if (!scoped(group[0])) return group;
+    const tenants = new Set([group[0].tenant]);
+    while (group.length < MAX_GROUP && this.pending.length && scoped(this.pending[0]) && !tenants.has(this.pending[0].tenant)) {
+      tenants.add(this.pending[0].tenant);
+      group.push(this.pending.shift()!);
+    }
+    return group;
+  }
+
+  private async runOne(j: PendingJob): Promise<void> {
+    try {
+      const prev = this.desired;
+      const next = j.transition(prev);
+      const commit = (s: DesiredState) => this.commit(s);
+      // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
+      const r = j.tenant && this.stats.reconciles > 0 && next.node ? await this.reconciler.reconcileTenant(prev, next, j.tenant, commit) : await this.reconciler.reconcile(next, commit);
+      this.stats.reconciles++;
+      this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
+      const { state: _s, ...result } = r;
+      j.resolve({ ...result, version: this.desired.version });
+    } catch (e) {
+      j.reject(e);
+    }
+  }
+
+  /**
+   * Jobs about distinct tenants, each planned on top of the one before (their objects do not
+   * overlap, so none of them needs the kernel changes of another to be planned), written ahead in
+   * ONE save, then applied one after another with a result each. A job whose transition or plan
+   * fails is rejected alone and leaves no trace in the state the others build on; a job touching
+   * an interface an earlier member touches goes back to the queue. Under load this turns N flushes
+   * of the state into one.
+   */
+  private async runGroup(group: PendingJob[]): Promise<void> {
+    const ready: { j: PendingJob; planned: Planned }[] = [];
+    let cur = this.desired;
+    const interfaces = new Set<string>();
+    for (const [i, j] of group.entries()) {
+      try {
+        const next = j.transition(cur);
+        // An interface handed from one tenant to another: the second plan would read it before
+        // the first apply releases it. Such a job waits for the next round.
+        const names = [cur, next].flatMap((st) => st.tenants[j.tenant!]?.interfaces.map((x) => x.name) ?? []);
+        if (names.some((n) => interfaces.has(n))) {
+          this.pending.unshift(...group.slice(i));
+          break;
+        }
+        for (const n of names) interfaces.add(n);
+        const planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, j.tenant!));
+        ready.push({ j, planned });
+        cur = planned.state;
+      } catch (e) {
+        j.reject(e);
+      }
+    }
+    try {
+      this.commit(cur);
+    } catch (e) {
+      for (const { j } of ready) j.reject(e);
+      return;
+    }
+    const done: { j: PendingJob; result: JobResult }[] = [];
+    let live = cur;
+    for (const { j, planned } of ready) {
+      try {
+        const { state: after, ...result } = await this.reconciler.apply(planned, 'tenant');
+        this.stats.reconciles++;
+        live = carryBookkeeping(live, planned.state, after);
+        done.push({ j, result: { ...result, version: planned.state.version } });
+      } catch (e) {
+        j.reject(e);
+      }
+    }
+    try {
+      this.commit(live);
+    } catch (e) {
+      for (const { j } of done) j.reject(e);
+      return;
+    }
+    for (const { j, result } of done) j.resolve(result);
+  }
+
+  /** Makes `s` the desired state, on disk first; bookkeeping-only calls with identical JSON write nothing. */
+  private commit(s: DesiredState): void {
+    if (s === this.desired) return;
+    const text = JSON.stringify(s);
+    if (text !== (this.desiredText ??= JSON.stringify(this.desired))) this.opts.store.save(s, text);
+    this.desired = s;
+    this.desiredText = text;
+  }
+}
+
+const MAX_GROUP = 64;
+
+interface PendingJob {
+  transition: (s: DesiredState) => DesiredState;
+  tenant?: string;
+  resolve: (r: JobResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** What one apply changed in the bookkeeping (`before` → `after`), carried over to `into`. */
+function carryBookkeeping(into: DesiredState, before: DesiredState, after: DesiredState): DesiredState {
+  const added = after.ownedVrfs.filter((v) => !before.ownedVrfs.includes(v));
+  const gone = new Set(before.ownedVrfs.filter((v) => !after.ownedVrfs.includes(v)));
+  const released = Object.keys(before.originalMtu).filter((k) => !(k in after.originalMtu));
+  if (!added.length && !gone.size && !released.length) return into;
+  const originalMtu = { ...into.originalMtu };
+  for (const k of released) delete originalMtu[k];
+  return { ...into, originalMtu, ownedVrfs: [...new Set([...into.ownedVrfs, ...added])].filter((v) => !gone.has(v)) };
 }

@@ -20,6 +20,13 @@ export interface ReconcileResult extends ApplyResult {
   xdp?: XdpReport;
 }
 
+/** Operations for a desired state, the state with its allocations, and the links as observed. */
+export interface Planned {
+  ops: Op[];
+  state: DesiredState;
+  links: Map<string, Link>;
+}
+
 export class Reconciler {
   private readonly applier: Applier;
   /** Nexthop ids taken by others, as of the last full observation (new ids avoid them). */
@@ -76,7 +83,7 @@ export class Reconciler {
   }
 
   /** Plans without applying (for dry runs and tests). */
-  async plan(state: DesiredState): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
+  async plan(state: DesiredState): Promise<Planned> {
     const observed = await this.observe();
     this.foreignNexthops = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
     const s = allocateNexthops(state, this.foreignNexthops);
@@ -105,7 +112,7 @@ export class Reconciler {
     return this.execute(await this.planTenant(prev, next, id), commit, 'tenant');
   }
 
-  async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<{ ops: Op[]; state: DesiredState; links: Map<string, Link> }> {
+  async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<Planned> {
     const s = allocateNexthops(next, this.foreignNexthops);
     const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
     const desired = this.objects(only(s));
@@ -139,13 +146,25 @@ export class Reconciler {
     return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
   }
 
-  private async execute({ ops, state: planned, links }: { ops: Op[]; state: DesiredState; links: Map<string, Link> }, commit: (s: DesiredState) => void, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+  private async execute(planned: Planned, commit: (s: DesiredState) => void, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
-    const s: DesiredState = { ...planned, originalMtu: { ...planned.originalMtu }, ownedVrfs: [...planned.ownedVrfs] };
-    // Remember MTUs before the agent changes them, so a release restores them.
+    const p = this.prepare(planned);
+    commit(p.state);
+    return { ...(await this.apply(p, scope)), durationMs: performance.now() - t0 };
+  }
+
+  /** The bookkeeping that must be on disk before the kernel changes: MTUs the plan is about to change (a release restores them). */
+  prepare({ ops, state, links }: Planned): Planned {
+    const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu } };
     for (const op of ops) if (op.kind === 'link' && op.action === 'configure' && !(op.link.name in s.originalMtu)) s.originalMtu[op.link.name] = links.get(op.link.name)?.mtu ?? 0;
-    commit(s);
+    return { ops, state: s, links };
+  }
+
+  /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
+  async apply({ ops, state, links }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+    const t0 = performance.now();
     const result = await this.applier.apply(ops, links);
+    const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] };
     for (const op of ops) {
       if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))

@@ -63,8 +63,9 @@ export class DesiredStateStore {
     return this.loadLegacy();
   }
 
-  save(state: DesiredState): void {
-    const body = Buffer.from(JSON.stringify(state));
+  /** `json`: the state's JSON when the caller has it already (it must be JSON.stringify(state)). */
+  save(state: DesiredState, json?: string): void {
+    const body = Buffer.from(json ?? JSON.stringify(state));
     const header: Header = { seq: this.seq + 1, len: body.length, crc: crc32(body) };
     const buf = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]);
     const i = 1 - this.newest;

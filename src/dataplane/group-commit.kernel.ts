@@ -1,0 +1,102 @@
+// Jobs that queue up behind a running one are taken as a group: one write of the desired state
+// for all of them, each still with its own result and its own failure. Checked with iproute2.
+//
+//   netns srv6t-grp-*:  ul0 <-> ul1 (underlay)   t0..t19 <-> p0..p19 (one interface per tenant)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { kernelHas } from '../testing/kernel-features';
+import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
+import { Dataplane } from './dataplane';
+import { DesiredStateStore } from './state-store';
+import type { TenantSpecDto } from './spec.dto';
+
+jest.setTimeout(scaled(60000));
+
+const MODE = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
+const N = 20;
+
+let ns: TestNetns;
+let nl: Rtnetlink;
+let dir: string;
+let dp: Dataplane;
+let saves = 0;
+
+const tenant = (i: number, itf = `t${i}`): TenantSpecDto => ({
+  id: `g${i}`,
+  behaviour: 'End.DT6',
+  interfaces: [{ name: itf, gateways: [`fd00:${i + 1}::1/64`] }],
+  routes: [{ prefix: `fd10:${i + 1}::/64`, sids: [`fc00:0:2:${i + 1}::`] }],
+});
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'srv6-grp-'));
+  ns = TestNetns.create('grp');
+  ns.vethPairs([['ul0', 'ul1'], ...Array.from({ length: N }, (_, i) => [`t${i}`, `p${i}`] as [string, string])]);
+  nl = Rtnetlink.open({ netns: ns.name });
+  const store = new DesiredStateStore(dir);
+  const save = store.save.bind(store);
+  store.save = (s, json) => {
+    saves++;
+    save(s, json);
+  };
+  dp = new Dataplane({ nl, store, mode: MODE, netns: ns.name, debounceMs: 50 });
+  await dp.start();
+  expect((await dp.upsertNode({ underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 })).failed).toEqual([]);
+});
+
+afterAll(() => {
+  dp?.stop();
+  nl?.close();
+  destroyAllNetns();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe(`group commit (${MODE} mode)`, () => {
+  it('a burst of tenant jobs: each its own result, fewer state writes than jobs, the kernel complete', async () => {
+    const before = saves;
+    const bad = { ...tenant(99), interfaces: [{ name: 'nosuch0', gateways: ['fd00:99::1/64'] }] };
+    const jobs = [...Array.from({ length: N }, (_, i) => tenant(i))];
+    jobs.splice(7, 0, bad); // a job that cannot be planned, in the middle of the burst
+    const results = await Promise.allSettled(jobs.map((t) => dp.upsertTenant(t)));
+
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, name: (r.reason as Error).name }] : []));
+    expect(failed).toEqual([{ i: 7, name: 'MissingInterfaceError' }]);
+    for (const r of results) if (r.status === 'fulfilled') expect(r.value.failed).toEqual([]);
+    // every job reports its own tenant's objects: one nexthop and its routes, nothing of the others
+    for (const r of results) if (r.status === 'fulfilled') expect(r.value.created.nexthop).toBe(1);
+    // versions rise in submission order
+    const versions = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.version] : []));
+    expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(versions).size).toBe(N);
+    // the first job ran alone, the rest queued behind it and went as groups
+    expect(saves - before).toBeLessThan(N);
+
+    expect(dp.state.tenants.g99).toBeUndefined();
+    for (let i = 0; i < N; i++) {
+      const table = dp.state.tenants[`g${i}`].table;
+      const routes = ns.ipJson(['-6', 'route', 'show', 'table', String(table), `fd10:${i + 1}::/64`]);
+      expect(routes).toHaveLength(1);
+      expect(ns.ipJson(['-6', 'addr', 'show', 'dev', `t${i}`]).flatMap((l: any) => l.addr_info.map((a: any) => a.local))).toContain(`fd00:${i + 1}::1`);
+    }
+  });
+
+  it('an interface handed from one tenant to another in the same burst ends with the new tenant', async () => {
+    const moved = { ...tenant(50, 't3'), interfaces: [{ name: 't3', gateways: ['fd00:4::1/64'] }] }; // g3's gateway
+    // The first job runs alone; the two behind it would form a group but share t3.
+    const [, del, up] = await Promise.all([dp.upsertTenant({ ...tenant(5), routes: [] }), dp.deleteTenant('g3'), dp.upsertTenant(moved)]);
+    expect(del.failed).toEqual([]);
+    expect(up.failed).toEqual([]);
+    expect(ns.ipJson(['-6', 'addr', 'show', 'dev', 't3']).flatMap((l: any) => l.addr_info.map((a: any) => a.local))).toContain('fd00:4::1');
+    expect((await dp.resync()).operations).toBe(0);
+  });
+
+  it('a resync after the bursts changes nothing, and a restart reads back the last state', async () => {
+    expect((await dp.resync()).operations).toBe(0);
+    const again = new DesiredStateStore(dir).load();
+    expect(Object.keys(again.tenants).sort()).toEqual(Object.keys(dp.state.tenants).sort());
+    expect(again.version).toBe(dp.state.version);
+  });
+});
