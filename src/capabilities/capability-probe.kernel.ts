@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 import { packageRoot } from '../native/addon';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
 import { Capabilities } from './capabilities.model';
 import { CapabilityProbe, PROBE_NETNS_PREFIX } from './capability-probe';
 
@@ -84,7 +85,7 @@ describe('CapabilityProbe on this kernel', () => {
       },
     });
     caps = await probe.run();
-  }, 10_000);
+  }, scaled(10_000));
 
   it('made exactly one throwaway namespace and removed it', () => {
     expect(created).toHaveLength(1);

@@ -31,6 +31,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../native/addon';
 import { itWith } from '../testing/kernel-features';
 import { destroyAllNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
 import { checksum, ETH_P, IPPROTO, summarize } from './packets';
 import { ADDR, Hv2Mode, Tenant, TwoHv } from './testing/two-hv';
 import { ping, Receiver, sendTcp, sendUdp, TcpResult, VmNic } from './testing/traffic';
@@ -150,8 +151,8 @@ class Scenario {
       const x0 = snapshot(this.offload);
       const sent = await Promise.all(TENANTS.map((t) => sendUdp(topo.vm[`${t}1`], send(t))));
       expect(sent).toEqual([{ sent: 2 * COUNT }, { sent: 2 * COUNT }]);
-      await until(() => TENANTS.every((t) => udpFrames(this.nics[t].frames).length >= 2 * COUNT), 5000);
-      await new Promise((r) => setTimeout(r, 200)); // what must NOT arrive has had its chance
+      await until(() => TENANTS.every((t) => udpFrames(this.nics[t].frames).length >= 2 * COUNT), scaled(5000));
+      await new Promise((r) => setTimeout(r, scaled(200))); // what must NOT arrive has had its chance
       const kernel = Object.fromEntries(Object.entries(topo.hv2KernelCounters()).map(([k, v]) => [k, v - (k0[k] ?? 0)]));
       const xdp = xdpDelta(x0, snapshot(this.offload));
       const frames = { A: udpFrames(this.nics.A.frames).map(canonical).sort(), B: udpFrames(this.nics.B.frames).map(canonical).sort() };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { BpfObject, RingBuffer, XdpLink, XdpMode } from '../../bpf/libbpf';
 import { packageRoot } from '../../native/addon';
 import type { TestNetns } from '../../testing/netns';
+import { scaled } from '../../testing/time-scale';
 import { u32Key } from '../layout';
 
 export const VM_NIC_OBJECT = () => join(packageRoot(), 'bpf/build/xdp/vm_nic.bpf.o');
@@ -61,7 +62,7 @@ export interface ProcResult {
 }
 
 /** Runs a command inside `ns`, killed (SIGKILL) after timeoutMs. */
-export function runIn(ns: TestNetns, cmd: string, args: string[], timeoutMs = 10_000): Promise<ProcResult> {
+export function runIn(ns: TestNetns, cmd: string, args: string[], timeoutMs = scaled(10_000)): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const p = spawn('ip', ['netns', 'exec', ns.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -79,7 +80,7 @@ export function runIn(ns: TestNetns, cmd: string, args: string[], timeoutMs = 10
 
 /** `ping -c n` bound to `src`; the number of replies. */
 export async function ping(ns: TestNetns, src: string, dst: string, count = 3): Promise<number> {
-  const r = await runIn(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '1', '-I', src, dst], 10_000);
+  const r = await runIn(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '1', '-I', src, dst], scaled(10_000));
   const m = /(\d+) received/.exec(r.stdout);
   return m ? Number(m[1]) : 0;
 }
@@ -155,7 +156,7 @@ export class Receiver {
       let buf = '';
       let started = false;
       const out = new Promise<string>((res) => p.on('close', () => res(buf)));
-      const kill = setTimeout(() => p.kill('SIGKILL'), 30_000);
+      const kill = setTimeout(() => p.kill('SIGKILL'), scaled(30_000)); // a backstop, scaled: TCG runs the test phases much slower
       p.on('close', () => clearTimeout(kill));
       p.stdout!.on('data', (d) => {
         buf += d;
@@ -199,7 +200,7 @@ export interface SendOptions {
 }
 
 async function sender(ns: TestNetns, mode: 'udp' | 'tcp', o: SendOptions): Promise<any> {
-  const r = await runIn(ns, process.execPath, ['-e', SENDER, mode, o.tag, o.src4, o.dst4, o.src6, o.dst6, String(o.count ?? 20), String(o.bytes ?? 1_000_000)], 15_000);
+  const r = await runIn(ns, process.execPath, ['-e', SENDER, mode, o.tag, o.src4, o.dst4, o.src6, o.dst6, String(o.count ?? 20), String(o.bytes ?? 1_000_000)], scaled(15_000));
   try {
     return JSON.parse(r.stdout.trim());
   } catch {
