@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test tier this machine supports: unit (no root), kernel (root: throwaway netns).
+# Runs every test tier this machine supports (docs/testing.md):
+#   unit    no root
+#   kernel  root: throwaway network namespaces on this machine's kernel
+#   lab     root and qemu (installed on demand): the lab subset (netns-tests/lab/subset.txt) in one
+#           boot of a VM with Debian's stock 6.12 kernel, for what this kernel lacks (VRF, kprobes,
+#           fentry). If the lab cannot run here (no qemu after installing it, no kernel package,
+#           LAB_SKIP=1) it is a named skip: "lab tier skipped: <reason>", also on the closing line.
+# Arguments go to jest in every tier (with --passWithNoTests: a pattern may select no test of a tier).
+# Exit status: 1 if any tier failed; the closing line counts all tiers: "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,21 +20,73 @@ done
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
-npx --no-install jest --selectProjects unit --json --outputFile="$results/unit.json" "$@" || status=1
+extra=()
+(($#)) && extra=(--passWithNoTests)
+declare -A took
+lab_skip=
+timed() { # timed <tier> <command...>: runs it, records its wall time
+  local t0=$SECONDS rc
+  "${@:2}"
+  rc=$?
+  took[$1]=$((SECONDS - t0))
+  return $rc
+}
+
+timed unit npx --no-install jest --selectProjects unit --json --outputFile="$results/unit.json" "${extra[@]}" "$@" || status=1
 if [[ $(id -u) -eq 0 ]]; then
   # --forceExit: a leaked handle (a queue, a socket) must not hang CI after the results are in
-  npx --no-install jest --selectProjects kernel --runInBand --forceExit --json --outputFile="$results/kernel.json" "$@" || status=1
+  timed kernel npx --no-install jest --selectProjects kernel --runInBand --forceExit --json --outputFile="$results/kernel.json" "${extra[@]}" "$@" || status=1
+  # Every test that skips here for a kernel feature must run in the lab: listed in its subset.
+  if [[ -f $results/kernel.json ]]; then node netns-tests/lab/subset.js cover "$results/kernel.json" || status=1; fi
+
+  if [[ ${LAB_SKIP:-} == 1 ]]; then
+    lab_skip="LAB_SKIP=1"
+    echo "lab tier skipped: $lab_skip" >&2
+  else
+    # LAB_TIMEOUT: the VM is killed (a failure) if the subset hangs: 6-10 min measured (docs/testing.md)
+    # In the background so that INT/TERM reach it from here: it stops its qemu on the way out
+    # (exec: $! is run.sh itself, not a subshell waiting for it).
+    mkdir -p "$results/lab"
+    t0=$SECONDS
+    (exec env LAB_NO_BUILD=1 LAB_OPTIONAL=1 LAB_KEEP="$results/lab" LAB_TIMEOUT="${LAB_TIMEOUT:-900}" \
+      bash netns-tests/lab/run.sh --subset "${extra[@]}" "$@") &
+    lab=$!
+    trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT
+    trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 143' TERM
+    wait "$lab" || status=1
+    trap - INT TERM
+    took[lab]=$((SECONDS - t0))
+    if [[ -f $results/lab/unavailable ]]; then
+      lab_skip=$(cat "$results/lab/unavailable")
+    elif [[ ! -f $results/lab/jest.json ]]; then
+      echo "lab tier FAILED: no results from the VM (see above)" >&2
+      status=1
+    fi
+  fi
 else
   echo "kernel tier skipped: needs root (network namespaces)" >&2
+  lab_skip="needs root"
+  echo "lab tier skipped: $lab_skip" >&2
 fi
 
-# One plain closing line over all tiers.
+# A line per tier, then one plain closing line over all tiers.
+for t in unit kernel lab; do [[ -n ${took[$t]:-} ]] && printf '%s tier: %dm%02ds\n' "$t" $((took[$t] / 60)) $((took[$t] % 60)); done
 node -e '
-const fs = require("fs"); let p = 0, f = 0, s = 0;
-for (const file of fs.readdirSync(process.argv[1])) {
-  const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
-  p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests;
+const fs = require("fs");
+const [dir, labSkip] = process.argv.slice(1);
+const tiers = [["unit", "unit.json"], ["kernel", "kernel.json"], ["lab", "lab/jest.json"]];
+let p = 0, f = 0, s = 0;
+for (const [tier, file] of tiers) {
+  if (!fs.existsSync(`${dir}/${file}`)) {
+    // the lab ran (not a named skip) but left no results: the VM failed or timed out
+    if (tier === "lab" && fs.existsSync(`${dir}/lab`) && !labSkip) { console.log("lab: no results (the VM run failed: see above)"); f += 1; }
+    continue;
+  }
+  const r = JSON.parse(fs.readFileSync(`${dir}/${file}`, "utf8"));
+  const failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  console.log(`${tier}: ${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests} skipped`);
+  p += r.numPassedTests; f += failed; s += r.numPendingTests;
 }
-console.log(`${p} passed, ${f} failed, ${s} skipped`);
-' "$results"
+console.log(`${p} passed, ${f} failed, ${s} skipped${labSkip ? ` (lab tier skipped: ${labSkip})` : ""}`);
+' "$results" "$lab_skip"
 exit $status

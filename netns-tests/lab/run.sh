@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The lab tier: the kernel tier (src/**/*.kernel.ts, netns-tests/**/*.test.ts) inside the lab VM
+# The lab tier: kernel-tier tests (src/**/*.kernel.ts, netns-tests/**/*.test.ts) inside the lab VM
 # (Debian's stock 6.12 kernel: VRF, kprobes, fentry), in ONE boot. Arguments go to jest:
 #
-#   bash netns-tests/lab/run.sh                       everything
+#   bash netns-tests/lab/run.sh                       the whole kernel tier (~20 min)
+#   bash netns-tests/lab/run.sh --subset              the lab subset (netns-tests/lab/subset.txt):
+#                                                     what `npm test` runs
 #   bash netns-tests/lab/run.sh -t 'VRF'              tests whose name matches
 #   bash netns-tests/lab/run.sh rtnetlink             test files whose path matches
 #
@@ -12,13 +14,22 @@
 #
 # Environment (and those of lab.sh: LAB_KERNEL, LAB_TIMEOUT, LAB_SHELL, LAB_OPTIONAL, ...):
 #   LAB_NO_BUILD=1   do not run scripts/setup.sh first (the caller just did: scripts/test.sh)
-#   LAB_COMPILED=1   run the compiled tests in dist/ (netns-tests/lab/jest.config.js), not ts-jest
+#   LAB_COMPILED=1   run the compiled tests in dist/, not ts-jest (netns-tests/lab/jest.config.js)
 #   LAB_KEEP=dir     keep the results (jest.json, kernel.config, exit-code) in dir
-#   LAB_TEST_TIMEOUT jest's default per-test timeout in the VM, ms (30000: TCG is 10-40x slower than
-#                    the host; explicit timeouts in a test file still win)
+#   LAB_TIME_SCALE   SRV6_TEST_TIME_SCALE in the VM (default 10): tests scale their deadlines by it
+#                    (src/testing/time-scale.ts); TCG is 10-40x slower than the host
+#   LAB_TEST_TIMEOUT jest's default per-test timeout in the VM, ms (default 5000 x LAB_TIME_SCALE;
+#                    explicit timeouts in a test file still win, scaled or not)
 set -uo pipefail
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$LAB_DIR/../.."
+
+subset=()
+if [[ ${1:-} == --subset ]]; then
+  shift
+  subset=(SRV6_LAB_SUBSET=1)
+  node "$LAB_DIR/subset.js" files >/dev/null || exit 1 # a missing file: say so before booting
+fi
 
 if [[ ${LAB_NO_BUILD:-} != 1 ]]; then
   bash scripts/setup.sh || { echo "lab: the build (scripts/setup.sh) failed" >&2; exit 1; }
@@ -33,19 +44,24 @@ else
 fi
 export LAB_OUT=$out LAB_TIMEOUT=${LAB_TIMEOUT:-1500} # npm test must stay under 25 min
 
-# The project's own jest.config.js (ts-jest): the tests run exactly as on the host. ts-jest's
-# transpiling is slow under TCG, so its cache lives in /tmp/lab-cache (= /var/cache/srv6-agent-lab/
-# vm-cache, kept between boots): warm, it costs what running dist/ costs. LAB_COMPILED=1 runs the
-# compiled tests from dist/ instead (netns-tests/lab/jest.config.js): no faster once the cache is
-# warm, stale when dist/ is, and a test that finds files relative to its __dirname looks elsewhere.
-config=(-c jest.config.js)
-[[ ${LAB_COMPILED:-} == 1 ]] && config=(-c netns-tests/lab/jest.config.js)
+scale=${LAB_TIME_SCALE:-10}
+[[ $scale =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "lab: LAB_TIME_SCALE=$scale is not a number" >&2; exit 2; }
+timeout_ms=${LAB_TEST_TIMEOUT:-$(awk -v s="$scale" 'BEGIN { printf "%d", 5000 * s }')}
+compiled=()
+[[ ${LAB_COMPILED:-} == 1 ]] && compiled=(LAB_COMPILED=1)
+
+# netns-tests/lab/jest.config.js: the project's kernel project (ts-jest, from the sources, exactly
+# as on the host) with the subset's per-file name filter. ts-jest's transpiling is slow under TCG,
+# so its cache lives in /tmp/lab-cache (= /var/cache/srv6-agent-lab/vm-cache, kept between boots).
 # The project is read-only in the VM: --ci writes no snapshots. --forceExit: a leaked handle must
-# not keep the VM up until LAB_TIMEOUT (the host tiers still report it).
-# lab.sh in the background so that INT/TERM reach it here (it stops its qemu on the way out).
-bash "$LAB_DIR/lab.sh" -- node node_modules/jest/bin/jest.js "${config[@]}" --selectProjects kernel \
-  --runInBand --ci --forceExit --cacheDirectory /tmp/lab-cache/jest --testTimeout "${LAB_TEST_TIMEOUT:-30000}" \
-  --json --outputFile /tmp/lab-out/jest.json "$@" <&0 &
+# not keep the VM up until LAB_TIMEOUT (the host tiers still report it). The VM's environment is
+# clean (init.sh): what the tests need is passed here.
+# lab.sh in the background so that INT/TERM reach it here (it stops its qemu on the way out);
+# exec: $! is lab.sh itself, not a subshell waiting for it (bash forks one when a trap is set).
+(exec bash "$LAB_DIR/lab.sh" -- env SRV6_TEST_TIME_SCALE="$scale" "${subset[@]}" "${compiled[@]}" \
+  node node_modules/jest/bin/jest.js -c netns-tests/lab/jest.config.js --selectProjects kernel \
+  --runInBand --ci --forceExit --cacheDirectory /tmp/lab-cache/jest --testTimeout "$timeout_ms" \
+  --json --outputFile /tmp/lab-out/jest.json "$@") <&0 &
 lab=$!
 trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT
 trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 143' TERM
