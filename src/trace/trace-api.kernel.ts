@@ -24,7 +24,7 @@ import { bootstrap } from '../main';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { scaled } from '../testing/time-scale';
-import { backendChecks } from './trace-features';
+import { backendChecks, backendWorks } from './trace-features';
 import { ipftInKernel } from './testing/bpftool';
 import { tcMark, tcpTransferBetween, TEST_MARK } from './testing/traffic';
 
@@ -132,6 +132,12 @@ describe('POST /v1/traces in the managed namespace', () => {
       backendSelection: expect.stringMatching(/^Backend: /),
     });
     expect(r.body.attach.succeeded).toBeGreaterThan(0);
+    // The automatic choice for the whole kernel (ADR 0006): kprobe-multi first where it works
+    // (the lab), fentry passed over with the reason; here (neither) tp_btf, kprobe-multi named first.
+    const expected = (['kprobe-multi', 'fentry', 'kprobe', 'tp_btf'] as const).find(backendWorks);
+    expect(r.body.backend).toBe(expected);
+    if (expected === 'kprobe-multi' && backendWorks('fentry')) expect(r.body.backendSelection).toMatch(/^Backend: kprobe-multi \(not used: fentry: not tried first: \d+ functions to trace/);
+    if (expected === 'tp_btf') expect(r.body.backendSelection).toMatch(/^Backend: tp_btf \(not used: kprobe-multi: .*; fentry: .*; kprobe: /);
     id = r.body.id;
     // bpftool: the probes are in the kernel, one link each (kprobe-multi: one per argument slot)
     expect(ipftInKernel().links).toBeGreaterThan(before);
