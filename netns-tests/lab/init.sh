@@ -3,7 +3,8 @@
 #
 # stage 1, in the initramfs (busybox):   proc sys devtmpfs; insmod /etc/lab-modules in order (9p,
 #   veth, vrf, their dependencies); the host root over 9p read-only at /mnt/root, and inside it
-#   proc sys dev devpts tmpfs(/tmp /run /dev/shm) bpffs tracefs debugfs cgroup2, and the writable
+#   proc sys dev devpts tmpfs(/tmp /run /dev/shm) bpffs tracefs debugfs cgroup2, the project
+#   (export "project", uncached, at its own path: under /tmp too) and the writable
 #   exports "labout" at /tmp/lab-out (this run's command and results) and "labcache" at
 #   /tmp/lab-cache (kept between boots); then pid 1 chroots into it:
 # stage 2, in the host's root:   loopback up; module autoloading from the cached kernel package
@@ -46,13 +47,6 @@ if [ "$1" != stage2 ]; then
   # and nobody writes it from inside, and caching it makes node and jest start ~8x faster over 9p.
   cache=$(sed -n 's/.*lab\.cache=\([a-z]*\).*/\1/p' /proc/cmdline)
   mount -t 9p -o "$opts,ro${cache:+,cache=$cache}" hostroot $R || die "mounting the host root over 9p"
-  # The project itself is not cached: others may edit it during a run, and a loose cache then
-  # reads stale sizes (NUL bytes); its node_modules is cached again (lab.project= from lab.sh).
-  project=$(sed -n 's/.*lab\.project=\([^ ]*\).*/\1/p' /proc/cmdline)
-  if [ -n "$project" ] && [ "$cache" = loose ]; then
-    mount -t 9p -o "$opts,ro" project $R$project || die "mounting the project over 9p"
-    [ -d $R$project/node_modules ] && { mount -t 9p -o "$opts,ro,cache=loose" nodemodules $R$project/node_modules || die "node_modules"; }
-  fi
   mount -t proc proc $R/proc || die "proc"
   mount -t sysfs sysfs $R/sys || die "sysfs"
   mount -t devtmpfs devtmpfs $R/dev || die "devtmpfs"
@@ -66,6 +60,15 @@ if [ "$1" != stage2 ]; then
   mount -t tracefs tracefs $R/sys/kernel/tracing || die "tracefs"
   mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
   mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
+  # The project, after the tmpfs mounts (a checkout under /tmp, a CI clone, would be hidden by
+  # them otherwise), and not cached: others may edit it during a run, and a loose cache then reads
+  # stale sizes (NUL bytes); its node_modules is cached again (lab.project= from lab.sh).
+  project=$(sed -n 's/.*lab\.project=\([^ ]*\).*/\1/p' /proc/cmdline)
+  if [ -n "$project" ]; then
+    mkdir -p $R$project 2>/dev/null # on a tmpfs; elsewhere it exists already (the host's root)
+    mount -t 9p -o "$opts,ro" project $R$project || die "mounting the project over 9p"
+    [ -d $R$project/node_modules ] && { mount -t 9p -o "$opts,ro,cache=${cache:-none}" nodemodules $R$project/node_modules || die "node_modules"; }
+  fi
   mount -t 9p -o "$opts,rw" labout $R$O || die "mounting the results export"
   mkdir -p $R/tmp/lab-cache # kept between boots: jest's transform cache (run.sh)
   mount -t 9p -o "$opts,rw" labcache $R/tmp/lab-cache || die "mounting the cache export"
