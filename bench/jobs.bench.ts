@@ -10,7 +10,7 @@ import { HypervisorClient } from '../src/client/hypervisor-client';
 import { Dataplane } from '../src/dataplane/dataplane';
 import { DesiredStateStore } from '../src/dataplane/state-store';
 import { IdempotencyStore, openQueue } from '../src/jobs/job-queue';
-import { processJob } from '../src/jobs/job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from '../src/jobs/job-processor';
 import { Rtnetlink } from '../src/netlink';
 import { TestNetns } from '../src/testing/netns';
 import { TestRedis } from '../src/testing/redis';
@@ -36,7 +36,9 @@ export async function jobsBench(): Promise<BenchResult[]> {
   const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
   try {
     await dp.start();
-    worker.process(1, (j) => processJob(j, dp, new IdempotencyStore(worker, hv)));
+    // As in the agent: concurrent handlers entering the dataplane in queue order.
+    const processor = new OrderedJobProcessor(worker, () => dp, new IdempotencyStore(worker, hv));
+    worker.process(JOB_CONCURRENCY, (j) => processor.handle(j));
     await client.submit({ type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
     await client.submit({ type: 'upsert-tenant', tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] } });
     for (let i = 0; i < 50; i++) await client.submit(job(i)); // warm up

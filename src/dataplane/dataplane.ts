@@ -1,9 +1,11 @@
 // The dataplane as one object: desired state on disk, jobs as state transitions, the reconciler,
 // drift repair. Jobs run one at a time in submission order. The desired state is written ahead
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
+import { TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership } from './kernel-objects';
+import type { OpFailure } from './applier';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
@@ -23,6 +25,12 @@ export interface DataplaneOptions {
   log?: (msg: string, detail?: object) => void;
   /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
   xdp?: XdpSync;
+  /**
+   * Kernel failures worth another try (busy, short of memory), retried right here before the
+   * next job runs, so a retried job is never overtaken. Default: every failure with an errno of
+   * TRANSIENT_ERRNO, 5 attempts from 100 ms.
+   */
+  retry?: { isTransient: (failed: OpFailure[]) => boolean; attempts: number; baseDelayMs: number };
 }
 
 export type JobResult = Omit<ReconcileResult, 'state'> & { version: number };
@@ -157,7 +165,9 @@ export class Dataplane {
       const next = j.transition(prev);
       const commit = (s: DesiredState) => this.commit(s);
       // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
-      const r = j.tenant && this.stats.reconciles > 0 && next.node ? await this.reconciler.reconcileTenant(prev, next, j.tenant, commit) : await this.reconciler.reconcile(next, commit);
+      const scoped = !!j.tenant && this.stats.reconciles > 0 && !!next.node;
+      const again = () => (scoped ? this.reconciler.reconcileTenant(prev, this.desired, j.tenant!, commit) : this.reconciler.reconcile(this.desired, commit));
+      const r = await this.retried(scoped ? await this.reconciler.reconcileTenant(prev, next, j.tenant!, commit) : await this.reconciler.reconcile(next, commit), again);
       this.stats.reconciles++;
       this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
       const { state: _s, ...result } = r;
@@ -176,7 +186,7 @@ export class Dataplane {
    * of the state into one.
    */
   private async runGroup(group: PendingJob[]): Promise<void> {
-    const ready: { j: PendingJob; planned: Planned }[] = [];
+    const ready: { j: PendingJob; planned: Planned; prev: DesiredState }[] = [];
     let cur = this.desired;
     const interfaces = new Set<string>();
     for (const [i, j] of group.entries()) {
@@ -191,7 +201,7 @@ export class Dataplane {
         }
         for (const n of names) interfaces.add(n);
         const planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, j.tenant!));
-        ready.push({ j, planned });
+        ready.push({ j, planned, prev: cur });
         cur = planned.state;
       } catch (e) {
         j.reject(e);
@@ -205,9 +215,10 @@ export class Dataplane {
     }
     const done: { j: PendingJob; result: JobResult }[] = [];
     let live = cur;
-    for (const { j, planned } of ready) {
+    for (const { j, planned, prev } of ready) {
       try {
-        const { state: after, ...result } = await this.reconciler.apply(planned, 'tenant');
+        const first = await this.reconciler.apply(planned, 'tenant');
+        const { state: after, ...result } = await this.retried(first, () => this.reconciler.reconcileTenant(prev, cur, j.tenant!));
         this.stats.reconciles++;
         live = carryBookkeeping(live, planned.state, after);
         done.push({ j, result: { ...result, version: planned.state.version } });
@@ -224,6 +235,21 @@ export class Dataplane {
     for (const { j, result } of done) j.resolve(result);
   }
 
+  /**
+   * Runs `again` (a fresh reconcile of the same scope) while every failure is transient, with
+   * exponential backoff; the result counts every attempt's changes and the last one's failures.
+   */
+  private async retried(r: ReconcileResult, again: () => Promise<ReconcileResult>): Promise<ReconcileResult> {
+    const policy = this.opts.retry ?? DEFAULT_RETRY;
+    for (let attempt = 1; policy && r.failed.length && attempt < policy.attempts && policy.isTransient(r.failed); attempt++) {
+      this.opts.log?.('kernel busy, retrying in order', { attempt, failed: r.failed.length, first: r.failed[0].what });
+      await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
+      const next = await again();
+      r = { ...next, created: sum(r.created, next.created), updated: sum(r.updated, next.updated), deleted: sum(r.deleted, next.deleted), operations: r.operations + next.operations, durationMs: r.durationMs + next.durationMs };
+    }
+    return r;
+  }
+
   /** Makes `s` the desired state, on disk first; bookkeeping-only calls with identical JSON write nothing. */
   private commit(s: DesiredState): void {
     if (s === this.desired) return;
@@ -235,6 +261,18 @@ export class Dataplane {
 }
 
 const MAX_GROUP = 64;
+
+const DEFAULT_RETRY: NonNullable<DataplaneOptions['retry']> = {
+  isTransient: (failed) => failed.every((f) => f.code !== undefined && TRANSIENT_ERRNO.has(f.code)),
+  attempts: 5,
+  baseDelayMs: 100,
+};
+
+function sum(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
 
 interface PendingJob {
   transition: (s: DesiredState) => DesiredState;

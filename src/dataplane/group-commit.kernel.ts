@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KernelError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
@@ -98,5 +99,37 @@ describe(`group commit (${MODE} mode)`, () => {
     const again = new DesiredStateStore(dir).load();
     expect(Object.keys(again.tenants).sort()).toEqual(Object.keys(dp.state.tenants).sort());
     expect(again.version).toBe(dp.state.version);
+  });
+
+  it('a job the kernel answers EBUSY is retried in place: the job behind it on the same tenant is not overtaken', async () => {
+    // The kernel's busy answers cannot be provoked on demand: the first request for prefix
+    // fd20::/64 gets EBUSY (16) in place of the kernel's answer, once.
+    const batch = nl.batch.bind(nl);
+    let injected = 0;
+    nl.batch = async (reqs, opts) => {
+      const list = [...reqs];
+      const res = await batch(list, opts);
+      return res.map((r, i) => (injected === 0 && list[i].what.includes('fd20::/64') && ++injected ? { ok: false as const, error: new KernelError(16, { type: 0, flags: 0, seq: 0, what: list[i].what }) } : r));
+    };
+    try {
+      const t = tenant(8);
+      const [, a, b] = await Promise.all([
+        dp.upsertTenant({ ...tenant(9), routes: [] }), // runs alone; the two below queue behind it
+        dp.changeRoutes('g8', { add: [{ prefix: 'fd20::/64', sids: ['fc00:0:2:99::'] }] }),
+        dp.changeRoutes('g8', { set: [{ prefix: 'fd30::/64', sids: ['fc00:0:2:98::'] }] }),
+      ]);
+      expect(injected).toBe(1);
+      expect(a.failed).toEqual([]); // succeeded on its second attempt
+      expect(b.failed).toEqual([]);
+      expect(a.version).toBeLessThan(b.version);
+      // b replaced the whole route set after a had finished: fd20::/64 is gone again, fd30::/64 is there
+      const table = String(dp.state.tenants.g8.table);
+      const dsts = ns.ipJson(['-6', 'route', 'show', 'table', table]).map((r: any) => r.dst);
+      expect(dsts).toContain('fd30::/64');
+      expect(dsts).not.toContain('fd20::/64');
+      expect(dsts).not.toContain(t.routes[0].prefix);
+    } finally {
+      nl.batch = batch;
+    }
   });
 });

@@ -4,6 +4,7 @@ import { Dataplane } from '../dataplane/dataplane';
 import { JobValidationError, validateJob } from './job-validation';
 import { classify, JobOutcome, KernelApplyError, runJobWithRetries } from './job-runner';
 import { IdempotencyStore, JobFailure } from './job-queue';
+import { activeListOrder, PopOrderGate } from './pop-order-gate';
 
 export interface ProcessedJob extends JobOutcome {
   /** True when the idempotency key was seen before: nothing was applied, this is the first result. */
@@ -19,7 +20,12 @@ export function failureOf(e: unknown): JobFailure {
   return f;
 }
 
-export async function processJob(job: Bull.Job, dp: Dataplane, idem: IdempotencyStore, log?: (msg: string, d: object) => void): Promise<ProcessedJob> {
+/**
+ * One job: validated, looked up by idempotency key, applied. `entered` is called once the job is
+ * in the dataplane's queue (or has ended without getting there): a PopOrderGate lets the next
+ * job in at that moment.
+ */
+export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplane>, idem: IdempotencyStore, log?: (msg: string, d: object) => void, entered: () => void = () => undefined): Promise<ProcessedJob> {
   try {
     const validated = validateJob(job.data);
     const key = validated.idempotencyKey;
@@ -27,11 +33,40 @@ export async function processJob(job: Bull.Job, dp: Dataplane, idem: Idempotency
       const seen = await idem.get(key);
       if (seen) return { ...(seen as JobOutcome), duplicate: true };
     }
-    const outcome = await runJobWithRetries(dp, validated, { onRetry: (e, attempt) => log?.('job retry', { id: job.id, attempt, error: (e as Error).message }) });
+    // The call enqueues synchronously; from here on later jobs may follow it in.
+    const running = runJobWithRetries(await dp, validated, { onRetry: (e, attempt) => log?.('job retry', { id: job.id, attempt, error: (e as Error).message }) });
+    entered();
+    const outcome = await running;
     if (key) await idem.put(key, outcome);
     return outcome;
   } catch (e) {
     // Bull keeps only a message: it carries the structured failure as JSON.
     throw new Error(JSON.stringify(failureOf(e)));
+  } finally {
+    entered();
+  }
+}
+
+/** Jobs handed to the dataplane by this many concurrent Bull handlers, in pop order (PopOrderGate). */
+export const JOB_CONCURRENCY = 32;
+
+/** The handler for `queue.process(JOB_CONCURRENCY, ...)`: the agent's and the benchmark's. */
+export class OrderedJobProcessor {
+  private readonly gate: PopOrderGate;
+
+  constructor(
+    queue: Bull.Queue,
+    private readonly dp: () => Dataplane | Promise<Dataplane>,
+    private readonly idem: IdempotencyStore,
+    private readonly log?: (msg: string, d: object) => void,
+  ) {
+    const q = queue as Bull.Queue & { keys?: { active?: string } };
+    const activeKey = q.keys?.active ?? `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:active`;
+    this.gate = new PopOrderGate(activeListOrder(queue.client, activeKey));
+  }
+
+  async handle(job: Bull.Job): Promise<ProcessedJob> {
+    const entered = await this.gate.turn(String(job.id));
+    return processJob(job, this.dp(), this.idem, this.log, entered);
   }
 }

@@ -5,13 +5,12 @@ import { CapabilityMissingError } from '../common/errors';
 import { Dataplane, JobResult } from '../dataplane/dataplane';
 import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
 import { UnknownTenantError } from '../dataplane/state-transitions';
-import { InvalidArgumentError, KernelError, NetlinkSocketError } from '../netlink/errors';
+import { InvalidArgumentError, KernelError, NetlinkSocketError, TRANSIENT_ERRNO } from '../netlink/errors';
 import type { OpFailure } from '../dataplane/applier';
 import { AnyJob, DeleteTenantJobDto, RoutesJobDto, UpsertNodeJobDto, UpsertTenantJobDto } from './job.dto';
 import { JobValidationError } from './job-validation';
 
-/** errnos that mean "try again": the kernel or a socket was busy or short of memory. */
-export const TRANSIENT_ERRNO = new Set(['EBUSY', 'EAGAIN', 'ENOBUFS', 'ENOMEM', 'EINTR']);
+export { TRANSIENT_ERRNO };
 
 export type Retry = 'transient' | 'permanent';
 
@@ -67,14 +66,18 @@ export async function runJob(dp: Dataplane, job: AnyJob): Promise<JobOutcome> {
   return { type: job.type, ...r };
 }
 
-/** runJob with in-place retries of transient failures (exponential backoff). */
+/**
+ * runJob with in-place retries of transient errors thrown on the way (a socket failure),
+ * exponential backoff. Transient kernel failures of operations were retried by the dataplane
+ * already, before any later job ran: retrying them here would queue them behind later jobs.
+ */
 export async function runJobWithRetries(dp: Dataplane, job: AnyJob, opts: { attempts?: number; baseDelayMs?: number; onRetry?: (e: unknown, attempt: number) => void } = {}): Promise<JobOutcome> {
   const attempts = opts.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
       return await runJob(dp, job);
     } catch (e) {
-      if (classify(e) === 'permanent' || attempt >= attempts) throw e;
+      if (e instanceof KernelApplyError || classify(e) === 'permanent' || attempt >= attempts) throw e;
       opts.onRetry?.(e, attempt);
       await new Promise((r) => setTimeout(r, (opts.baseDelayMs ?? 100) * 2 ** (attempt - 1)));
     }

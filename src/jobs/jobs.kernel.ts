@@ -16,7 +16,7 @@ import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, JobFailedError, openQueue } from './job-queue';
-import { processJob } from './job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError } from './job-validation';
 
 jest.setTimeout(60000);
@@ -47,7 +47,9 @@ beforeAll(async () => {
   await dp.start();
   worker = openQueue(redis.url, HV);
   const idem = new IdempotencyStore(worker, HV);
-  worker.process(1, (job) => processJob(job, dp, idem));
+  // As in the agent: concurrent handlers entering the dataplane in queue order.
+  const processor = new OrderedJobProcessor(worker, () => dp, idem);
+  worker.process(JOB_CONCURRENCY, (job) => processor.handle(job));
   client = new HypervisorClient({ redisUrl: redis.url, hypervisor: HV, timeoutMs: 20000 });
 });
 
@@ -113,12 +115,17 @@ describe('jobs through Redis', () => {
 
   it('applies a burst of jobs one at a time, in submission order', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push(await client.enqueue({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${i + 1}::`] }] }));
+    const N = 200;
+    // enqueued without waiting for results: the queue fills and the handlers run concurrently
+    for (let i = 0; i < N; i++) ids.push(await client.enqueue({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${i + 1}::`] }] }));
     const last = await worker.getJob(ids[ids.length - 1]);
     await last!.finished();
     const done = await Promise.all(ids.map((id) => worker.getJob(id)));
     const finished = done.map((j) => j!.finishedOn!);
     expect(finished).toEqual([...finished].sort((a, b) => a - b));
-    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.9.0.0/24'])[0].segs).toEqual(['fc00:0:9:40::']); // the last job's SID
+    // each job's state version is one above its predecessor's: applied exactly in submission order
+    const versions = done.map((j) => j!.returnvalue.version as number);
+    expect(versions.map((v, i) => v - versions[0] - i)).toEqual(versions.map(() => 0));
+    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.9.0.0/24'])[0].segs).toEqual([`fc00:0:9:${N}::`]); // the last job's SID
   });
 });

@@ -7,7 +7,7 @@ import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { IdempotencyStore, JobQueue, JobView, parseFailure, QUEUE_NAME, viewJob } from './job-queue';
-import { failureOf, processJob, ProcessedJob } from './job-processor';
+import { failureOf, OrderedJobProcessor, ProcessedJob } from './job-processor';
 
 export interface SubmitResult {
   job: JobView;
@@ -19,6 +19,7 @@ export class JobsService implements OnModuleDestroy {
   private readonly logger = new Logger('Jobs');
   private readonly jobs: JobQueue;
   private readonly idem: IdempotencyStore;
+  private readonly processor: OrderedJobProcessor;
 
   constructor(
     @InjectQueue(QUEUE_NAME) queue: Bull.Queue,
@@ -28,6 +29,8 @@ export class JobsService implements OnModuleDestroy {
   ) {
     this.jobs = new JobQueue(queue);
     this.idem = new IdempotencyStore(queue, config.agent.hypervisor);
+    // The queue starts handing out jobs during start-up, before the startup reconcile is done.
+    this.processor = new OrderedJobProcessor(queue, () => this.dataplane.ready, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
   }
 
   /** Validates and enqueues; with `waitMs` also waits for the result (the view then has it). */
@@ -59,13 +62,11 @@ export class JobsService implements OnModuleDestroy {
     await this.jobs.queue.close();
   }
 
-  /** The processor's work: one job, applied once. */
+  /** The processor's work: one job, applied once, entering the dataplane in queue order. */
   async process(job: Bull.Job): Promise<ProcessedJob> {
     const t0 = performance.now();
     try {
-      // The queue starts handing out jobs during start-up, before the startup reconcile is done.
-      const dp = await this.dataplane.ready;
-      const r = await processJob(job, dp, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
+      const r = await this.processor.handle(job);
       this.metrics.jobDone(job.data?.type, r.duplicate ? 'duplicate' : 'completed', (performance.now() - t0) / 1000);
       return r;
     } catch (e) {

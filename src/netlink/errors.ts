@@ -63,3 +63,6 @@ export class NetlinkSocketError extends Error {
     this.name = 'NetlinkSocketError';
   }
 }
+
+/** errnos that mean "try again": the kernel or a socket was busy or short of memory. */
+export const TRANSIENT_ERRNO: ReadonlySet<string> = new Set(['EBUSY', 'EAGAIN', 'ENOBUFS', 'ENOMEM', 'EINTR']);
