@@ -108,7 +108,8 @@ async function interTenant(family: Family): Promise<string[]> {
       pairs.map(async ([x, y]) => {
         const addr = V(y).address(family)!;
         const owner = xs.find((o) => V(o).address(family) === addr);
-        const r = await Promise.all(PROTOCOLS.map((p) => exchange(V(x), addr, p, { tries: owner ? 3 : 1 })));
+        // Where no answer is expected one try is enough: an answer would take milliseconds.
+        const r = await Promise.all(PROTOCOLS.map((p) => exchange(V(x), addr, p, owner ? { tries: 3 } : { tries: 1, timeoutMs: scaled(1000) })));
         return r.map((o) => {
           const got = o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : 'no answer';
           const expected = owner ? `answered${o.protocol === 'icmp' ? '' : ` by ${owner}`}` : 'no answer';
@@ -159,12 +160,14 @@ describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`,
     expect(results).toEqual(targets.map((t) => `${t}: no answer`));
   });
 
-  // Known product bug, table mode (reported): the kernel's `local` rule (priority 0) is looked up
-  // before the tenant's `iif <tap> lookup <table>` rule (priority 1000), so a VM's packet to any
-  // address of its own HV (management, underlay: the agent's API port too) is delivered to the
-  // HV's own stack. `it.failing` while the bug is there: once fixed this fails; make it `it` then.
-  const itOwnHv = MODE === 'table' ? it.failing : it;
-  itOwnHv('a VM\'s packets never reach its own HV\'s stack (management and underlay addresses)', async () => {
+  // Known product bug (reported), both modes: the kernel's `local` rule (priority 0) is looked up
+  // before the tenant's rule (table mode: `iif <tap> lookup <table>`, VRF mode: the l3mdev rule,
+  // both at 1000), so a VM's packet to any address of its own HV (management, underlay: the
+  // agent's API port too) is delivered to the HV's own stack. In VRF mode the IPv4 echo is even
+  // answered (the reply leaves through the VRF); in table mode replies are routed in main (IPv4:
+  // no route; IPv6: out to the fabric). `it.failing` while the bug is there: once it is fixed
+  // this fails; make it `it` then.
+  it.failing('a VM\'s packets never reach its own HV\'s stack (management and underlay addresses) [known bug: local rule before the tenant\'s]', async () => {
     const hv = dc.hv(1);
     const targets = [hv.mgmtAddress, hv.underlayAddress];
     const before = icmpInEchos(hv.ns);

@@ -31,7 +31,7 @@ import { NetnsRedis } from './redis-server';
 import { Vm, VmSpec } from './vm';
 
 /** Tags of the e2e data centers: leftovers of dead runs with these tags are swept at build. */
-export const E2E_TAGS = ['ten', 'flt', 'scl', 'dc'];
+export const E2E_TAGS = ['ten', 'flt', 'scl'];
 
 export interface DataCenterOptions {
   /** Short tag in every name of this data center ("ten", "scale"). */

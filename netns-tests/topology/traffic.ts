@@ -13,12 +13,15 @@ export interface Outcome {
   error?: string;
 }
 
-/** One exchange from `from` to an address; a success needs the answer within the deadline. */
-export async function exchange(from: Vm, to: string, protocol: Protocol, opts: { tries?: number } = {}): Promise<Outcome> {
+/**
+ * One exchange from `from` to an address; a success needs the answer within the deadline (per
+ * try: `timeoutMs`, 2 s scaled; ICMP: ping's own 1 s scaled).
+ */
+export async function exchange(from: Vm, to: string, protocol: Protocol, opts: { tries?: number; timeoutMs?: number } = {}): Promise<Outcome> {
   if (protocol === 'icmp') return { protocol, ok: opts.tries === 1 ? await from.ping(to) : await from.reaches(to, opts.tries ?? 3) };
   let last: Outcome = { protocol, ok: false };
   for (let i = 0; i < (opts.tries ?? 2); i++) {
-    const a = await from.exchange(protocol, to, scaled(2000));
+    const a = await from.exchange(protocol, to, opts.timeoutMs ?? scaled(2000));
     last = a.ok ? { protocol, ok: true, from: a.from } : { protocol, ok: false, error: a.error };
     if (a.ok) break;
   }
