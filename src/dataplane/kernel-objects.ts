@@ -41,6 +41,28 @@ export interface KernelObjects {
   nexthops: Map<number, NamedNexthop>;
   routes: Map<string, NamedRoute>;
   rules: Map<string, NamedRule>;
+  /**
+   * VRF mode with tenants: the kernel's `0: lookup local` rule is moved behind the l3mdev rule
+   * (see localRules), so the agent deletes it; without tenants it is put back.
+   */
+  moveLocalRule: boolean;
+}
+
+/** Where the local-table rule goes while VRFs exist: right behind the l3mdev rule (1000). */
+export function localRulePriority(own: Ownership): number {
+  return own.rulePriority + 1;
+}
+
+/**
+ * A VM's packet to an address of its own HV (management, underlay) would be delivered by the
+ * `0: lookup local` rule before the l3mdev rule sends it to the VRF's table, which ends in an
+ * unreachable default. As the kernel's VRF documentation advises, the local lookup moves behind
+ * the l3mdev rule; the VRF tables carry their own local routes. The HV's own traffic meets the
+ * moved rule before main, as before.
+ */
+export function localRules(state: DesiredState, mode: DataplaneMode, own: Ownership): Rule[] {
+  if (mode !== 'vrf' || !state.node || !Object.keys(state.tenants).length) return [];
+  return ([4, 6] as const).map((family) => ({ family, priority: localRulePriority(own), table: 255, protocol: own.protocol }));
 }
 
 /** Metric of the fail-closed unreachable defaults: below everything an operator would add. */
@@ -77,9 +99,10 @@ function familyOfPrefix(p: string): Family {
 }
 
 export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own: Ownership): KernelObjects {
-  const o: KernelObjects = { sysctls: new Map(), vrfs: new Map(), links: new Map(), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map() };
+  const o: KernelObjects = { sysctls: new Map(), vrfs: new Map(), links: new Map(), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), moveLocalRule: false };
   const node = state.node;
   if (!node) return o;
+  setLocalRules(o, state, mode, own);
   const sysctl = (path: string[], value: string | number) => o.sysctls.set(path.join('/'), { path, value: String(value) });
   const route = (r: NamedRoute) => o.routes.set(routeKey(r), { protocol: own.protocol, ...r });
   const uplink = node.underlay[0];
@@ -159,4 +182,12 @@ function decap(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: 
       if (mode === 'table' && t.behaviour === 'End.DT6') return { oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, counters: true } };
       return { oifName: vrf ?? uplink, encap: { type: 'seg6local', action: t.behaviour, vrftable: t.table, counters: true } };
   }
+}
+
+/** The local-rule objects of `o`, decided by `state` (a tenant-scoped plan passes the whole state). */
+export function setLocalRules(o: KernelObjects, state: DesiredState, mode: DataplaneMode, own: Ownership): void {
+  for (const [k, r] of o.rules) if (r.table === 255 && r.priority === localRulePriority(own)) o.rules.delete(k);
+  const rules = localRules(state, mode, own);
+  for (const r of rules) o.rules.set(ruleKey(r), r);
+  o.moveLocalRule = rules.length > 0;
 }

@@ -17,6 +17,8 @@ export interface Observed {
   rules: Map<string, Rule>;
   /** Current values of the sysctls the desired state names. */
   sysctls: Map<string, string | undefined>;
+  /** Families (4, 6) that have the kernel's `0: lookup local` rule. Unknown: left alone. */
+  localRuleAtZero?: Set<number>;
 }
 
 export type Op =
@@ -110,6 +112,17 @@ export function plan(desired: KernelObjects, observed: Observed, ctx: PlanContex
 
   for (const [key, r] of desired.rules) if (!observed.rules.has(key)) ops.push({ kind: 'rule', action: 'create', rule: r });
   for (const [key, r] of observed.rules) if (!desired.rules.has(key)) ops.push({ kind: 'rule', action: 'delete', rule: r });
+
+  // The local rule (kernel-objects localRules): deleted at 0 once the moved one is planned, put
+  // back at 0 (before the moved one goes: creates run first) only where the agent moved it.
+  const atZero = observed.localRuleAtZero;
+  if (atZero)
+    for (const family of [4, 6] as const) {
+      const zero: Rule = { family, priority: 0, table: 255 };
+      const movedByUs = [...observed.rules.values()].some((r) => r.family === family && r.table === 255);
+      if (desired.moveLocalRule && atZero.has(family)) ops.push({ kind: 'rule', action: 'delete', rule: zero });
+      else if (!desired.moveLocalRule && !atZero.has(family) && movedByUs) ops.push({ kind: 'rule', action: 'create', rule: { ...zero, protocol: 2 } });
+    }
 
   return ops.map((op, i) => [phaseOf(op), i, op] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, , op]) => op);
 }

@@ -2,11 +2,12 @@
 // drift: foreign changes to owned objects (seen on the netlink monitor) trigger a debounced
 // reconcile, and a periodic one catches anything an overrun hid.
 import { Link } from '../netlink/link';
+import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { Applier, ApplyResult } from './applier';
 import { DesiredState } from './desired-state';
-import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey } from './kernel-objects';
+import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
 import { withTableModeXdpDecap } from '../xdp/table-mode';
@@ -60,6 +61,7 @@ export class Reconciler {
       routes: new Map(routes.filter((r) => r.protocol === p).map((r) => [routeKey(r), r])),
       rules: new Map(rules.filter((r) => r.protocol === p).map((r) => [ruleKey(r), r])),
       sysctls: new Map(),
+      localRuleAtZero: localRuleAtZero(rules),
       allNexthopIds: new Set(nexthops.map((n) => n.id)),
     };
     for (const a of addresses) {
@@ -117,6 +119,9 @@ export class Reconciler {
     const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
     const desired = this.objects(only(s));
     const before = this.objects(only({ ...prev, nexthops: { ...prev.nexthops, ...s.nexthops } }));
+    // Node-wide, decided by all tenants, not by this one alone.
+    setLocalRules(desired, s, this.mode, this.own);
+    setLocalRules(before, prev, this.mode, this.own);
     const p = this.own.protocol;
     const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
     const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
@@ -138,7 +143,9 @@ export class Reconciler {
     for (const table of tables) for (const r of await this.nl.routes({ table, protocol: p })) observed.routes.set(routeKey(r), r);
     for (const r of await this.nl.routes({ table: 254, protocol: p })) if (inScope.has(routeKey(r))) observed.routes.set(routeKey(r), r);
     const ruleScope = new Set([...desired.rules.keys(), ...before.rules.keys()]);
-    for (const r of await this.nl.rules()) if (r.protocol === p && ruleScope.has(ruleKey(r))) observed.rules.set(ruleKey(r), r);
+    const rules = await this.nl.rules();
+    for (const r of rules) if (r.protocol === p && ruleScope.has(ruleKey(r))) observed.rules.set(ruleKey(r), r);
+    observed.localRuleAtZero = localRuleAtZero(rules);
 
     const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
@@ -175,6 +182,11 @@ export class Reconciler {
     if (xdp) result.failed.push(...xdp.failed);
     return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), durationMs: performance.now() - t0, state: s };
   }
+}
+
+/** Families whose rule list has the kernel's `0: lookup local`. */
+function localRuleAtZero(rules: Rule[]): Set<number> {
+  return new Set(rules.filter((r) => (r.priority ?? 0) === 0 && r.table === 255).map((r) => r.family));
 }
 
 /** Is this monitor event about something the agent owns (or configures)? */

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
-import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { destroyAllNetns, icmpInEchos, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
@@ -80,6 +80,7 @@ beforeAll(async () => {
     hvs.push({ n, ns, vms } as Hv);
     ns.ip(['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `hv${n}`, 'netns', underlay.name]);
     ns.ip(['addr', 'add', `fc00:f::${n}/64`, 'dev', 'ul0', 'nodad']);
+    ns.ip(['addr', 'add', `172.31.0.${n}/24`, 'dev', 'ul0']); // an IPv4 address of the HV (think management)
     ns.ip(['link', 'set', 'ul0', 'up']);
     ns.ip(['route', 'add', `fc00:0:${other(n)}::/48`, 'via', `fc00:f::${other(n)}`, 'dev', 'ul0']);
     for (const t of ['a', 'b'] as const) {
@@ -182,5 +183,32 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     const sid = hv2.ipJson(['-6', '-s', 'route', 'show', 'fc00:0:2:a::/128'])[0];
     expect(sid.encap).toBe('seg6local');
     expect(sid.stats64.packets).toBeGreaterThan(0);
+  });
+
+  // Table mode cannot keep them apart yet: the tenant's `iif` rule comes after the kernel's
+  // `0: lookup local`, and moving that rule would need the tenant tables to carry the local,
+  // multicast and link-local routes a VRF gets from the kernel (docs/adr/0010).
+  (VRF ? it : it.failing)('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
+    const hv1 = hvs[0].ns;
+    const before = icmpInEchos(hv1);
+    for (const target of ['172.31.0.1', 'fc00:f::1']) ping(vm(1, 'a'), target);
+    const after = icmpInEchos(hv1);
+    expect({ 4: after[4] - before[4], 6: after[6] - before[6] }).toEqual({ 4: 0, 6: 0 });
+  });
+
+  it('the HV itself still reaches its own addresses, and the local rule sits where the mode wants it', () => {
+    const hv1 = hvs[0].ns;
+    for (const target of ['172.31.0.1', 'fc00:f::1']) expect(ping(hv1, target)).toBe(true);
+    for (const family of ['-4', '-6']) {
+      const local = hv1.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local').map((r: any) => r.priority);
+      expect(local).toEqual(VRF ? [1001] : [0]);
+    }
+  });
+
+  it('without tenants the kernel\'s local rule is back at 0', async () => {
+    const hv = hvs[1];
+    for (const t of ['alpha', 'beta']) expect((await hv.dp.deleteTenant(t)).failed).toEqual([]);
+    for (const family of ['-4', '-6']) expect(hv.ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local').map((r: any) => r.priority)).toEqual([0]);
+    expect(ping(hv.ns, 'fc00:f::2')).toBe(true);
   });
 });

@@ -91,3 +91,11 @@ export function destroyAllNetns(): void {
 }
 
 process.once('exit', destroyAllNetns);
+
+/** ICMP echo requests the namespace's own stack received, per family (/proc/net/snmp, snmp6). */
+export function icmpInEchos(ns: TestNetns): { 4: number; 6: number } {
+  const icmp = ns.exec('cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Icmp:'));
+  const v4 = Number(icmp[1].split(/\s+/)[icmp[0].split(/\s+/).indexOf('InEchos')]);
+  const v6 = /^Icmp6InEchos\s+(\d+)$/m.exec(ns.exec('cat', ['/proc/net/snmp6']));
+  return { 4: v4, 6: v6 ? Number(v6[1]) : 0 };
+}
