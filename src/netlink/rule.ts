@@ -31,7 +31,7 @@ function validate(r: Rule): void {
   if (r.family !== 4 && r.family !== 6) throw new InvalidArgumentError('family', 'must be 4 or 6');
   if (r.action !== undefined && !(r.action in RULE_ACTIONS)) throw new InvalidArgumentError('action', `must be one of ${Object.keys(RULE_ACTIONS).join(', ')}`);
   if (r.priority !== undefined) validateU32(r.priority, 'priority');
-  if (r.table !== undefined) validateTable(r.table, 'table');
+  if (r.table !== undefined) validateTable(r.table, 'table', { lookupOnly: true });
   if (r.iif !== undefined) validateIfname(r.iif, 'iif');
   if (r.oif !== undefined) validateIfname(r.oif, 'oif');
   if (r.fwmark !== undefined) validateU32(r.fwmark, 'fwmark');

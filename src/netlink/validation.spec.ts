@@ -64,4 +64,8 @@ describe('argument validation', () => {
     expect(() => routeAddRequest({ dst: '10.0.0.0/24', table: 2 ** 32 - 1, encap: { type: 'seg6', mode: 'encap', segments: sids(127) } })).not.toThrow();
     expect(() => linkCreateRequest({ name: 'abcdefghijklmno', kind: 'veth', peer: { name: 'p' } })).not.toThrow();
   });
+
+  it('lets a rule look up the local table (routes in it stay the kernel\'s)', () => {
+    expect(() => ruleAddRequest({ family: 6, priority: 1001, table: 255 })).not.toThrow();
+  });
 });
