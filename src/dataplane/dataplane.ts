@@ -162,7 +162,7 @@ export class Dataplane {
   private async runOne(j: PendingJob): Promise<void> {
     try {
       const prev = this.desired;
-      const next = j.transition(prev);
+      const next = unlessSame(prev, j.transition(prev), j.tenant);
       const commit = (s: DesiredState) => this.commit(s);
       // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
       const scoped = !!j.tenant && this.stats.reconciles > 0 && !!next.node;
@@ -191,7 +191,7 @@ export class Dataplane {
     const interfaces = new Set<string>();
     for (const [i, j] of group.entries()) {
       try {
-        const next = j.transition(cur);
+        const next = unlessSame(cur, j.transition(cur), j.tenant);
         // An interface handed from one tenant to another: the second plan would read it before
         // the first apply releases it. Such a job waits for the next round.
         const names = [cur, next].flatMap((st) => st.tenants[j.tenant!]?.interfaces.map((x) => x.name) ?? []);
@@ -279,6 +279,18 @@ interface PendingJob {
   tenant?: string;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
+}
+
+/**
+ * A job that asks for what is already desired (an orchestrator's periodic full push) returns the
+ * state unchanged: no new version and nothing to write. Its reconcile still runs (drift repair).
+ */
+function unlessSame(prev: DesiredState, next: DesiredState, tenant?: string): DesiredState {
+  if (next === prev) return prev;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(prev.node, next.node)) return next;
+  if (tenant === undefined) return same(prev.tenants, next.tenants) ? prev : next;
+  return same(prev.tenants[tenant], next.tenants[tenant]) ? prev : next;
 }
 
 /** What one apply changed in the bookkeeping (`before` → `after`), carried over to `into`. */

@@ -96,6 +96,10 @@ describe(`group commit (${MODE} mode)`, () => {
 
   it('a resync after the bursts changes nothing, and a restart reads back the last state', async () => {
     expect((await dp.resync()).operations).toBe(0);
+    // an orchestrator's periodic full push: the same spec again is no new version and no write
+    const [v, written] = [dp.state.version, saves];
+    const same = await dp.upsertTenant(tenant(0));
+    expect({ version: same.version, operations: same.operations, writes: saves - written }).toEqual({ version: v, operations: 0, writes: 0 });
     const again = new DesiredStateStore(dir).load();
     expect(Object.keys(again.tenants).sort()).toEqual(Object.keys(dp.state.tenants).sort());
     expect(again.version).toBe(dp.state.version);
