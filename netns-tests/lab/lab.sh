@@ -4,7 +4,7 @@
 #
 #   netns-tests/lab/lab.sh [--] command [args...]     (runs in the current directory, inside the VM)
 #
-#   host                                       VM (qemu -accel tcg, no network device)
+#   host                                       VM (qemu -accel tcg,thread=single, no network device)
 #   /var/cache/srv6-agent-lab/                 kernel: Debian's linux-image-6.12.*-amd64 (trixie)
 #     apt/trixie/     private apt state        initramfs: busybox-static + modules + init.sh
 #     kernels/<pkg>/  dpkg -x of the kernel    /  = host /, read-only (9p "hostroot", cache=loose)
@@ -261,7 +261,10 @@ ls -1t "$CACHE"/logs/console-*.log 2>/dev/null | tail -n +20 | xargs -r rm -f
 # setpriv --pdeathsig: qemu dies with this script even when it is killed with SIGKILL.
 pdeath=()
 setpriv --help 2>/dev/null | grep -q pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-qemu=("${pdeath[@]}" qemu-system-x86_64 -accel ${LAB_ACCEL:-tcg,thread=multi} -cpu ${LAB_CPU:-max} -m "${LAB_MEM:-2048}" -smp "${LAB_CPUS:-2}"
+# Single-threaded TCG: with one host thread per vCPU (thread=multi) a vCPU sometimes ran code the
+# other had just patched (a static key, text_poke_bp) from a stale translation, and the guest
+# died ("Oops: int3" in netif_rx_internal, 2026-11-26); two vCPUs are kept for SMP behaviour.
+qemu=("${pdeath[@]}" qemu-system-x86_64 -accel ${LAB_ACCEL:-tcg,thread=single} -cpu ${LAB_CPU:-max} -m "${LAB_MEM:-2048}" -smp "${LAB_CPUS:-2}"
   -kernel "$vmlinuz" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1 mitigations=off lab.cache=${LAB_9P_CACHE:-loose} lab.project=$PROJECT ${LAB_APPEND:-}"
   -nographic -no-reboot -nic none
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
