@@ -317,7 +317,8 @@ if [[ -s $OUT/exit-code ]]; then
 elif [[ -f $consolelog ]] && rc=$(grep -a -o '^LAB-EXIT [0-9]*' "$consolelog" | tail -1 | cut -d' ' -f2) && [[ -n $rc ]]; then
   :
 else
-  log "FAILED: the VM ended (qemu exit ${qrc:-?}) without reporting an exit code; console log: $consolelog"
+  why=$(grep -a -m1 -o -E '(Oops|BUG|Kernel panic)[^\r]*' "$consolelog" 2>/dev/null)
+  log "FAILED: the VM ended (qemu exit ${qrc:-?}) without reporting an exit code${why:+ (the guest kernel: $why)}; console log: $consolelog"
   exit 125
 fi
 log "command exited $rc (lab total $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')s)"
