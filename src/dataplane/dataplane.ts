@@ -4,7 +4,7 @@
 import { TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
-import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership } from './kernel-objects';
+import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
 import { DesiredStateStore } from './state-store';
@@ -189,6 +189,7 @@ export class Dataplane {
     const ready: { j: PendingJob; planned: Planned; prev: DesiredState }[] = [];
     let cur = this.desired;
     const interfaces = new Set<string>();
+    const nodeRules = new Set<string>();
     for (const [i, j] of group.entries()) {
       try {
         const next = unlessSame(cur, j.transition(cur), j.tenant);
@@ -201,6 +202,10 @@ export class Dataplane {
         }
         for (const n of names) interfaces.add(n);
         const planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, j.tenant!));
+        // Node-wide rules (the moved local rule) are planned by every member that sees them
+        // missing; only the first one makes them, or the second gets EEXIST/ENOENT.
+        planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || op.rule.iif !== undefined);
+        for (const op of planned.ops) if (op.kind === 'rule' && op.rule.iif === undefined) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
         ready.push({ j, planned, prev: cur });
         cur = planned.state;
       } catch (e) {
