@@ -162,7 +162,8 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
       // i.e. in the tenant table (VRF or table-mode rule), whose unreachable default would drop
       // it. Throwing exactly this tenant's remote SIDs back to the next rule (main) lets the outer
       // packet reach the underlay while a VM still cannot reach any other SID (ADR 0007).
-      route({ family: 6, dst: `${r.sids[0]}/128`, table: t.table, type: 'throw' });
+      const thr: NamedRoute = { family: 6, dst: `${r.sids[0]}/128`, table: t.table, type: 'throw' };
+      if (!o.routes.has(routeKey(thr))) route(thr);
     }
   }
   return o;

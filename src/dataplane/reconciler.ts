@@ -32,6 +32,8 @@ export class Reconciler {
   private readonly applier: Applier;
   /** Nexthop ids taken by others, as of the last full observation (new ids avoid them). */
   private foreignNexthops = new Set<number>();
+  /** The objects of the last fully planned state (never mutated by planning). */
+  private lastFull?: { state: DesiredState; objects: KernelObjects };
 
   constructor(
     private readonly nl: Rtnetlink,
@@ -89,7 +91,9 @@ export class Reconciler {
     const observed = await this.observe();
     this.foreignNexthops = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
     const s = allocateNexthops(state, this.foreignNexthops);
-    const desired = this.objects(s);
+    // A resync of an unchanged state (drift repair, periodic, no-op job) reuses its objects.
+    const desired = this.lastFull?.state === s ? this.lastFull.objects : this.objects(s);
+    this.lastFull = { state: s, objects: desired };
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
     const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
@@ -162,8 +166,11 @@ export class Reconciler {
 
   /** The bookkeeping that must be on disk before the kernel changes: MTUs the plan is about to change (a release restores them). */
   prepare({ ops, state, links }: Planned): Planned {
+    const first = ops.filter((op): op is Extract<Op, { action: 'configure' }> => op.kind === 'link' && op.action === 'configure' && !(op.link.name in state.originalMtu));
+    // Unchanged bookkeeping keeps the state object: the caller's commit then writes nothing.
+    if (!first.length) return { ops, state, links };
     const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu } };
-    for (const op of ops) if (op.kind === 'link' && op.action === 'configure' && !(op.link.name in s.originalMtu)) s.originalMtu[op.link.name] = links.get(op.link.name)?.mtu ?? 0;
+    for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
     return { ops, state: s, links };
   }
 
@@ -171,8 +178,9 @@ export class Reconciler {
   async apply({ ops, state, links }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     const result = await this.applier.apply(ops, links);
-    const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] };
-    for (const op of ops) {
+    const bookkeeping = ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
+    const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] } : state;
+    for (const op of bookkeeping ? ops : []) {
       if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
         s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);

@@ -187,10 +187,14 @@ function allocateSid(s: DesiredState, tenant: string): string {
  * unused ones dropped, new ones take the lowest id free in the agent's range and in the kernel.
  */
 export function allocateNexthops(state: DesiredState, taken: Set<number>): DesiredState {
+  if (allocated.has(state)) return state;
   const want = new Set<string>();
   for (const t of Object.values(state.tenants)) for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
   const current = Object.entries(state.nexthops);
-  if (current.length === want.size && current.every(([k]) => want.has(k))) return state;
+  if (current.length === want.size && current.every(([k]) => want.has(k))) {
+    allocated.add(state);
+    return state;
+  }
   const s = { ...clone(state), nexthops: { ...state.nexthops } };
   for (const k of Object.keys(s.nexthops)) if (!want.has(k)) delete s.nexthops[k];
   const used = new Set([...taken, ...Object.values(s.nexthops)]);
@@ -201,8 +205,12 @@ export function allocateNexthops(state: DesiredState, taken: Set<number>): Desir
     s.nexthops[k] = next;
     used.add(next);
   }
+  allocated.add(s);
   return s;
 }
+
+/** States whose nexthops are all allocated (states are never mutated): a no-op reconcile of 50k routes skips the walk. */
+const allocated = new WeakSet<DesiredState>();
 
 export class UnknownTenantError extends Error {
   constructor(readonly tenant: string) {
