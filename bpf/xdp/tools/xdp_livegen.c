@@ -19,26 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gen_common.h"
+
 #ifndef BPF_F_TEST_XDP_LIVE_FRAMES
 #define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
 #endif
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int unhex(const char *s, unsigned char *out, size_t max) {
-  size_t n = strlen(s);
-  if (n % 2 || n / 2 > max) return -1;
-  for (size_t i = 0; i < n / 2; i++) {
-    unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-    out[i] = (unsigned char)v;
-  }
-  return (int)(n / 2);
-}
 
 int main(int argc, char **argv) {
   if (argc < 4) {
