@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { BpfError } from '../bpf/errors';
-import { BpfFeatures, BpfObject, probeFeatures, XdpLink, XdpMode } from '../bpf/libbpf';
+import { BpfFeatures, BpfObject, probeFeatures, XdpLink, xdpMd, XdpMode } from '../bpf/libbpf';
 import { packageRoot } from '../native/addon';
 
 export type XdpAttachMode = 'native' | 'generic';
@@ -24,7 +24,16 @@ export interface BpfProber {
   features(): { ok: true; features: BpfFeatures } | { ok: false; reason: string };
   /** Loads a pass-everything XDP program for attach tests. */
   prepareXdp(): Promise<XdpPrepared>;
+  /**
+   * One test run of FIB_TBID_PROBE in `netns` (a path) as if `ifindex` had received the packet:
+   * bpf_fib_lookup of the IPv4 address `dst` directly in `table` (BPF_FIB_LOOKUP_TBID). The
+   * helper's return value, or why the program could not run.
+   */
+  fibLookupTbid(netns: string, ifindex: number, table: number, dst: string): Promise<{ ok: true; rc: number } | { ok: false; reason: string }>;
 }
+
+/** bpf/probe/fib_tbid.bpf.c: the question in the packet, the helper's answer written over it. */
+export const FIB_TBID_PROBE = { file: 'bpf/build/probe/fib_tbid.bpf.o', prog: 'fib_tbid_probe' } as const;
 
 /**
  * Objects holding a program that returns XDP_PASS, in order of preference. The first is meant for
@@ -79,6 +88,28 @@ export class LibbpfProber implements BpfProber {
     } catch (e) {
       obj.close();
       return { ok: false, supported: null, reason: `${found.file}: ${describe(e)}` };
+    }
+  }
+
+  async fibLookupTbid(netns: string, ifindex: number, table: number, dst: string): Promise<{ ok: true; rc: number } | { ok: false; reason: string }> {
+    const file = join(this.root, FIB_TBID_PROBE.file);
+    if (!existsSync(file)) return { ok: false, reason: `no probe object built (${FIB_TBID_PROBE.file})` };
+    let obj: BpfObject;
+    try {
+      obj = await BpfObject.load(file);
+    } catch (e) {
+      return { ok: false, reason: `loading ${FIB_TBID_PROBE.file}: ${describe(e)}` };
+    }
+    try {
+      const data = Buffer.alloc(64); // room for an Ethernet header's worth: test runs want >= 14 bytes
+      data.writeUInt32LE(table, 0);
+      Buffer.from(dst.split('.').map(Number)).copy(data, 4);
+      const r = await obj.prog(FIB_TBID_PROBE.prog).testRun({ data, ctx: xdpMd(data.length, { ingressIfindex: ifindex }), netns });
+      return { ok: true, rc: r.data.readInt32LE(0) };
+    } catch (e) {
+      return { ok: false, reason: `test run of ${FIB_TBID_PROBE.prog}: ${describe(e)}` };
+    } finally {
+      obj.close();
     }
   }
 }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../native/addon';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
-import { Capabilities } from './capabilities.model';
+import { FIB_TBID_PROBE, LibbpfProber } from './bpf-prober';
+import { Capabilities, kernelAtLeast } from './capabilities.model';
 import { CapabilityProbe, PROBE_NETNS_PREFIX } from './capability-probe';
 
 function netnsNames(): string[] {
@@ -139,6 +140,37 @@ describe('CapabilityProbe on this kernel', () => {
     }
     expect(caps.features['xdp.generic']).toEqual({ supported: true, reason: expect.stringMatching(/^bpf_link attach in generic mode verified/) });
     expect(caps.features['xdp.native']).toEqual({ supported: true, reason: expect.stringMatching(/^bpf_link attach in driver mode verified/) });
+  });
+
+  it('knows BPF_FIB_LOOKUP_TBID from a test run of the helper, agreeing with the kernel version (6.8)', () => {
+    if (!existsSync(join(packageRoot(), FIB_TBID_PROBE.file))) {
+      expect(caps.features['bpf.fib_lookup_tbid'].reason).toMatch(/version check/);
+      return;
+    }
+    const release = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+    expect(caps.features['bpf.fib_lookup_tbid']).toEqual({ supported: kernelAtLeast(release, 6, 8), reason: expect.stringMatching(/\(test run\)/) });
+  });
+});
+
+describe('LibbpfProber.fibLookupTbid', () => {
+  afterAll(() => destroyAllNetns());
+
+  it('answers from the table it names: its route without a neighbour (7), no route in another (4)', async () => {
+    if (!existsSync(join(packageRoot(), FIB_TBID_PROBE.file))) return; // `make -C bpf` builds it (npm test does)
+    const release = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+    const ns = TestNetns.create('tbid');
+    ns.ipBatch(['link add name t0 type veth peer name t1', 'link set dev t0 up', 'link set dev t1 up', 'route add 10.9.0.1/32 dev t0 table 101']);
+    ns.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.t0.forwarding=1']);
+    const t0 = ns.ipJson<Array<{ ifindex: number }>>(['link', 'show', 'dev', 't0'])[0]!.ifindex;
+    const prober = new LibbpfProber();
+    const found = await prober.fibLookupTbid(ns.name, t0, 101, '10.9.0.1');
+    const other = await prober.fibLookupTbid(ns.name, t0, 102, '10.9.0.1');
+    if (kernelAtLeast(release, 6, 8)) {
+      expect(found).toEqual({ ok: true, rc: 7 }); // BPF_FIB_LKUP_RET_NO_NEIGH
+      expect(other).toEqual({ ok: true, rc: 4 }); // BPF_FIB_LKUP_RET_NOT_FWDED
+    } else {
+      expect(found).toEqual({ ok: true, rc: -22 });
+    }
   });
 });
 

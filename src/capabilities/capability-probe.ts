@@ -56,6 +56,13 @@ const TABLE = 100;
 const NH_ID = 1;
 const SID_NEXT = 'fc00:0:ffff::2';
 const SRH_SIDS = ['fc00:0:fffc::1', 'fc00:0:fffc::2'];
+// The BPF_FIB_LOOKUP_TBID probe: a host route in a table of its own (not the VRF's).
+const TBID_TABLE = 101;
+const TBID_DST = '10.255.3.1';
+// enum bpf_fib_lookup_ret (uapi bpf.h).
+const BPF_FIB_LKUP_RET_SUCCESS = 0;
+const BPF_FIB_LKUP_RET_NO_NEIGH = 7;
+const NO_FIB_HELPER = 'no bpf_fib_lookup helper for XDP programs';
 
 /** Short text of why the kernel (or our own validation) refused. */
 export function reasonOf(e: unknown): string {
@@ -147,8 +154,9 @@ export class CapabilityProbe {
 
     const bpf = this.deps.bpf?.features();
     const atLeast = kernelAtLeast(kernel, 6, 8);
-    if (bpf?.ok && !bpf.features.helperFibLookup) out['bpf.fib_lookup_tbid'] = { supported: false, reason: 'no bpf_fib_lookup helper for XDP programs' };
+    if (bpf?.ok && !bpf.features.helperFibLookup) out['bpf.fib_lookup_tbid'] = { supported: false, reason: NO_FIB_HELPER };
     else if (atLeast === undefined) out['bpf.fib_lookup_tbid'] = { supported: null, reason: `cannot parse kernel version ${JSON.stringify(kernel)}` };
+    // A last resort: probeFibTbid() replaces it with what a test run of the helper shows.
     else out['bpf.fib_lookup_tbid'] = { supported: atLeast, reason: `kernel ${kernel} ${atLeast ? '>=' : '<'} 6.8 (version check, not a load test)` };
   }
 
@@ -257,6 +265,33 @@ export class CapabilityProbe {
 
     // XDP through a bpf_link on the veth, natively and in generic (skb) mode.
     await this.probeXdp(rt, netns, veth, out);
+    if (veth.supported) await this.probeFibTbid(rt, netns, oif, out);
+  }
+
+  /**
+   * bpf_fib_lookup with BPF_FIB_LOOKUP_TBID (6.8), which the XDP offload's End.DT* lookups use:
+   * older kernels refuse the flag with EINVAL, and the offload would pass every packet (in table
+   * mode, where the kernel has no End.DT4, that is dropping them). Asked by doing it: a route that
+   * only TBID_TABLE has, looked up through a test run from the veth. Without the BPF build the
+   * version check of probeHostFacts() stays.
+   */
+  private async probeFibTbid(rt: Rtnetlink, netns: string, oif: number, out: Partial<Record<Feature, FeatureStatus>>): Promise<void> {
+    if (!this.deps.bpf || out['bpf.fib_lookup_tbid']?.reason === NO_FIB_HELPER) return;
+    const fallback = out['bpf.fib_lookup_tbid'];
+    try {
+      await rt.addRoute({ dst: `${TBID_DST}/32`, oif, table: TBID_TABLE });
+      rt.sysctl.set(['net', 'ipv4', 'conf', DEV, 'forwarding'], 1); // the helper checks it first
+    } catch (e) {
+      out['bpf.fib_lookup_tbid'] = { supported: fallback?.supported ?? null, reason: `${fallback?.reason}; the test run could not be set up: ${reasonOf(e)}` };
+      return;
+    }
+    const r = await this.deps.bpf.fibLookupTbid(netnsPath(netns), oif, TBID_TABLE, TBID_DST);
+    const how = `bpf_fib_lookup of ${TBID_DST} in table ${TBID_TABLE} with BPF_FIB_LOOKUP_TBID (test run)`;
+    if (!r.ok) out['bpf.fib_lookup_tbid'] = { supported: fallback?.supported ?? null, reason: `${fallback?.reason}; ${r.reason}` };
+    // NO_NEIGH: the route of TBID_TABLE was found (main has none), its neighbour is unknown.
+    else if (r.rc === BPF_FIB_LKUP_RET_NO_NEIGH || r.rc === BPF_FIB_LKUP_RET_SUCCESS) out['bpf.fib_lookup_tbid'] = { supported: true, reason: `${how} found the table's route` };
+    else if (r.rc === -22) out['bpf.fib_lookup_tbid'] = { supported: false, reason: `${how}: EINVAL, the kernel does not know the flag (needs 6.8)` };
+    else out['bpf.fib_lookup_tbid'] = { supported: false, reason: `${how} did not find the table's route (returned ${r.rc})` };
   }
 
   private async probeXdp(rt: Rtnetlink, netns: string, veth: FeatureStatus, out: Partial<Record<Feature, FeatureStatus>>): Promise<void> {

@@ -13,4 +13,5 @@ export {
   type XdpSyncResult,
 } from './xdp-offload';
 export { xdpDesired, type XdpDesired } from './entries';
+export { FIB_TBID_FEATURE, requireXdpOffloadCapabilities } from './xdp-requirements';
 export { REASONS, XDP_BEHAVIOURS, type PassReason, type Reason, type SidStats, type XdpBehaviour } from './layout';
