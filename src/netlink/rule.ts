@@ -22,6 +22,8 @@ export interface Rule {
   fwmask?: number;
   src?: string;
   dst?: string;
+  /** Action `goto`: the priority to continue at (FRA_GOTO); must be above the rule's own. */
+  goto?: number;
   /** Look up the table of the l3mdev (VRF) the packet is on. */
   l3mdev?: boolean;
   protocol?: number;
@@ -38,6 +40,12 @@ function validate(r: Rule): void {
   if (r.fwmask !== undefined) validateU32(r.fwmask, 'fwmask');
   if (r.protocol !== undefined) validateU8(r.protocol, 'protocol');
   if ((r.action ?? 'lookup') === 'lookup' && r.table === undefined && !r.l3mdev) throw new InvalidArgumentError('table', 'a lookup rule needs a table (or l3mdev)');
+  if (r.action === 'goto') {
+    if (r.goto === undefined) throw new InvalidArgumentError('goto', 'a goto rule needs a target priority');
+    validateU32(r.goto, 'goto');
+    // The kernel refuses backward (and same-priority) jumps, which could loop.
+    if (r.priority === undefined || r.goto <= r.priority) throw new InvalidArgumentError('goto', 'the target priority must be above the rule\'s own priority');
+  } else if (r.goto !== undefined) throw new InvalidArgumentError('goto', 'only a goto rule has a target priority');
 }
 
 function encode(r: Rule, type: number, flags: number): NlRequest {
@@ -54,6 +62,7 @@ function encode(r: Rule, type: number, flags: number): NlRequest {
   const w = new AttrWriter().header(h);
   if (table >= 256) w.u32(FRA.TABLE, table);
   if (r.priority !== undefined) w.u32(FRA.PRIORITY, r.priority);
+  if (r.goto !== undefined) w.u32(FRA.GOTO, r.goto);
   if (src) w.bytes(FRA.SRC, src.addr);
   if (dst) w.bytes(FRA.DST, dst.addr);
   if (r.iif !== undefined) w.string(FRA.IIFNAME, r.iif);
@@ -62,7 +71,7 @@ function encode(r: Rule, type: number, flags: number): NlRequest {
   if (r.fwmask !== undefined) w.u32(FRA.FWMASK, r.fwmask);
   if (r.l3mdev) w.u8(FRA.L3MDEV, 1);
   if (r.protocol !== undefined) w.u8(FRA.PROTOCOL, r.protocol);
-  const what = `rule${r.priority !== undefined ? ` pref ${r.priority}` : ''}${r.iif ? ` iif ${r.iif}` : ''}${r.table ? ` table ${r.table}` : ''}`;
+  const what = `rule${r.priority !== undefined ? ` pref ${r.priority}` : ''}${r.iif ? ` iif ${r.iif}` : ''}${r.dst ? ` to ${r.dst}` : ''}${r.table ? ` table ${r.table}` : ''}${r.goto !== undefined ? ` goto ${r.goto}` : ''}`;
   return { type, flags, body: w.finish(), what };
 }
 
@@ -96,6 +105,7 @@ export function decodeRule(msg: NetlinkMessage): Rule {
   set('oif', a.string(FRA.OIFNAME));
   set('fwmark', a.u32(FRA.FWMARK));
   set('fwmask', a.u32(FRA.FWMASK));
+  set('goto', a.u32(FRA.GOTO));
   set('protocol', a.u8(FRA.PROTOCOL));
   if (a.u8(FRA.L3MDEV)) r.l3mdev = true;
   const src = a.raw(FRA.SRC);
