@@ -42,27 +42,60 @@ export interface KernelObjects {
   routes: Map<string, NamedRoute>;
   rules: Map<string, NamedRule>;
   /**
-   * VRF mode with tenants: the kernel's `0: lookup local` rule is moved behind the l3mdev rule
-   * (see localRules), so the agent deletes it; without tenants it is put back.
+   * With tenants: the kernel's `0: lookup local` rule is moved behind the l3mdev rule (VRF mode)
+   * or the tenant `iif` rules (table mode), see localRules, so the agent deletes it; without
+   * tenants it is put back.
    */
   moveLocalRule: boolean;
 }
 
-/** Where the local-table rule goes while VRFs exist: right behind the l3mdev rule (1000). */
+/** Where the local-table rule goes while tenants exist: right behind the l3mdev / tenant `iif` rules. */
 export function localRulePriority(own: Ownership): number {
   return own.rulePriority + 1;
 }
 
+/** Table mode: `iif lo` and `iif <underlay>` jump from here over the tenant rules to the local rule. */
+export function skipRulePriority(own: Ownership): number {
+  return own.rulePriority - 2;
+}
+
+/** Table mode: IPv6 link-local and multicast destinations are looked up in local here. */
+export function linkScopeRulePriority(own: Ownership): number {
+  return own.rulePriority - 1;
+}
+
 /**
  * A VM's packet to an address of its own HV (management, underlay) would be delivered by the
- * `0: lookup local` rule before the l3mdev rule sends it to the VRF's table, which ends in an
- * unreachable default. As the kernel's VRF documentation advises, the local lookup moves behind
- * the l3mdev rule; the VRF tables carry their own local routes. The HV's own traffic meets the
- * moved rule before main, as before.
+ * `0: lookup local` rule before the l3mdev rule (VRF mode) or its interface's `iif` rule (table
+ * mode) sends it to the tenant table, which ends in an unreachable default. As the kernel's VRF
+ * documentation advises, the local lookup moves behind those rules; the tenant tables carry their
+ * own local routes (a VRF's from the kernel, table mode's from the agent, see buildKernelObjects).
+ * The HV's own traffic meets the moved rule before main, as before (ADR 0010, 0011).
  */
 export function localRules(state: DesiredState, mode: DataplaneMode, own: Ownership): Rule[] {
-  if (mode !== 'vrf' || !state.node || !Object.keys(state.tenants).length) return [];
+  void mode;
+  if (!state.node || !Object.keys(state.tenants).length) return [];
   return ([4, 6] as const).map((family) => ({ family, priority: localRulePriority(own), table: 255, protocol: own.protocol }));
+}
+
+/**
+ * Table mode's node-wide rules, there as long as the node is (so a tenant job never plans them):
+ * - `iif lo` (the HV's own lookups) and `iif <underlay>` go to the local rule's priority, past
+ *   every tenant rule: one comparison instead of one per tenant interface. While no tenant
+ *   exists nothing is at that priority; the kernel then skips the goto (an unresolved target).
+ * - IPv6 link-local (fe80::/64) and multicast (ff00::/8) destinations are looked up in local.
+ *   Those lookups are bound to the arriving interface (rt6_need_strict): a VM finds the local
+ *   route of its own tap's link-local address (which the kernel chooses, so no tenant table can
+ *   name it) and the tap's ff00::/8 multicast route (NDP), nothing of another interface.
+ */
+export function tableModeNodeRules(state: DesiredState, own: Ownership): Rule[] {
+  if (!state.node) return [];
+  if (skipRulePriority(own) < 1) throw new RangeError(`table mode needs a rule priority of at least 3 (ownership.rulePriority is ${own.rulePriority})`);
+  const skip = (family: Family, iif: string): Rule => ({ family, priority: skipRulePriority(own), iif, action: 'goto', goto: localRulePriority(own), protocol: own.protocol });
+  const rules: Rule[] = [];
+  for (const family of [4, 6] as const) for (const iif of ['lo', ...state.node.underlay]) rules.push(skip(family, iif));
+  for (const dst of ['fe80::/64', 'ff00::/8']) rules.push({ family: 6, priority: linkScopeRulePriority(own), dst, table: 255, protocol: own.protocol });
+  return rules;
 }
 
 /** Metric of the fail-closed unreachable defaults: below everything an operator would add. */
@@ -73,8 +106,10 @@ export function routeKey(r: { family?: Family; table?: number; dst: string; prio
   return `${r.family}|${r.table}|${r.dst}|${r.priority ?? (r.family === 6 ? 1024 : 0)}`;
 }
 
+/** Identity of a rule: its selectors and action (a dump names the action and table 0 of a goto). */
 export function ruleKey(r: Rule): string {
-  return `${r.family}|${r.priority}|${r.iif ?? ''}|${r.table}`;
+  const action = r.action ?? 'lookup';
+  return `${r.family}|${r.priority ?? 0}|${r.iif ?? ''}|${r.dst ?? ''}|${action} ${action === 'goto' ? r.goto : r.table}`;
 }
 
 /** Bytes SRv6 adds to a packet: outer IPv6, plus an SRH unless reduced to the first SID. */
@@ -94,6 +129,12 @@ export function vrfName(own: Ownership, tenant: string): string {
   return `${own.vrfPrefix}${tenant}`;
 }
 
+function broadcastOf(addr: Buffer, len: number): Buffer {
+  const b = Buffer.from(addr);
+  b.writeUInt32BE((b.readUInt32BE(0) | (len === 0 ? 0xffffffff : (1 << (32 - len)) - 1)) >>> 0, 0);
+  return b;
+}
+
 function familyOfPrefix(p: string): Family {
   return p.includes(':') ? 6 : 4;
 }
@@ -103,6 +144,7 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   const node = state.node;
   if (!node) return o;
   setLocalRules(o, state, mode, own);
+  if (mode === 'table') for (const r of tableModeNodeRules(state, own)) o.rules.set(ruleKey(r), r);
   const sysctl = (path: string[], value: string | number) => o.sysctls.set(path.join('/'), { path, value: String(value) });
   const route = (r: NamedRoute) => o.routes.set(routeKey(r), { protocol: own.protocol, ...r });
   const uplink = node.underlay[0];
@@ -133,6 +175,11 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
           // Without a VRF the connected route would land in main: put it in the tenant's table.
           const p = parsePrefix(gw, 'gateway', { allowHostBits: true });
           route({ family: p.family, dst: formatPrefix(mask(p.addr, p.len), p.len), table: t.table, oifName: itf.name, scope: 253 });
+          // What the kernel puts in a VRF's table, for the lookups behind the moved local rule:
+          // the gateway is local (ARP's lookup of it, NDP, pings) and the subnet broadcast is.
+          const host = p.family === 4 ? 32 : 128;
+          route({ family: p.family, dst: `${formatPrefix(p.addr, host)}`, table: t.table, oifName: itf.name, type: 'local' });
+          if (p.family === 4 && p.len < 31) route({ family: 4, dst: formatPrefix(broadcastOf(p.addr, p.len), 32), table: t.table, oifName: itf.name, type: 'broadcast' });
         }
       }
       if (mode === 'table')
@@ -187,8 +234,21 @@ function decap(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: 
 
 /** The local-rule objects of `o`, decided by `state` (a tenant-scoped plan passes the whole state). */
 export function setLocalRules(o: KernelObjects, state: DesiredState, mode: DataplaneMode, own: Ownership): void {
-  for (const [k, r] of o.rules) if (r.table === 255 && r.priority === localRulePriority(own)) o.rules.delete(k);
+  for (const [k, r] of o.rules) if (isMovedLocalRule(r, own)) o.rules.delete(k);
   const rules = localRules(state, mode, own);
   for (const r of rules) o.rules.set(ruleKey(r), r);
   o.moveLocalRule = rules.length > 0;
+}
+
+/** The agent's moved `lookup local` rule (not the table-mode link-scope rules, which name a dst). */
+export function isMovedLocalRule(r: Rule, own: Ownership): boolean {
+  return r.table === 255 && r.priority === localRulePriority(own) && r.dst === undefined && r.iif === undefined;
+}
+
+/**
+ * A node-wide rule (the local rule, moved or at 0; table mode's jumps and link-scope rules), as
+ * opposed to a tenant's `iif <tap> lookup <table>` rule: what two tenant jobs may both plan.
+ */
+export function isNodeRule(r: Rule, own: Ownership): boolean {
+  return r.priority !== own.rulePriority;
 }

@@ -2,7 +2,7 @@
 import type { Link } from '../netlink/link';
 import type { Route } from '../netlink/route';
 import { DesiredState, emptyState } from './desired-state';
-import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, KernelObjects } from './kernel-objects';
+import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, KernelObjects, ruleKey } from './kernel-objects';
 import { ForeignObjectError, MissingInterfaceError, Observed, Op, phaseOf, plan } from './planner';
 import { allocateNexthops, upsertNode, upsertTenant } from './state-transitions';
 
@@ -120,5 +120,91 @@ describe('planner', () => {
     o.links.delete('tb0');
     expect(() => plan(d, o, ctx())).toThrow(MissingInterfaceError);
     expect(() => plan(d, o, ctx())).toThrow(/tb0/);
+  });
+
+  describe('table mode: the local rule behind the tenant rules (ADR 0011)', () => {
+    const rules = (d: KernelObjects) => [...d.rules.values()].map((r) => `${r.family} ${r.priority} ${r.iif ?? '-'} ${r.dst ?? '-'} ${r.action === 'goto' ? `goto ${r.goto}` : `lookup ${r.table}`}`).sort();
+    const routesOf = (d: KernelObjects, table: number) => [...d.routes.values()].filter((r) => r.table === table && r.type !== 'throw' && r.type !== 'unreachable' && !r.nhid).map((r) => `${r.type ?? 'unicast'} ${r.dst} ${r.oifName}`).sort();
+
+    it('with tenants: the moved local rule, jumps over the tenant rules, link-scope lookups, the tenant rules', () => {
+      const d = buildKernelObjects(state('table'), 'table', own);
+      expect(d.moveLocalRule).toBe(true);
+      expect(rules(d)).toEqual([
+        '4 1000 ta0 - lookup 10000', '4 1000 tb0 - lookup 10001', '4 1001 - - lookup 255', '4 998 lo - goto 1001', '4 998 ul0 - goto 1001',
+        '6 1000 ta0 - lookup 10000', '6 1000 tb0 - lookup 10001', '6 1001 - - lookup 255', '6 998 lo - goto 1001', '6 998 ul0 - goto 1001',
+        '6 999 - fe80::/64 lookup 255', '6 999 - ff00::/8 lookup 255',
+      ].sort());
+    });
+
+    it('every tenant table holds what a VRF table gets from the kernel: the gateway local, the subnet broadcast', () => {
+      let s = upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
+      s = upsertTenant(s, { id: 'a', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:1::1/64', '192.168.7.9/31'] }], routes: [] }, 'table');
+      const d = buildKernelObjects(allocateNexthops(s, new Set()), 'table', own);
+      expect(routesOf(d, s.tenants.a.table)).toEqual(['broadcast 10.0.0.255/32 ta0', 'local 10.0.0.1/32 ta0', 'local 192.168.7.9/32 ta0', 'local fd00:1::1/128 ta0', 'unicast 10.0.0.0/24 ta0', 'unicast 192.168.7.8/31 ta0', 'unicast fd00:1::/64 ta0'].sort());
+    });
+
+    it('without tenants: no moved rule, the node-wide rules stay (a tenant job never has to plan them)', () => {
+      const s = upsertNode(emptyState(), { underlay: ['ul0', 'ul1'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
+      const d = buildKernelObjects(s, 'table', own);
+      expect(d.moveLocalRule).toBe(false);
+      expect(rules(d).filter((r) => r.includes('lookup 255'))).toEqual(['6 999 - fe80::/64 lookup 255', '6 999 - ff00::/8 lookup 255']);
+      expect(rules(d).filter((r) => r.includes('goto'))).toHaveLength(6); // lo, ul0, ul1 per family
+    });
+
+    it('the first tenant: the moved rule is created before the rule at 0 goes, after the gateway routes', () => {
+      const d = buildKernelObjects(state('table'), 'table', own);
+      const o = observedFrom(buildKernelObjects(upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 }), 'table', own), 'table');
+      o.localRuleAtZero = new Set([4, 6]);
+      const ops = plan(d, o, ctx());
+      const at = (pred: (op: Op) => boolean) => ops.findIndex(pred);
+      const lastLocalRoute = ops.map((op, i) => (op.kind === 'route' && op.route.type === 'local' ? i : -1)).reduce((a, b) => Math.max(a, b));
+      const movedCreate = at((op) => op.kind === 'rule' && op.action === 'create' && op.rule.priority === 1001);
+      const zeroDelete = at((op) => op.kind === 'rule' && op.action === 'delete' && op.rule.priority === 0);
+      expect(lastLocalRoute).toBeGreaterThan(-1);
+      expect(lastLocalRoute).toBeLessThan(movedCreate);
+      expect(movedCreate).toBeLessThan(zeroDelete);
+      expect(ops.filter((op) => op.kind === 'rule' && op.rule.priority === 0).map((op) => `${op.action} ${(op as any).rule.family}`)).toEqual(['delete 4', 'delete 6']);
+    });
+
+    it('the last tenant gone: the rule at 0 comes back; the link-scope rules alone do not count as "moved by us"', () => {
+      const node = upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
+      const d = buildKernelObjects(node, 'table', own);
+      // the agent moved it: restored
+      const moved = observedFrom(buildKernelObjects(state('table'), 'table', own), 'table');
+      moved.localRuleAtZero = new Set();
+      const ops = plan(d, moved, ctx(['ta0', 'tb0']));
+      expect(ops.filter((op) => op.kind === 'rule' && op.rule.table === 255 && !op.rule.dst).map((op) => `${op.action} ${(op as any).rule.priority}`)).toEqual(['create 0', 'create 0', 'delete 1001', 'delete 1001']);
+      // an operator moved it (only the agent's link-scope rules there): left alone
+      const foreign = observedFrom(d, 'table');
+      foreign.localRuleAtZero = new Set();
+      expect(plan(d, foreign, ctx())).toEqual([]);
+    });
+
+    it('a goto rule differs from a lookup rule and from a goto elsewhere (keys)', () => {
+      const base = { family: 4 as const, priority: 998, iif: 'ul0', protocol: 196 };
+      const keys = new Set([ruleKey({ ...base, action: 'goto', goto: 1001 }), ruleKey({ ...base, action: 'goto', goto: 1002 }), ruleKey({ ...base, table: 1001 })]);
+      expect(keys.size).toBe(3);
+      // what the kernel dumps for a goto (action named, table 0) has the desired rule's key
+      expect(ruleKey({ ...base, action: 'goto', goto: 1001, table: 0 })).toBe(ruleKey({ ...base, action: 'goto', goto: 1001 }));
+      expect(ruleKey({ family: 6, priority: 1000, iif: 'ta0', table: 7, action: 'lookup' })).toBe(ruleKey({ family: 6, priority: 1000, iif: 'ta0', table: 7 }));
+    });
+
+    it('a missing jump rule (drift) is created again', () => {
+      const d = buildKernelObjects(state('table'), 'table', own);
+      const o = observedFrom(d, 'table');
+      o.rules.delete(ruleKey({ family: 6, priority: 998, iif: 'ul0', action: 'goto', goto: 1001 }));
+      expect(plan(d, o, ctx(['ta0', 'tb0'])).map((op) => (op.kind === 'rule' ? `${op.action} ${op.rule.iif} ${op.rule.action} ${op.rule.goto}` : op.kind))).toEqual(['create ul0 goto 1001']);
+    });
+
+    it('tells node-wide rules (which two tenant jobs may both plan) from the tenants\' own', () => {
+      const d = buildKernelObjects(state('table'), 'table', own);
+      const node = [...d.rules.values()].filter((r) => isNodeRule(r, own)).map((r) => `${r.family} ${r.priority} ${r.iif ?? r.dst ?? '-'}`);
+      expect(node.sort()).toEqual(['4 1001 -', '4 998 lo', '4 998 ul0', '6 1001 -', '6 998 lo', '6 998 ul0', '6 999 fe80::/64', '6 999 ff00::/8'].sort());
+      expect(isNodeRule({ family: 4, priority: 0, table: 255 }, own)).toBe(true);
+    });
+
+    it('refuses a rule priority that leaves no room for the jump', () => {
+      expect(() => buildKernelObjects(state('table'), 'table', { ...own, rulePriority: 2 })).toThrow(/rule priority/);
+    });
   });
 });

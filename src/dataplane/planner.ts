@@ -120,7 +120,8 @@ export function plan(desired: KernelObjects, observed: Observed, ctx: PlanContex
   if (atZero)
     for (const family of [4, 6] as const) {
       const zero: Rule = { family, priority: 0, table: 255 };
-      const movedByUs = [...observed.rules.values()].some((r) => r.family === family && r.table === 255);
+      // (table mode's link-scope rules also look up local, but name a destination)
+      const movedByUs = [...observed.rules.values()].some((r) => r.family === family && r.table === 255 && r.dst === undefined && r.iif === undefined);
       if (desired.moveLocalRule && atZero.has(family)) ops.push({ kind: 'rule', action: 'delete', rule: zero });
       else if (!desired.moveLocalRule && !atZero.has(family) && movedByUs) ops.push({ kind: 'rule', action: 'create', rule: { ...zero, protocol: 2 } });
     }

@@ -57,6 +57,11 @@ function tenantSpecs(n: 1 | 2): TenantSpecDto[] {
   })) as TenantSpecDto[];
 }
 
+/** Priorities of the plain `lookup local` rules (table mode's link-scope rules name a destination). */
+function localRulePrefs(ns: TestNetns, family: string): number[] {
+  return ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local' && !r.dst && !r.iif).map((r: any) => r.priority);
+}
+
 function ping(from: TestNetns, to: string): boolean {
   try {
     from.exec('ping', ['-c', '1', '-W', '1', to]);
@@ -185,10 +190,9 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect(sid.stats64.packets).toBeGreaterThan(0);
   });
 
-  // Table mode cannot keep them apart yet: the tenant's `iif` rule comes after the kernel's
-  // `0: lookup local`, and moving that rule would need the tenant tables to carry the local,
-  // multicast and link-local routes a VRF gets from the kernel (docs/adr/0010).
-  (VRF ? it : it.failing)('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
+  // The kernel's `0: lookup local` rule would deliver them before the l3mdev / tenant `iif` rule;
+  // the agent moves it behind those (ADR 0010, 0011).
+  it('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
     const hv1 = hvs[0].ns;
     const before = icmpInEchos(hv1);
     for (const target of ['172.31.0.1', 'fc00:f::1']) ping(vm(1, 'a'), target);
@@ -196,19 +200,71 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect({ 4: after[4] - before[4], 6: after[6] - before[6] }).toEqual({ 4: 0, 6: 0 });
   });
 
-  it('the HV itself still reaches its own addresses, and the local rule sits where the mode wants it', () => {
+  it('a VM\'s packets to its own gateway still reach the HV\'s stack, to another tenant\'s gateway never', () => {
+    // Table mode: the gateway's local route in the tenant table. Replies leave through main, which
+    // has no tenant prefixes, so the count of echo requests received is what tells.
+    const hv1 = hvs[0].ns;
+    vm(1, 'b').ip(['addr', 'add', '10.0.9.2/24', 'dev', 'eth0']);
+    hv1.ip(['addr', 'add', '10.0.9.1/24', 'dev', 'tb0']); // not beta's gateway in the spec: never local for alpha either
+    try {
+      const before = icmpInEchos(hv1);
+      ping(vm(1, 'a'), '10.0.1.1');
+      ping(vm(1, 'a'), 'fd00:1::1');
+      const own = icmpInEchos(hv1);
+      ping(vm(1, 'a'), '10.0.9.1');
+      const other = icmpInEchos(hv1);
+      expect({ own: { 4: own[4] - before[4], 6: own[6] - before[6] }, other: { 4: other[4] - own[4], 6: other[6] - own[6] } }).toEqual({ own: { 4: 1, 6: 1 }, other: { 4: 0, 6: 0 } });
+    } finally {
+      hv1.ip(['addr', 'del', '10.0.9.1/24', 'dev', 'tb0']);
+      vm(1, 'b').ip(['addr', 'del', '10.0.9.2/24', 'dev', 'eth0']);
+    }
+  });
+
+  it('NDP works both ways after the neighbours are forgotten: the VM finds its gateway, the HV the VM', () => {
+    // The VM's solicitation goes to a multicast address, the HV's from its link-local one: with
+    // the local rule moved, table mode answers them through its link-scope rules.
+    for (const n of [1, 2] as const) {
+      vm(n, 'a').ip(['neigh', 'flush', 'dev', 'eth0']);
+      hvs[n - 1].ns.ip(['neigh', 'flush', 'dev', 'ta0']);
+    }
+    expect(reaches(vm(1, 'a'), 'fd00:2::2')).toBe(true);
+    for (const n of [1, 2] as const) {
+      const state = (ns: TestNetns, addr: string, dev: string) => ns.ipJson(['-6', 'neigh', 'show', addr, 'dev', dev])[0]?.state;
+      expect({ n, vm: state(vm(n, 'a'), `fd00:${n}::1`, 'eth0'), hv: state(hvs[n - 1].ns, `fd00:${n}::2`, 'ta0') }).toEqual({
+        n,
+        vm: expect.arrayContaining([expect.stringMatching(/REACHABLE|STALE|DELAY|PROBE/)]),
+        hv: expect.arrayContaining([expect.stringMatching(/REACHABLE|STALE|DELAY|PROBE/)]),
+      });
+    }
+  });
+
+  it('the HV itself still reaches its own addresses, and the local rule sits behind the tenants\' rules', () => {
     const hv1 = hvs[0].ns;
     for (const target of ['172.31.0.1', 'fc00:f::1']) expect(ping(hv1, target)).toBe(true);
+    for (const family of ['-4', '-6']) expect(localRulePrefs(hv1, family)).toEqual([1001]);
+  });
+
+  (VRF ? it.skip : it)('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
+    const hv1 = hvs[0].ns;
     for (const family of ['-4', '-6']) {
-      const local = hv1.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local').map((r: any) => r.priority);
-      expect(local).toEqual(VRF ? [1001] : [0]);
+      const rules = hv1.ipJson([family, 'rule', 'show']);
+      // iproute2 marks a goto whose target priority holds no rule `unresolved` (the kernel skips it)
+      const jumps = rules.filter((r: any) => r.goto !== undefined).map((r: any) => ({ priority: r.priority, iif: r.iif, goto: r.goto, unresolved: 'unresolved' in r }));
+      expect(jumps).toEqual([{ priority: 998, iif: 'lo', goto: 1001, unresolved: false }, { priority: 998, iif: 'ul0', goto: 1001, unresolved: false }]);
+      // the tenant rules sit between the jump and its target
+      expect(rules.filter((r: any) => r.iif === 'ta0' || r.iif === 'tb0').map((r: any) => r.priority)).toEqual([1000, 1000]);
     }
+    expect(hv1.ipJson(['-6', 'rule', 'show']).filter((r: any) => r.priority === 999).map((r: any) => `${r.dst}/${r.dstlen} ${r.table}`)).toEqual(['fe80::/64 local', 'ff00::/8 local']);
+    // and they work: the HV reaches its own addresses and the other HV's VMs over them
+    for (const target of ['172.31.0.1', 'fc00:f::1', 'fc00:f::2']) expect(ping(hv1, target)).toBe(true);
   });
 
   it('without tenants the kernel\'s local rule is back at 0', async () => {
     const hv = hvs[1];
     for (const t of ['alpha', 'beta']) expect((await hv.dp.deleteTenant(t)).failed).toEqual([]);
-    for (const family of ['-4', '-6']) expect(hv.ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local').map((r: any) => r.priority)).toEqual([0]);
+    for (const family of ['-4', '-6']) expect(localRulePrefs(hv.ns, family)).toEqual([0]);
+    // table mode: the jumps stay with the node, their target gone, so the kernel skips them
+    if (!VRF) for (const family of ['-4', '-6']) expect(hv.ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.goto !== undefined).map((r: any) => 'unresolved' in r)).toEqual([true, true]);
     expect(ping(hv.ns, 'fc00:f::2')).toBe(true);
   });
 });
