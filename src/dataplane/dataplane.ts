@@ -33,7 +33,11 @@ export interface DataplaneOptions {
   retry?: { isTransient: (failed: OpFailure[]) => boolean; attempts: number; baseDelayMs: number };
 }
 
-export type JobResult = Omit<ReconcileResult, 'state'> & { version: number };
+export type JobResult = Omit<ReconcileResult, 'state'> & {
+  version: number;
+  /** Applied as one with this many consecutive jobs about the same tenant (this one included): the changes are theirs together. */
+  coalesced?: number;
+};
 
 export class Dataplane {
   private desired: DesiredState;
@@ -138,7 +142,7 @@ export class Dataplane {
     try {
       while (this.pending.length) {
         const group = this.takeGroup();
-        if (group.length === 1) await this.runOne(group[0]);
+        if (group.length === 1 && group[0].length === 1) await this.runOne(group[0][0]);
         else await this.runGroup(group);
       }
     } finally {
@@ -146,15 +150,26 @@ export class Dataplane {
     }
   }
 
-  /** The next job, plus the tenant jobs right behind it while each is about another tenant. */
-  private takeGroup(): PendingJob[] {
+  /**
+   * The next job, plus the tenant jobs right behind it: a run of jobs about one tenant is one
+   * member (coalesced), and members continue while each is about another tenant.
+   */
+  private takeGroup(): PendingJob[][] {
     const scoped = (j: PendingJob) => j.tenant !== undefined && this.stats.reconciles > 0 && !!this.desired.node;
-    const group = [this.pending.shift()!];
-    if (!scoped(group[0])) return group;
-    const tenants = new Set([group[0].tenant]);
-    while (group.length < MAX_GROUP && this.pending.length && scoped(this.pending[0]) && !tenants.has(this.pending[0].tenant)) {
-      tenants.add(this.pending[0].tenant);
-      group.push(this.pending.shift()!);
+    const first = this.pending.shift()!;
+    if (!scoped(first)) return [[first]];
+    const group = [[first]];
+    const tenants = new Set([first.tenant]);
+    for (let n = 1; n < MAX_GROUP && this.pending.length && scoped(this.pending[0]); n++) {
+      const j = this.pending[0];
+      const last = group[group.length - 1];
+      if (j.tenant === last[0].tenant && !j.alone && !last[0].alone) last.push(j);
+      else if (tenants.has(j.tenant)) break;
+      else {
+        group.push([j]);
+        tenants.add(j.tenant);
+      }
+      this.pending.shift();
     }
     return group;
   }
@@ -169,7 +184,7 @@ export class Dataplane {
       const again = () => (scoped ? this.reconciler.reconcileTenant(prev, this.desired, j.tenant!, commit) : this.reconciler.reconcile(this.desired, commit));
       const r = await this.retried(scoped ? await this.reconciler.reconcileTenant(prev, next, j.tenant!, commit) : await this.reconciler.reconcile(next, commit), again);
       this.stats.reconciles++;
-      this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
+      await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
       const { state: _s, ...result } = r;
       j.resolve({ ...result, version: this.desired.version });
     } catch (e) {
@@ -180,59 +195,86 @@ export class Dataplane {
   /**
    * Jobs about distinct tenants, each planned on top of the one before (their objects do not
    * overlap, so none of them needs the kernel changes of another to be planned), written ahead in
-   * ONE save, then applied one after another with a result each. A job whose transition or plan
-   * fails is rejected alone and leaves no trace in the state the others build on; a job touching
-   * an interface an earlier member touches goes back to the queue. Under load this turns N flushes
-   * of the state into one.
+   * ONE save, then applied one after another with a result each. Consecutive jobs about the same
+   * tenant are one member: their transitions are applied in order to the desired state and the
+   * kernel goes to the last one in one plan (the intermediate states are never installed, every
+   * job of the member gets the member's result, marked `coalesced`). A job whose transition
+   * fails is rejected alone and leaves no trace in the state the others build on; a member whose
+   * plan fails runs again job by job; a member touching an interface an earlier member touches
+   * goes back to the queue. Under load this turns N flushes and N plans into one.
    */
-  private async runGroup(group: PendingJob[]): Promise<void> {
-    const ready: { j: PendingJob; planned: Planned; prev: DesiredState }[] = [];
+  private async runGroup(group: PendingJob[][]): Promise<void> {
+    const ready: { jobs: { j: PendingJob; version: number; changed: boolean }[]; tenant: string; planned: Planned; prev: DesiredState }[] = [];
     let cur = this.desired;
     const interfaces = new Set<string>();
     const nodeRules = new Set<string>();
-    for (const [i, j] of group.entries()) {
-      try {
-        const next = unlessSame(cur, j.transition(cur), j.tenant);
-        // An interface handed from one tenant to another: the second plan would read it before
-        // the first apply releases it. Such a job waits for the next round.
-        const names = [cur, next].flatMap((st) => st.tenants[j.tenant!]?.interfaces.map((x) => x.name) ?? []);
-        if (names.some((n) => interfaces.has(n))) {
-          this.pending.unshift(...group.slice(i));
-          break;
+    for (const [i, member] of group.entries()) {
+      const tenant = member[0].tenant!;
+      let next = cur;
+      const jobs: { j: PendingJob; version: number; changed: boolean }[] = [];
+      for (const j of member) {
+        try {
+          const before = next;
+          next = unlessSame(next, j.transition(next), tenant);
+          jobs.push({ j, version: next.version, changed: next !== before });
+        } catch (e) {
+          j.reject(e);
         }
-        for (const n of names) interfaces.add(n);
-        const planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, j.tenant!));
-        // Node-wide rules (the moved local rule) are planned by every member that sees them
-        // missing; only the first one makes them, or the second gets EEXIST/ENOENT.
-        planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || op.rule.iif !== undefined);
-        for (const op of planned.ops) if (op.kind === 'rule' && op.rule.iif === undefined) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
-        ready.push({ j, planned, prev: cur });
-        cur = planned.state;
-      } catch (e) {
-        j.reject(e);
       }
+      if (!jobs.length) continue;
+      // An interface handed from one tenant to another: the second plan would read it before
+      // the first apply releases it. Such a job waits for the next round.
+      const names = [cur, next].flatMap((st) => st.tenants[tenant]?.interfaces.map((x) => x.name) ?? []);
+      if (names.some((n) => interfaces.has(n))) {
+        this.pending.unshift(...jobs.map((x) => x.j), ...group.slice(i + 1).flat());
+        break;
+      }
+      let planned: Planned;
+      try {
+        planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, tenant));
+      } catch (e) {
+        if (jobs.length === 1) {
+          jobs[0].j.reject(e);
+          continue;
+        }
+        // Which job made the plan fail is not known: each runs again on its own, in order.
+        for (const x of jobs) x.j.alone = true;
+        this.pending.unshift(...jobs.map((x) => x.j), ...group.slice(i + 1).flat());
+        break;
+      }
+      for (const n of names) interfaces.add(n);
+      // Node-wide rules (the moved local rule) are planned by every member that sees them
+      // missing; only the first one makes them, or the second gets EEXIST/ENOENT.
+      planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || op.rule.iif !== undefined);
+      for (const op of planned.ops) if (op.kind === 'rule' && op.rule.iif === undefined) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
+      ready.push({ jobs, tenant, planned, prev: cur });
+      cur = planned.state;
     }
     try {
-      this.commit(cur);
+      await this.commit(cur);
     } catch (e) {
-      for (const { j } of ready) j.reject(e);
+      for (const { jobs } of ready) for (const { j } of jobs) j.reject(e);
       return;
     }
     const done: { j: PendingJob; result: JobResult }[] = [];
     let live = cur;
-    for (const { j, planned, prev } of ready) {
+    for (const { jobs, tenant, planned, prev } of ready) {
       try {
         const first = await this.reconciler.apply(planned, 'tenant');
-        const { state: after, ...result } = await this.retried(first, () => this.reconciler.reconcileTenant(prev, cur, j.tenant!));
+        const { state: after, ...result } = await this.retried(first, () => this.reconciler.reconcileTenant(prev, cur, tenant));
         this.stats.reconciles++;
         live = carryBookkeeping(live, planned.state, after);
-        done.push({ j, result: { ...result, version: planned.state.version } });
+        for (const { j, version, changed } of jobs) {
+          // A job that asked for nothing new (e.g. a re-run) changed nothing, whatever its neighbours did.
+          const own = jobs.length === 1 || changed ? result : { ...result, created: {}, updated: {}, deleted: {}, operations: 0 };
+          done.push({ j, result: { ...own, version, ...(jobs.length > 1 ? { coalesced: jobs.length } : {}) } });
+        }
       } catch (e) {
-        j.reject(e);
+        for (const { j } of jobs) j.reject(e);
       }
     }
     try {
-      this.commit(live);
+      await this.commit(live);
     } catch (e) {
       for (const { j } of done) j.reject(e);
       return;
@@ -256,10 +298,10 @@ export class Dataplane {
   }
 
   /** Makes `s` the desired state, on disk first; bookkeeping-only calls with identical JSON write nothing. */
-  private commit(s: DesiredState): void {
+  private async commit(s: DesiredState): Promise<void> {
     if (s === this.desired) return;
     const text = JSON.stringify(s);
-    if (text !== (this.desiredText ??= JSON.stringify(this.desired))) this.opts.store.save(s, text);
+    if (text !== (this.desiredText ??= JSON.stringify(this.desired))) await this.opts.store.saveAsync(s, text);
     this.desired = s;
     this.desiredText = text;
   }
@@ -282,6 +324,8 @@ function sum(a: Record<string, number>, b: Record<string, number>): Record<strin
 interface PendingJob {
   transition: (s: DesiredState) => DesiredState;
   tenant?: string;
+  /** Not coalesced with its neighbours (its member's plan failed once). */
+  alone?: boolean;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
 }

@@ -10,6 +10,7 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
+import { MissingInterfaceError } from './planner';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
 import type { TenantSpecDto } from './spec.dto';
@@ -38,10 +39,10 @@ beforeAll(async () => {
   ns.vethPairs([['ul0', 'ul1'], ...Array.from({ length: N }, (_, i) => [`t${i}`, `p${i}`] as [string, string])]);
   nl = Rtnetlink.open({ netns: ns.name });
   const store = new DesiredStateStore(dir);
-  const save = store.save.bind(store);
-  store.save = (s, json) => {
+  const save = store.saveAsync.bind(store);
+  store.saveAsync = (s, json) => {
     saves++;
-    save(s, json);
+    return save(s, json);
   };
   dp = new Dataplane({ nl, store, mode: MODE, netns: ns.name, debounceMs: 50 });
   await dp.start();
@@ -120,11 +121,15 @@ describe(`group commit (${MODE} mode)`, () => {
     };
     try {
       const t = tenant(8);
-      const [, a, b] = await Promise.all([
-        dp.upsertTenant({ ...tenant(9), routes: [] }), // runs alone; the two below queue behind it
+      // a and b are about g8 but not adjacent (c between them), so they are not coalesced: b
+      // runs in the round after a's, and a's retry must happen before it.
+      const [, a, , b] = await Promise.all([
+        dp.upsertTenant({ ...tenant(9), routes: [] }), // runs alone; the three below queue behind it
         dp.changeRoutes('g8', { add: [{ prefix: 'fd20::/64', sids: ['fc00:0:2:99::'] }] }),
+        dp.changeRoutes('g9', { add: [{ prefix: 'fd40::/64', sids: ['fc00:0:2:97::'] }] }),
         dp.changeRoutes('g8', { set: [{ prefix: 'fd30::/64', sids: ['fc00:0:2:98::'] }] }),
       ]);
+      expect(a.coalesced).toBeUndefined();
       expect(injected).toBe(1);
       expect(a.failed).toEqual([]); // succeeded on its second attempt
       expect(b.failed).toEqual([]);
@@ -138,5 +143,47 @@ describe(`group commit (${MODE} mode)`, () => {
     } finally {
       nl.batch = batch;
     }
+  });
+
+  it('consecutive jobs about one tenant are coalesced: one plan, every job its own version, the kernel at the last', async () => {
+    const sid = (i: number) => `fc00:0:2:${0x100 + i}::`;
+    const jobs = [
+      dp.upsertTenant({ ...tenant(11), routes: [] }), // another tenant: runs alone or as its own member
+      ...Array.from({ length: 6 }, (_, i) => dp.changeRoutes('g10', { set: [{ prefix: 'fd50::/64', sids: [sid(i)] }] })),
+      dp.changeRoutes('g10', { set: [{ prefix: 'fd50::/64', sids: [sid(5)] }] }), // asks for nothing new
+      dp.changeRoutes('g10', { add: [{ prefix: 'fd51::/64', sids: [sid(5)] }] }),
+    ];
+    const [first, ...rest] = await Promise.all(jobs);
+    expect(first.coalesced).toBeUndefined();
+    for (const r of rest) expect({ coalesced: r.coalesced, failed: r.failed }).toEqual({ coalesced: rest.length, failed: [] });
+    const versions = rest.map((r) => r.version);
+    // in submission order; the no-op job keeps the version before it
+    expect(versions).toEqual([...versions].sort((x, y) => x - y));
+    expect(versions[6]).toBe(versions[5]);
+    expect(rest[6].operations).toBe(0);
+    expect(rest[7].operations).toBeGreaterThan(0);
+    // the kernel holds the last SID only: the intermediate ones were never installed or are gone
+    const table = String(dp.state.tenants.g10.table);
+    const routes = ns.ipJson(['-6', 'route', 'show', 'table', table]);
+    expect(routes.filter((r: any) => r.type === 'throw').map((r: any) => r.dst)).toEqual([`${sid(5)}`]);
+    expect(routes.filter((r: any) => r.dst === 'fd50::/64' || r.dst === 'fd51::/64')).toHaveLength(2);
+    expect(dp.state.version).toBe(versions[7]);
+    expect((await dp.resync()).operations).toBe(0);
+  });
+
+  it('a coalesced run whose plan fails runs again job by job: only the bad job fails', async () => {
+    const results = await Promise.allSettled([
+      dp.upsertTenant({ ...tenant(11), routes: [] }),
+      dp.changeRoutes('g10', { set: [{ prefix: 'fd60::/64', sids: ['fc00:0:2:200::'] }] }),
+      dp.upsertTenant({ ...tenant(10), interfaces: [{ name: 'nosuch0', gateways: ['fd00:99::1/64'] }] }), // no such interface: its plan fails
+      dp.changeRoutes('g10', { add: [{ prefix: 'fd61::/64', sids: ['fc00:0:2:201::'] }] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(MissingInterfaceError);
+    const table = String(dp.state.tenants.g10.table);
+    const dsts = ns.ipJson(['-6', 'route', 'show', 'table', table]).map((r: any) => r.dst);
+    expect(dsts).toEqual(expect.arrayContaining(['fd60::/64', 'fd61::/64']));
+    expect(dp.state.tenants.g10.interfaces.map((i) => i.name)).toEqual([tenant(10).interfaces[0].name]);
+    expect((await dp.resync()).operations).toBe(0);
   });
 });

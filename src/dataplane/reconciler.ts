@@ -105,7 +105,7 @@ export class Reconciler {
    * be planned (a tenant interface that does not exist, a name taken by a foreign link) is never
    * acknowledged, and one that can is written ahead of the changes.
    */
-  async reconcile(state: DesiredState, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
+  async reconcile(state: DesiredState, commit: (s: DesiredState) => void | Promise<void> = () => undefined): Promise<ReconcileResult> {
     return this.execute(await this.plan(state), commit, 'full');
   }
 
@@ -114,7 +114,7 @@ export class Reconciler {
    * targeted requests (its tables, its links, its nexthops by id) instead of full dumps, so a job
    * costs what the tenant has, not what the hypervisor has. Node-wide objects stay to full reconciles.
    */
-  async reconcileTenant(prev: DesiredState, next: DesiredState, id: string, commit: (s: DesiredState) => void = () => undefined): Promise<ReconcileResult> {
+  async reconcileTenant(prev: DesiredState, next: DesiredState, id: string, commit: (s: DesiredState) => void | Promise<void> = () => undefined): Promise<ReconcileResult> {
     return this.execute(await this.planTenant(prev, next, id), commit, 'tenant');
   }
 
@@ -157,10 +157,10 @@ export class Reconciler {
     return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
   }
 
-  private async execute(planned: Planned, commit: (s: DesiredState) => void, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+  private async execute(planned: Planned, commit: (s: DesiredState) => void | Promise<void>, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     const p = this.prepare(planned);
-    commit(p.state);
+    await commit(p.state);
     return { ...(await this.apply(p, scope)), durationMs: performance.now() - t0 };
   }
 

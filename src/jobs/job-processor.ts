@@ -48,16 +48,16 @@ export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplan
 }
 
 /**
- * Jobs handed to the dataplane by this many concurrent Bull handlers, in pop order (PopOrderGate).
- * 1 for now: with 32, a Redis restart under a job stream left jobs whose locks expired while they
- * waited in the dataplane's queue (the e2e suite runs 2 s locks), and Bull failed them with
- * "Missing lock" after they had been applied (ADR 0009, open item).
+ * Jobs handed to the dataplane by this many concurrent Bull handlers, in pop order (PopOrderGate):
+ * jobs that arrive while one is applied queue up in the dataplane and go as a group (ADR 0009).
+ * Each keeps its lock alive while it waits there (LockKeeper).
  */
-export const JOB_CONCURRENCY = 1;
+export const JOB_CONCURRENCY = 32;
 
 /** The handler for `queue.process(JOB_CONCURRENCY, ...)`: the agent's and the benchmark's. */
 export class OrderedJobProcessor {
   private readonly gate: PopOrderGate;
+  private readonly lockMs: number;
 
   constructor(
     queue: Bull.Queue,
@@ -65,13 +65,57 @@ export class OrderedJobProcessor {
     private readonly idem: IdempotencyStore,
     private readonly log?: (msg: string, d: object) => void,
   ) {
-    const q = queue as Bull.Queue & { keys?: { active?: string } };
+    const q = queue as Bull.Queue & { keys?: { active?: string }; settings?: { lockDuration?: number } };
     const activeKey = q.keys?.active ?? `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:active`;
     this.gate = new PopOrderGate(activeListOrder(queue.client, activeKey));
+    this.lockMs = q.settings?.lockDuration ?? 30_000;
   }
 
   async handle(job: Bull.Job): Promise<ProcessedJob> {
-    const entered = await this.gate.turn(String(job.id));
-    return processJob(job, this.dp(), this.idem, this.log, entered);
+    const keeper = new LockKeeper(job, this.lockMs);
+    try {
+      const entered = await this.gate.turn(String(job.id));
+      return await processJob(job, this.dp(), this.idem, this.log, entered);
+    } finally {
+      keeper.stop();
+    }
+  }
+}
+
+/**
+ * Extends a job's lock while its handler runs. Bull renews locks too, but its renewer gives up
+ * after the first Redis error: after a Redis restart every job still waiting in the dataplane's
+ * queue would lose its lock and, applied, fail with "Missing lock". This one retries until the
+ * lock is extended or found taken (then the job stalled, and Bull hands it out again).
+ */
+export class LockKeeper {
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly job: Pick<Bull.Job, 'extendLock'>,
+    private readonly lockMs: number,
+  ) {
+    this.schedule(lockMs / 2);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.extend(), ms);
+    this.timer.unref();
+  }
+
+  private async extend(): Promise<void> {
+    try {
+      const held = await this.job.extendLock(this.lockMs);
+      if (held) this.schedule(this.lockMs / 2);
+    } catch {
+      this.schedule(Math.min(100, this.lockMs / 4)); // Redis away: soon again, within the lock's life
+    }
   }
 }

@@ -5,8 +5,8 @@ import { JOB_CONCURRENCY } from './job-processor';
 import { JobsService } from './jobs.service';
 
 /**
- * JOB_CONCURRENCY handlers (1 for now, ADR 0009); with more, jobs queue up in the dataplane and
- * go as a group, still entering it in queue order (PopOrderGate) and applying in that order.
+ * JOB_CONCURRENCY handlers (ADR 0009): jobs queue up in the dataplane and go as a group, still
+ * entering it in queue order (PopOrderGate) and applying in that order.
  */
 @Processor(QUEUE_NAME)
 export class JobsProcessor {

@@ -19,7 +19,7 @@ import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, openQueue } from './job-queue';
-import { processJob } from './job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError, validateJob } from './job-validation';
 import type { UpsertTenantJobDto } from './job.dto';
 
@@ -69,8 +69,10 @@ describe('Redis restarted in the middle of a stream of 500 jobs', () => {
     const hv = `rel-${process.pid}`;
     worker = openQueue(redis.url, hv, { lockDurationMs: 2000 });
     const idem = new IdempotencyStore(worker, hv);
-    worker.process(1, async (job) => {
-      const r = await processJob(job, dp, idem);
+    // The agent's processing: JOB_CONCURRENCY handlers in pop order, jobs grouped in the dataplane.
+    const processor = new OrderedJobProcessor(worker, () => dp, idem);
+    worker.process(JOB_CONCURRENCY, async (job) => {
+      const r = await processor.handle(job);
       const key = job.data.idempotencyKey;
       if (key && r.operations > 0 && !r.duplicate) applied.set(key, (applied.get(key) ?? 0) + 1);
       return r;
@@ -222,7 +224,8 @@ describe('1,000 malformed payloads', () => {
     const hv = `fuzz-${process.pid}`;
     const worker = openQueue(redis.url, hv);
     const idem = new IdempotencyStore(worker, hv);
-    worker.process(1, (job) => processJob(job, dp, idem));
+    const processor = new OrderedJobProcessor(worker, () => dp, idem);
+    worker.process(JOB_CONCURRENCY, (job) => processor.handle(job));
     try {
       let seed = 42;
       const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
