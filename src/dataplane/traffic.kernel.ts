@@ -244,20 +244,32 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     for (const family of ['-4', '-6']) expect(localRulePrefs(hv1, family)).toEqual([1001]);
   });
 
-  (VRF ? it.skip : it)('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
-    const hv1 = hvs[0].ns;
-    for (const family of ['-4', '-6']) {
-      const rules = hv1.ipJson([family, 'rule', 'show']);
-      // iproute2 marks a goto whose target priority holds no rule `unresolved` (the kernel skips it)
-      const jumps = rules.filter((r: any) => r.goto !== undefined).map((r: any) => ({ priority: r.priority, iif: r.iif, goto: r.goto, unresolved: 'unresolved' in r }));
-      expect(jumps).toEqual([{ priority: 998, iif: 'lo', goto: 1001, unresolved: false }, { priority: 998, iif: 'ul0', goto: 1001, unresolved: false }]);
-      // the tenant rules sit between the jump and its target
-      expect(rules.filter((r: any) => r.iif === 'ta0' || r.iif === 'tb0').map((r: any) => r.priority)).toEqual([1000, 1000]);
-    }
-    expect(hv1.ipJson(['-6', 'rule', 'show']).filter((r: any) => r.priority === 999).map((r: any) => `${r.dst}/${r.dstlen} ${r.table}`)).toEqual(['fe80::/64 local', 'ff00::/8 local']);
-    // and they work: the HV reaches its own addresses and the other HV's VMs over them
-    for (const target of ['172.31.0.1', 'fc00:f::1', 'fc00:f::2']) expect(ping(hv1, target)).toBe(true);
-  });
+  // Table mode only (VRF mode has one l3mdev rule, nothing to jump over).
+  if (!VRF)
+    it('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
+      const hv1 = hvs[0].ns;
+      for (const family of ['-4', '-6']) {
+        const rules = hv1.ipJson([family, 'rule', 'show']);
+        // iproute2 marks a goto whose target priority holds no rule `unresolved` (the kernel skips it)
+        const jumps = rules.filter((r: any) => r.goto !== undefined).map((r: any) => ({ priority: r.priority, iif: r.iif, goto: r.goto, unresolved: 'unresolved' in r }));
+        expect(jumps).toEqual([{ priority: 998, iif: 'lo', goto: 1001, unresolved: false }, { priority: 998, iif: 'ul0', goto: 1001, unresolved: false }]);
+        // the tenant rules sit between the jump and its target
+        expect(rules.filter((r: any) => r.iif === 'ta0' || r.iif === 'tb0').map((r: any) => r.priority)).toEqual([1000, 1000]);
+      }
+      expect(hv1.ipJson(['-6', 'rule', 'show']).filter((r: any) => r.priority === 999).map((r: any) => `${r.dst}/${r.dstlen} ${r.table}`)).toEqual(['fe80::/64 local', 'ff00::/8 local']);
+      // They jump: with a rule among the tenant rules that refuses exactly what the jumps match,
+      // the HV still reaches its own addresses and the other HV, and the underlay still decaps.
+      const refuse = (action: 'add' | 'del') => {
+        for (const family of ['-4', '-6']) for (const iif of ['lo', 'ul0']) hv1.ip([family, 'rule', action, 'pref', '1000', 'iif', iif, 'prohibit']);
+      };
+      refuse('add');
+      try {
+        for (const target of ['172.31.0.1', 'fc00:f::1', 'fc00:f::2']) expect({ target, ok: ping(hv1, target) }).toEqual({ target, ok: true });
+        expect(reaches(vm(2, 'a'), 'fd00:1::2')).toBe(true);
+      } finally {
+        refuse('del');
+      }
+    });
 
   it('without tenants the kernel\'s local rule is back at 0', async () => {
     const hv = hvs[1];
