@@ -105,10 +105,27 @@ export class JobQueue {
     const key = validated.idempotencyKey;
     if (key) {
       const existing = await this.queue.getJob(key);
+      if (existing && (await this.retriedAfterTransientFailure(existing))) return { job: existing, duplicate: false, validated };
       if (existing) return { job: existing, duplicate: true, validated };
     }
     const job = await this.queue.add(raw as object, key ? { jobId: key } : {});
     return { job, duplicate: false, validated };
+  }
+
+  /**
+   * A key whose job failed for a transient reason (Redis or the kernel busy, a lock lost in a
+   * Redis restart) is a job still owed: submitting the key again runs it again, once (Bull's
+   * retry is atomic; a concurrent second submitter finds it waiting). A permanent failure stays
+   * the answer.
+   */
+  private async retriedAfterTransientFailure(job: Bull.Job): Promise<boolean> {
+    if (!job.failedReason || parseFailure(job.failedReason).retry !== 'transient') return false;
+    try {
+      await job.retry();
+      return true;
+    } catch {
+      return false; // someone else retried it first, or it is no longer failed
+    }
   }
 
   async get(id: string): Promise<Bull.Job | null> {

@@ -11,12 +11,13 @@ import { HypervisorClient } from '../client/hypervisor-client';
 import { Dataplane } from '../dataplane/dataplane';
 import { DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
 import { DesiredStateStore } from '../dataplane/state-store';
+import { NetlinkSocketError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, JobFailedError, openQueue } from './job-queue';
-import { OrderedJobProcessor } from './job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError } from './job-validation';
 
 jest.setTimeout(60000);
@@ -47,10 +48,9 @@ beforeAll(async () => {
   await dp.start();
   worker = openQueue(redis.url, HV);
   const idem = new IdempotencyStore(worker, HV);
-  // Concurrent handlers entering the dataplane in queue order (the agent runs JOB_CONCURRENCY of
-  // them, 1 for now; the gate is tested with many).
+  // Concurrent handlers entering the dataplane in queue order, as in the agent.
   const processor = new OrderedJobProcessor(worker, () => dp, idem);
-  worker.process(32, (job) => processor.handle(job));
+  worker.process(JOB_CONCURRENCY, (job) => processor.handle(job));
   client = new HypervisorClient({ redisUrl: redis.url, hypervisor: HV, timeoutMs: 20000 });
 });
 
@@ -112,6 +112,31 @@ describe('jobs through Redis', () => {
     await new Promise((r) => setTimeout(r, 300));
     // not re-applied by the job (drift repair might; it runs in the agent only when started with it)
     expect(dp.state.tenants.alpha.routes['10.7.0.0/24']).toBeDefined();
+  });
+
+  it('a key whose job failed transiently runs again when submitted again; a permanent failure stays the answer', async () => {
+    // The netlink socket fails on every attempt of this job (the runner's own retries included).
+    const change = dp.changeRoutes.bind(dp);
+    dp.changeRoutes = () => Promise.reject(new NetlinkSocketError('socket closed under us'));
+    const job = { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.6.0.0/24', sids: ['fc00:0:6:1::'] }], idempotencyKey: `t-${process.pid}` };
+    let err: JobFailedError;
+    try {
+      err = await client.submit(job).catch((e) => e);
+    } finally {
+      dp.changeRoutes = change;
+    }
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect(err.failure.retry).toBe('transient');
+    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.6.0.0/24'])).toEqual([]);
+    const again = await client.submit(job);
+    expect(again.jobId).toBe(err.jobId);
+    expect(again.operations).toBeGreaterThan(0);
+    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.6.0.0/24'])).toHaveLength(1);
+
+    const bad = { type: 'upsert-tenant', tenant: { ...alpha([]), interfaces: [{ name: 'nosuch1', gateways: [] }] }, idempotencyKey: `p-${process.pid}` };
+    const first = await client.submit(bad).catch((e) => e);
+    const second = await client.submit(bad).catch((e) => e);
+    expect([first.failure.retry, second.failure.name, second.jobId]).toEqual(['permanent', 'MissingInterfaceError', first.jobId]);
   });
 
   it('applies a burst of jobs one at a time, in submission order', async () => {
