@@ -240,9 +240,18 @@ static __always_inline void *strip_outer(struct xdp_md *ctx, __u32 strip, const 
 
 // ---- behaviours ----
 
+// How far to go: the agent's program runs everything; the benchmark build also compiles copies
+// that stop before or after the fib lookup, to time the stages (a constant argument: every copy is
+// specialised, the production program has no trace of the stops).
+enum srv6_stage {
+  SRV6_RUN_ALL = 0,
+  SRV6_STOP_BEFORE_FIB = 1,  // every check done, nothing looked up: XDP_DROP
+  SRV6_STOP_AFTER_FIB = 2,   // the fib lookup succeeded, nothing written: XDP_DROP
+};
+
 // Inner IPv4 (End.DT4, End.DT46, End.DX4). `c` is at the inner header.
 static __always_inline int decap4(struct xdp_md *ctx, struct cursor *c, const struct srv6_sid *sid,
-                                  struct srv6_sid_stats *st, __u32 strip, __u32 l3_bytes) {
+                                  struct srv6_sid_stats *st, __u32 strip, __u32 l3_bytes, enum srv6_stage stage) {
   struct iphdr *iph = take(c, sizeof(*iph));
   if (!iph) return pass(st, SRV6_XDP_PASS_TRUNCATED);
   // Options (router alert, source routes) take ip_forward's special paths.
@@ -252,6 +261,7 @@ static __always_inline int decap4(struct xdp_md *ctx, struct cursor *c, const st
   if (addr4_special(iph->saddr) || addr4_special(iph->daddr)) return pass(st, SRV6_XDP_PASS_BAD_INNER);
   if (iph->ttl <= 1) return pass(st, SRV6_XDP_PASS_TTL);
 
+  if (stage == SRV6_STOP_BEFORE_FIB) return XDP_DROP;
   struct bpf_fib_lookup fib = {};
   __u32 flags = 0;
   fib.family = AF_INET;
@@ -274,6 +284,7 @@ static __always_inline int decap4(struct xdp_md *ctx, struct cursor *c, const st
   }
   __u32 why = fib_reason(bpf_fib_lookup(ctx, &fib, sizeof(fib), flags));
   if (why != SRV6_XDP_REDIRECT) return pass(st, why);
+  if (stage == SRV6_STOP_AFTER_FIB) return XDP_DROP;
   // End.DX4 through a connected route: the kernel resolves the neighbour of the inner
   // destination (rt_nexthop() uses the packet's daddr), the fib helper that of nh4. Equal only
   // when the two addresses are; otherwise (or a gateway equal to nh4) leave it to the kernel.
@@ -294,7 +305,7 @@ static __always_inline int decap4(struct xdp_md *ctx, struct cursor *c, const st
 
 // Inner IPv6 (End.DT6, End.DT46, End.DX6). `c` is at the inner header.
 static __always_inline int decap6(struct xdp_md *ctx, struct cursor *c, const struct srv6_sid *sid,
-                                  struct srv6_sid_stats *st, __u32 strip, __u32 l3_bytes) {
+                                  struct srv6_sid_stats *st, __u32 strip, __u32 l3_bytes, enum srv6_stage stage) {
   struct ipv6hdr *ip6 = take(c, sizeof(*ip6));
   if (!ip6) return pass(st, SRV6_XDP_PASS_TRUNCATED);
   if (ip6->version != 6) return pass(st, SRV6_XDP_PASS_BAD_INNER);
@@ -306,6 +317,7 @@ static __always_inline int decap6(struct xdp_md *ctx, struct cursor *c, const st
     return pass(st, SRV6_XDP_PASS_BAD_INNER);
   if (ip6->hop_limit <= 1) return pass(st, SRV6_XDP_PASS_TTL);
 
+  if (stage == SRV6_STOP_BEFORE_FIB) return XDP_DROP;
   struct bpf_fib_lookup fib = {};
   __u32 flags = 0;
   fib.family = AF_INET6;
@@ -333,6 +345,7 @@ static __always_inline int decap6(struct xdp_md *ctx, struct cursor *c, const st
   }
   __u32 why = fib_reason(bpf_fib_lookup(ctx, &fib, sizeof(fib), flags));
   if (why != SRV6_XDP_REDIRECT) return pass(st, why);
+  if (stage == SRV6_STOP_AFTER_FIB) return XDP_DROP;
   if (!egress_ok(ctx, sid, fib.ifindex)) return pass(st, SRV6_XDP_PASS_EGRESS);
   if (cfg_shadow || (sid->flags & SRV6_XDP_F_SHADOW)) return pass(st, SRV6_XDP_PASS_SHADOW);
 
@@ -345,7 +358,7 @@ static __always_inline int decap6(struct xdp_md *ctx, struct cursor *c, const st
   return bpf_redirect(fib.ifindex, 0);
 }
 
-static __always_inline int srv6_decap(struct xdp_md *ctx) {
+static __always_inline int srv6_decap(struct xdp_md *ctx, enum srv6_stage stage) {
   struct cursor c = {(void *)(long)ctx->data, (void *)(long)ctx->data_end};
 
   struct ethhdr *eth = take(&c, sizeof(*eth));
@@ -391,11 +404,11 @@ static __always_inline int srv6_decap(struct xdp_md *ctx) {
   case IPPROTO_IPIP:
     if (act != SRV6_XDP_ACT_DT4 && act != SRV6_XDP_ACT_DT46 && act != SRV6_XDP_ACT_DX4)
       return pass(st, SRV6_XDP_PASS_INNER_PROTO);
-    return decap4(ctx, &c, sid, st, strip, l3_bytes);
+    return decap4(ctx, &c, sid, st, strip, l3_bytes, stage);
   case IPPROTO_IPV6:
     if (act != SRV6_XDP_ACT_DT6 && act != SRV6_XDP_ACT_DT46 && act != SRV6_XDP_ACT_DX6)
       return pass(st, SRV6_XDP_PASS_INNER_PROTO);
-    return decap6(ctx, &c, sid, st, strip, l3_bytes);
+    return decap6(ctx, &c, sid, st, strip, l3_bytes, stage);
   case NEXTHDR_FRAGMENT:
     return pass(st, SRV6_XDP_PASS_FRAGMENT);
   case NEXTHDR_HOP:
@@ -416,7 +429,7 @@ static __always_inline int srv6_decap(struct xdp_md *ctx) {
 // MTUs) and passed to the kernel by the length check above.
 SEC("xdp.frags")
 int srv6_xdp_decap(struct xdp_md *ctx) {
-  return srv6_decap(ctx);
+  return srv6_decap(ctx, SRV6_RUN_ALL);
 }
 
 char LICENSE[] SEC("license") = "GPL";
