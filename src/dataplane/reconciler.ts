@@ -130,24 +130,30 @@ export class Reconciler {
     const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
     const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
 
+    // Every read in flight at once: one job's plan waits for the slowest answer, not their sum.
+    const linkNames = [...desired.links.keys(), ...before.links.keys()];
+    const nexthopIds = [...new Set([...desired.nexthops.keys(), ...before.nexthops.keys()])];
+    const [linkList, nexthops, tableRoutes, mainRoutes, rules] = await Promise.all([
+      Promise.all([...names].map((n) => this.nl.link(n))),
+      Promise.all(nexthopIds.map((id) => this.nl.nexthop(id))),
+      Promise.all([...tables].map((table) => this.nl.routes({ table, protocol: p }))),
+      this.nl.routes({ table: 254, protocol: p }),
+      this.nl.rules(),
+    ]);
     const links = new Map<string, Link>();
-    for (const l of await Promise.all([...names].map((n) => this.nl.link(n)))) if (l) links.set(l.name, l);
+    for (const l of linkList) if (l) links.set(l.name, l);
     const observed: Observed = { links, addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: this.readSysctls(desired) };
-    for (const name of [...desired.links.keys(), ...before.links.keys()]) {
-      const l = links.get(name);
-      if (!l) continue;
-      for (const a of await this.nl.addresses(undefined, l.index)) if (a.protocol === p) observed.addresses.set(`${name}|${a.address}`, { ...a, ifname: name });
-    }
-    for (const nid of new Set([...desired.nexthops.keys(), ...before.nexthops.keys()])) {
-      const n = await this.nl.nexthop(nid);
-      if (n && n.protocol === p) observed.nexthops.set(nid, n);
-    }
+    const withIndex = linkNames.filter((n, i) => links.has(n) && linkNames.indexOf(n) === i);
+    const addrs = await Promise.all(withIndex.map((n) => this.nl.addresses(undefined, links.get(n)!.index)));
+    withIndex.forEach((name, i) => {
+      for (const a of addrs[i]) if (a.protocol === p) observed.addresses.set(`${name}|${a.address}`, { ...a, ifname: name });
+    });
+    for (const n of nexthops) if (n && n.protocol === p) observed.nexthops.set(n.id, n);
     // The tenant's tables whole (strays included), and its SID and cross-connect routes in main.
     const inScope = new Set([...desired.routes.keys(), ...before.routes.keys()]);
-    for (const table of tables) for (const r of await this.nl.routes({ table, protocol: p })) observed.routes.set(routeKey(r), r);
-    for (const r of await this.nl.routes({ table: 254, protocol: p })) if (inScope.has(routeKey(r))) observed.routes.set(routeKey(r), r);
+    for (const r of tableRoutes.flat()) observed.routes.set(routeKey(r), r);
+    for (const r of mainRoutes) if (inScope.has(routeKey(r))) observed.routes.set(routeKey(r), r);
     const ruleScope = new Set([...desired.rules.keys(), ...before.rules.keys()]);
-    const rules = await this.nl.rules();
     for (const r of rules) if (r.protocol === p && ruleScope.has(ruleKey(r))) observed.rules.set(ruleKey(r), r);
     observed.localRuleAtZero = localRuleAtZero(rules);
 
