@@ -3,7 +3,7 @@
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
 import { TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { DesiredState } from './desired-state';
+import { DesiredState, stateJson } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
@@ -300,8 +300,8 @@ export class Dataplane {
   /** Makes `s` the desired state, on disk first; bookkeeping-only calls with identical JSON write nothing. */
   private async commit(s: DesiredState): Promise<void> {
     if (s === this.desired) return;
-    const text = JSON.stringify(s);
-    if (text !== (this.desiredText ??= JSON.stringify(this.desired))) await this.opts.store.saveAsync(s, text);
+    const text = stateJson(s);
+    if (text !== (this.desiredText ??= stateJson(this.desired))) await this.opts.store.saveAsync(s, text);
     this.desired = s;
     this.desiredText = text;
   }

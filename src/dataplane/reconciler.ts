@@ -6,7 +6,7 @@ import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { Applier, ApplyResult } from './applier';
-import { DesiredState } from './desired-state';
+import { DesiredState, nexthopKey } from './desired-state';
 import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
@@ -119,10 +119,18 @@ export class Reconciler {
   }
 
   async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<Planned> {
-    const s = allocateNexthops(next, this.foreignNexthops);
+    const s = allocateNexthops(next, this.foreignNexthops, prev);
     const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
     const desired = this.objects(only(s));
-    const before = this.objects(only({ ...prev, nexthops: { ...prev.nexthops, ...s.nexthops } }));
+    // The tenant's previous routes with their nexthop ids (a key dropped since: its old id).
+    const old = prev.tenants[id];
+    const beforeIds: Record<string, number> = {};
+    for (const r of Object.values(old?.routes ?? {})) {
+      const k = nexthopKey(id, r.mode, r.sids);
+      const nh = s.nexthops[k] ?? prev.nexthops[k];
+      if (nh !== undefined) beforeIds[k] = nh;
+    }
+    const before = this.objects(only({ ...prev, nexthops: beforeIds }));
     // Node-wide, decided by all tenants, not by this one alone.
     setLocalRules(desired, s, this.mode, this.own);
     setLocalRules(before, prev, this.mode, this.own);

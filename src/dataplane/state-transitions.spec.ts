@@ -1,6 +1,6 @@
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
-import { emptyState, nexthopKey } from './desired-state';
+import { emptyState, nexthopKey, stateJson } from './desired-state';
 import { allocateNexthops, changeRoutes, deleteTenant, NEXTHOP_ID_BASE, upsertNode, upsertTenant, UnknownTenantError } from './state-transitions';
 import type { TenantSpecDto } from './spec.dto';
 
@@ -93,5 +93,30 @@ describe('state transitions', () => {
     expect(s.nexthops[nexthopKey('a', 'encap', ['fc00::1'])]).toBe(kept);
     expect(Object.keys(s.nexthops)).toHaveLength(2);
     expect(allocateNexthops(s, new Set())).toBe(s); // nothing to do: same object
+  });
+
+  it('allocates from a base state by looking at the changed tenants only, with the same outcome as a full walk', () => {
+    let s = base();
+    for (const id of ['a', 'b', 'c']) s = upsertTenant(s, t(id, { routes: [{ prefix: '10.1.0.0/24', sids: [`fc00::${id}1`] }, { prefix: '10.2.0.0/24', sids: ['fc00::9'] }] }), 'table');
+    const s0 = allocateNexthops(s, new Set());
+    const s1 = changeRoutes(s0, 'b', { set: [{ prefix: '10.3.0.0/24', sids: ['fc00::b2'] }] });
+    const inc = allocateNexthops(s1, new Set(), s0);
+    const full = allocateNexthops({ ...s1 }, new Set());
+    expect(Object.keys(inc.nexthops).sort()).toEqual(Object.keys(full.nexthops).sort());
+    expect(new Set(Object.values(inc.nexthops)).size).toBe(Object.keys(inc.nexthops).length); // ids distinct
+    for (const id of ['a', 'c']) for (const r of Object.values(inc.tenants[id].routes)) expect(inc.nexthops[nexthopKey(id, r.mode, r.sids)]).toBe(s0.nexthops[nexthopKey(id, r.mode, r.sids)]);
+    expect(inc.nexthops[nexthopKey('b', 'encap', ['fc00::b1'])]).toBeUndefined();
+    // a state that no longer shares the base's nexthops gets the full walk
+    const detached = { ...s1, nexthops: { ...s1.nexthops, 'zz|encap|fc00::1': 5 } };
+    expect(Object.keys(allocateNexthops(detached, new Set(), s0).nexthops)).not.toContain('zz|encap|fc00::1');
+  });
+
+  it('stateJson is JSON.stringify, with tenant texts remembered', () => {
+    let s = upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }], description: 'quote " and \\ and ünï' } as never), 'table');
+    s = allocateNexthops(upsertTenant(s, t('b'), 'table'), new Set());
+    expect(stateJson(s)).toBe(JSON.stringify(s));
+    const s2 = changeRoutes(s, 'a', { add: [{ prefix: '10.9.0.0/24', sids: ['fc00::2'] }] });
+    expect(stateJson(s2)).toBe(JSON.stringify(s2));
+    expect(JSON.parse(stateJson({ ...s2, node: undefined }))).toEqual(JSON.parse(JSON.stringify({ ...s2, node: undefined })));
   });
 });

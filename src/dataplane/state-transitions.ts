@@ -186,21 +186,28 @@ function allocateSid(s: DesiredState, tenant: string): string {
  * One nexthop id per distinct (tenant, mode, SID list) in use; ids of keys still in use are kept,
  * unused ones dropped, new ones take the lowest id free in the agent's range and in the kernel.
  */
-export function allocateNexthops(state: DesiredState, taken: Set<number>): DesiredState {
+export function allocateNexthops(state: DesiredState, taken: Set<number>, base?: DesiredState): DesiredState {
   if (allocated.has(state)) return state;
+  // From an allocated state whose nexthops this one still shares, only the tenants that changed
+  // (other objects) need a look: a job on a hypervisor of 50k routes walks its tenant's routes.
+  const incremental = !!base && allocated.has(base) && base.nexthops === state.nexthops;
+  const changed = new Set<string>();
+  if (incremental) for (const id of new Set([...Object.keys(state.tenants), ...Object.keys(base!.tenants)])) if (state.tenants[id] !== base!.tenants[id]) changed.add(id);
   const want = new Set<string>();
-  for (const t of Object.values(state.tenants)) for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
-  const current = Object.entries(state.nexthops);
-  if (current.length === want.size && current.every(([k]) => want.has(k))) {
+  for (const t of incremental ? [...changed].map((id) => state.tenants[id]).filter(Boolean) : Object.values(state.tenants))
+    for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
+  const inScope = (k: string) => !incremental || changed.has(k.slice(0, k.indexOf('|')));
+  const stale = Object.keys(state.nexthops).filter((k) => inScope(k) && !want.has(k));
+  const missing = [...want].filter((k) => state.nexthops[k] === undefined);
+  if (!stale.length && !missing.length) {
     allocated.add(state);
     return state;
   }
   const s = { ...clone(state), nexthops: { ...state.nexthops } };
-  for (const k of Object.keys(s.nexthops)) if (!want.has(k)) delete s.nexthops[k];
+  for (const k of stale) delete s.nexthops[k];
   const used = new Set([...taken, ...Object.values(s.nexthops)]);
   let next = NEXTHOP_ID_BASE;
-  for (const k of want) {
-    if (s.nexthops[k] !== undefined) continue;
+  for (const k of missing) {
     while (used.has(next)) next++;
     s.nexthops[k] = next;
     used.add(next);
