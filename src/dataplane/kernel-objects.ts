@@ -72,8 +72,7 @@ export function linkScopeRulePriority(own: Ownership): number {
  * own local routes (a VRF's from the kernel, table mode's from the agent, see buildKernelObjects).
  * The HV's own traffic meets the moved rule before main, as before (ADR 0010, 0011).
  */
-export function localRules(state: DesiredState, mode: DataplaneMode, own: Ownership): Rule[] {
-  void mode;
+export function localRules(state: DesiredState, _mode: DataplaneMode, own: Ownership): Rule[] {
   if (!state.node || !Object.keys(state.tenants).length) return [];
   return ([4, 6] as const).map((family) => ({ family, priority: localRulePriority(own), table: 255, protocol: own.protocol }));
 }
@@ -178,7 +177,7 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
           // What the kernel puts in a VRF's table, for the lookups behind the moved local rule:
           // the gateway is local (ARP's lookup of it, NDP, pings) and the subnet broadcast is.
           const host = p.family === 4 ? 32 : 128;
-          route({ family: p.family, dst: `${formatPrefix(p.addr, host)}`, table: t.table, oifName: itf.name, type: 'local' });
+          route({ family: p.family, dst: formatPrefix(p.addr, host), table: t.table, oifName: itf.name, type: 'local' });
           if (p.family === 4 && p.len < 31) route({ family: 4, dst: formatPrefix(broadcastOf(p.addr, p.len), 32), table: t.table, oifName: itf.name, type: 'broadcast' });
         }
       }
