@@ -4,7 +4,7 @@
 import { TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState, stateJson } from './desired-state';
-import { DataplaneMode, DEFAULT_OWNERSHIP, Ownership, ruleKey } from './kernel-objects';
+import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
 import { DesiredStateStore } from './state-store';
@@ -243,10 +243,10 @@ export class Dataplane {
         break;
       }
       for (const n of names) interfaces.add(n);
-      // Node-wide rules (the moved local rule) are planned by every member that sees them
+      // Node-wide rules (the moved local rule, the jumps) are planned by every member that sees them
       // missing; only the first one makes them, or the second gets EEXIST/ENOENT.
-      planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || op.rule.iif !== undefined);
-      for (const op of planned.ops) if (op.kind === 'rule' && op.rule.iif === undefined) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
+      planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || !isNodeRule(op.rule, this.own));
+      for (const op of planned.ops) if (op.kind === 'rule' && isNodeRule(op.rule, this.own)) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
       ready.push({ jobs, tenant, planned, prev: cur });
       cur = planned.state;
     }
