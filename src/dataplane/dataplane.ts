@@ -3,7 +3,7 @@
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
 import { TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { DesiredState, stateJson } from './desired-state';
+import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
@@ -45,8 +45,6 @@ export class Dataplane {
   private readonly own: Ownership;
   private readonly pending: PendingJob[] = [];
   private pumping = false;
-  /** JSON of `desired` as last written (computed lazily). */
-  private desiredText?: string;
   private watcher?: DriftWatcher;
   private resyncTimer?: NodeJS.Timeout;
   /** Counters for metrics and tests. */
@@ -297,13 +295,11 @@ export class Dataplane {
     return r;
   }
 
-  /** Makes `s` the desired state, on disk first; bookkeeping-only calls with identical JSON write nothing. */
+  /** Makes `s` the desired state, on disk first (the store writes what changed, if anything). */
   private async commit(s: DesiredState): Promise<void> {
     if (s === this.desired) return;
-    const text = stateJson(s);
-    if (text !== (this.desiredText ??= stateJson(this.desired))) await this.opts.store.saveAsync(s, text);
+    await this.opts.store.saveAsync(s);
     this.desired = s;
-    this.desiredText = text;
   }
 }
 

@@ -1,9 +1,10 @@
 // The store's crash behaviour, simulated on real files: torn and corrupted slots, ordering,
 // the legacy single-file format.
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
-import { DesiredState, emptyState } from './desired-state';
+import { DesiredState, emptyState, stateJson } from './desired-state';
 import { DesiredStateStore, StateCorruptError } from './state-store';
 
 const state = (version: number): DesiredState => ({ ...emptyState(), version, tenants: {} });
@@ -21,8 +22,8 @@ describe('DesiredStateStore', () => {
     expect(new DesiredStateStore(dir).load().version).toBe(5);
   });
 
-  it('writes the two slots alternately, never the newest one', () => {
-    const s = new DesiredStateStore(dir);
+  it('writes snapshots to the two slots alternately, never the newest one', () => {
+    const s = new DesiredStateStore(dir, 0); // no journal: every save is a snapshot
     s.load();
     s.save(state(1));
     const first = s.path;
@@ -40,16 +41,16 @@ describe('DesiredStateStore', () => {
       b[b.length - 3] ^= 0x20;
       writeFileSync(p, b);
     }],
-  ])('a save interrupted (%s) leaves the previous acknowledged state', (_what, damage) => {
-    const s = new DesiredStateStore(dir);
+  ])('a snapshot interrupted (%s) leaves the previous acknowledged state', (_what, damage) => {
+    const s = new DesiredStateStore(dir, 0);
     s.load();
     s.save(state(1));
     s.save(state(2));
     s.close();
-    const probe = new DesiredStateStore(dir);
+    const probe = new DesiredStateStore(dir, 0);
     expect(probe.load().version).toBe(2);
     damage(probe.path); // the slot the interrupted save was writing
-    const again = new DesiredStateStore(dir);
+    const again = new DesiredStateStore(dir, 0);
     expect(again.load().version).toBe(1);
     // and saving on continues from there, over the damaged slot
     again.save(state(3));
@@ -58,7 +59,7 @@ describe('DesiredStateStore', () => {
   });
 
   it('refuses to start when no slot is readable (instead of reconciling the host to empty)', () => {
-    const s = new DesiredStateStore(dir);
+    const s = new DesiredStateStore(dir, 0);
     s.load();
     s.save(state(1));
     s.save(state(2));
@@ -80,5 +81,120 @@ describe('DesiredStateStore', () => {
   it('a corrupt legacy file is an error, not an empty state', () => {
     writeFileSync(join(dir, 'desired-state.json'), '{"version": 3, "ten');
     expect(() => new DesiredStateStore(dir).load()).toThrow(StateCorruptError);
+  });
+
+  describe('journal', () => {
+    // A hypervisor's state: many tenants, one of which a job changes.
+    const big = (version: number, tenants = 200): DesiredState => ({
+      ...emptyState(),
+      version,
+      tenants: Object.fromEntries(
+        Array.from({ length: tenants }, (_, i) => [`t${i}`, { id: `t${i}`, table: 10000 + i, behaviour: 'End.DT6' as const, sid: `fc00:0:1:${i + 1}::`, interfaces: [{ name: `tap${i}`, gateways: ['10.0.0.1/24'] }], routes: {}, xdpOffload: false }]),
+      ),
+    });
+    const withRoute = (s: DesiredState, t: string, prefix: string): DesiredState => ({
+      ...s,
+      version: s.version + 1,
+      tenants: { ...s.tenants, [t]: { ...s.tenants[t], routes: { ...s.tenants[t].routes, [prefix]: { prefix, sids: ['fc00:0:2::'], mode: 'encap' as const } } } },
+      nexthops: { ...s.nexthops, [`${t}|encap|fc00:0:2::`]: 1509949440 },
+    });
+    const journal = () => join(dir, 'desired-state.journal');
+
+    it('appends what a job changed, not the whole state, and a restart replays it', () => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      let s = big(1);
+      st.save(s);
+      const snapshot = statSync(st.path).size;
+      for (let i = 0; i < 20; i++) st.save((s = withRoute(s, `t${i % 3}`, `10.${i}.0.0/24`)));
+      const appended = statSync(journal()).size;
+      expect(appended / 20).toBeLessThan(snapshot / 10); // a record is a small fraction of a snapshot
+      st.close();
+      expect(new DesiredStateStore(dir).load()).toEqual(s);
+      expect(stateJson(new DesiredStateStore(dir).load())).toBe(stateJson(s)); // key order too
+    });
+
+    it('folds into a snapshot when the journal reaches the snapshot size, and empties the journal', () => {
+      const st = new DesiredStateStore(dir, 1); // limit: the snapshot's size
+      st.load();
+      let s = big(1, 5);
+      st.save(s);
+      const first = st.path;
+      let folded = false;
+      for (let i = 0; i < 200 && !folded; i++) {
+        st.save((s = withRoute(s, 't1', `10.${i}.0.0/24`)));
+        folded = st.path !== first;
+      }
+      expect(folded).toBe(true);
+      expect(statSync(journal()).size).toBe(0);
+      st.save((s = withRoute(s, 't2', '10.255.0.0/24')));
+      st.close();
+      expect(new DesiredStateStore(dir).load()).toEqual(s);
+    });
+
+    it.each([
+      ['torn in the body', (b: Buffer) => b.subarray(0, b.length - 9)],
+      ['torn in the header', (b: Buffer) => b.subarray(0, b.lastIndexOf(Buffer.from('{"seq"')) + 4)],
+      ['a flipped byte', (b: Buffer) => {
+        const c = Buffer.from(b);
+        c[c.length - 5] ^= 0x20;
+        return c;
+      }],
+    ])('an append cut (%s) leaves the state before it, and saving continues after the last good record', (_what, damage) => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      let s = big(1, 3);
+      st.save(s);
+      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
+      const acknowledged = s;
+      st.save((s = withRoute(s, 't1', '10.2.0.0/24')));
+      st.close();
+      writeFileSync(journal(), damage(readFileSync(journal())));
+      const again = new DesiredStateStore(dir);
+      expect(again.load()).toEqual(acknowledged);
+      const next = withRoute(acknowledged, 't2', '10.3.0.0/24');
+      again.save(next);
+      again.close();
+      expect(new DesiredStateStore(dir).load()).toEqual(next);
+    });
+
+    it('records older than the newest snapshot are skipped (a snapshot whose journal truncation did not land)', () => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      let s = big(1, 3);
+      st.save(s);
+      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
+      const stale = readFileSync(journal());
+      const snap = new DesiredStateStore(dir, 0); // the next save is a snapshot
+      snap.load();
+      snap.save((s = withRoute(s, 't1', '10.2.0.0/24')));
+      snap.close();
+      st.close();
+      writeFileSync(journal(), stale); // as if the truncation after the snapshot was lost
+      expect(new DesiredStateStore(dir).load()).toEqual(s);
+    });
+
+    it('a record out of sequence ends the replay', () => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      let s = big(1, 3);
+      st.save(s);
+      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
+      const acknowledged = s;
+      st.close();
+      const body = Buffer.from(JSON.stringify({ set: { version: 99 }, keys: {} }));
+      appendFileSync(journal(), `${JSON.stringify({ seq: 9, len: body.length, crc: crc32(body) })}\n${body}\n`);
+      expect(new DesiredStateStore(dir).load()).toEqual(acknowledged);
+    });
+
+    it('saving a state equal to the last one writes nothing', () => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      const s = big(1, 3);
+      st.save(s);
+      st.save({ ...s, tenants: { ...s.tenants } });
+      expect(existsSync(journal()) ? statSync(journal()).size : 0).toBe(0);
+      st.close();
+    });
   });
 });

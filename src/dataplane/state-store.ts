@@ -1,16 +1,18 @@
 // Desired state on local disk, written ahead of every kernel change, so it must be both durable
-// and cheap: two slot files written alternately, each `<header line>\n<state JSON>` with a
-// sequence number, length and CRC-32. A save overwrites the older slot and ends with one
-// fdatasync; the newer slot is never touched, so after a power loss at any point load() finds
-// either the new state (complete and checksummed) or the previous one — never a mix. Against
-// write-temp + fsync + rename + fsync-directory this is one flush instead of two, no rename and no
-// directory update per job (measured: 1.9 ms → see docs/adr/0008).
+// and cheap. Two snapshot slots written alternately, each `<header line>\n<state JSON>` with a
+// sequence number, length and CRC-32, and a journal of changes since the newer snapshot, records
+// of the same form holding a StateDelta. A save appends the change to the journal and ends with
+// one fdatasync; when the journal has grown to the size of a snapshot, the save writes a snapshot
+// to the older slot instead and empties the journal. Nothing acknowledged is ever overwritten
+// before a newer copy is flushed, so after a power loss at any point load() finds the last
+// acknowledged state or, for a save that was cut, the one before it (docs/adr/0008).
 import * as fs from 'node:fs';
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { DesiredState, emptyState } from './desired-state';
+import { DesiredState, emptyState, stateJson } from './desired-state';
+import { applyDelta, diffState, isEmptyDelta, StateDelta } from './state-delta';
 
 export class StateCorruptError extends Error {
   constructor(
@@ -28,19 +30,36 @@ interface Header {
   crc: number;
 }
 
-type Slot = { ok: true; seq: number; state: DesiredState } | { ok: false; why: string } | undefined;
+type Slot = { ok: true; seq: number; state: DesiredState; bytes: number } | { ok: false; why: string } | undefined;
+
+/** What one save writes: a snapshot into a slot (then the journal is emptied), or a journal record. */
+type Write = { kind: 'snapshot'; slot: number; buf: Buffer; seq: number } | { kind: 'append'; buf: Buffer; seq: number } | { kind: 'none' };
 
 export class DesiredStateStore {
-  /** The two slots; `path` is the one holding the newest state after load() or save(). */
+  /** The two slots; `path` is the one holding the newest snapshot after load() or save(). */
   private readonly slots: [string, string];
+  readonly journalPath: string;
   /** Written by agents before the slot format; read once when no slot exists yet. */
   readonly legacyPath: string;
   private seq = 0;
   private newest = 0;
-  private readonly fds: (number | undefined)[] = [undefined, undefined];
+  /** Slot 0, slot 1, journal. */
+  private readonly fds: (number | undefined)[] = [undefined, undefined, undefined];
+  /** The state as last loaded or saved: the next save writes its difference from this one. */
+  private saved?: DesiredState;
+  private journalBytes = 0;
+  private snapshotBytes = 0;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    /**
+     * The journal is folded into a snapshot once it would pass this size or the snapshot's,
+     * whichever is larger; 0: no journal, every save is a snapshot.
+     */
+    private readonly journalMinBytes = 256 * 1024,
+  ) {
     this.slots = [join(dir, 'desired-state.0'), join(dir, 'desired-state.1')];
+    this.journalPath = join(dir, 'desired-state.journal');
     this.legacyPath = join(dir, 'desired-state.json');
   }
 
@@ -50,74 +69,150 @@ export class DesiredStateStore {
 
   load(): DesiredState {
     const read = this.slots.map((p) => readSlot(p));
-    let best: { i: number; seq: number; state: DesiredState } | undefined;
+    let best: { i: number; seq: number; state: DesiredState; bytes: number } | undefined;
     read.forEach((r, i) => {
-      if (r?.ok && (!best || r.seq > best.seq)) best = { i, seq: r.seq, state: r.state };
+      if (r?.ok && (!best || r.seq > best.seq)) best = { i, seq: r.seq, state: r.state, bytes: r.bytes };
     });
-    if (best) {
-      this.seq = best.seq;
-      this.newest = best.i;
-      return best.state;
+    if (!best) {
+      const broken = read.map((r, i) => (r && !r.ok ? `${this.slots[i]}: ${r.why}` : '')).filter(Boolean);
+      // Refuse to start from a state we cannot read rather than "reconcile" the host to empty.
+      if (broken.length) throw new StateCorruptError(this.dir, broken.join('; '));
+      return this.loadLegacy();
     }
-    const broken = read.map((r, i) => (r && !r.ok ? `${this.slots[i]}: ${r.why}` : '')).filter(Boolean);
-    // Refuse to start from a state we cannot read rather than "reconcile" the host to empty.
-    if (broken.length) throw new StateCorruptError(this.dir, broken.join('; '));
-    return this.loadLegacy();
+    this.seq = best.seq;
+    this.newest = best.i;
+    this.snapshotBytes = best.bytes;
+    this.saved = this.replayJournal(best.state);
+    return this.saved;
   }
 
-  /** `json`: the state's JSON when the caller has it already (it must be JSON.stringify(state)). */
+  /** `json`: the state's JSON when the caller has it already (it must be stateJson(state)). */
   save(state: DesiredState, json?: string): void {
-    const { buf, seq, i } = this.frame(state, json);
-    const fd = this.open(i);
-    writeSync(fd, buf, 0, buf.length, 0);
-    if (fstatSync(fd).size > buf.length) ftruncateSync(fd, buf.length);
-    fdatasyncSync(fd); // data and the size needed to read it: the one flush per save
-    this.seq = seq;
-    this.newest = i;
+    const w = this.plan(state, json);
+    if (w.kind === 'none') return;
+    if (w.kind === 'append') {
+      const fd = this.open(2);
+      writeSync(fd, w.buf, 0, w.buf.length, this.journalBytes);
+      fdatasyncSync(fd);
+      this.journalBytes += w.buf.length;
+    } else {
+      const fd = this.open(w.slot);
+      writeSync(fd, w.buf, 0, w.buf.length, 0);
+      if (fstatSync(fd).size > w.buf.length) ftruncateSync(fd, w.buf.length);
+      fdatasyncSync(fd); // data and the size needed to read it: the one flush of the snapshot
+      this.newest = w.slot;
+      this.snapshotBytes = w.buf.length;
+      if (this.journalBytes > 0) {
+        const j = this.open(2);
+        ftruncateSync(j, 0); // stale records are skipped by sequence number should this not land
+        fdatasyncSync(j);
+        this.journalBytes = 0;
+      }
+    }
+    this.seq = w.seq;
+    this.saved = state;
   }
 
   /**
-   * save() with the write and the flush on libuv's thread pool: the flush takes 0.1–25 ms (a
-   * journal commit), during which the agent keeps taking jobs from Redis. The caller must not
-   * start another save before this one resolves.
+   * save() with the writes and flushes on libuv's thread pool: a flush takes 0.1–25 ms (a
+   * journal commit of the file system), during which the agent keeps taking jobs from Redis. The
+   * caller must not start another save before this one resolves.
    */
   async saveAsync(state: DesiredState, json?: string): Promise<void> {
-    const { buf, seq, i } = this.frame(state, json);
-    const fd = this.open(i);
-    await fsp.write(fd, buf, 0, buf.length, 0);
-    if ((await fsp.fstat(fd)).size > buf.length) await fsp.ftruncate(fd, buf.length);
-    await fsp.fdatasync(fd);
-    this.seq = seq;
-    this.newest = i;
+    const w = this.plan(state, json);
+    if (w.kind === 'none') return;
+    if (w.kind === 'append') {
+      const fd = this.open(2);
+      await fsp.write(fd, w.buf, 0, w.buf.length, this.journalBytes);
+      await fsp.fdatasync(fd);
+      this.journalBytes += w.buf.length;
+    } else {
+      const fd = this.open(w.slot);
+      await fsp.write(fd, w.buf, 0, w.buf.length, 0);
+      if ((await fsp.fstat(fd)).size > w.buf.length) await fsp.ftruncate(fd, w.buf.length);
+      await fsp.fdatasync(fd);
+      this.newest = w.slot;
+      this.snapshotBytes = w.buf.length;
+      if (this.journalBytes > 0) {
+        const j = this.open(2);
+        await fsp.ftruncate(j, 0);
+        await fsp.fdatasync(j);
+        this.journalBytes = 0;
+      }
+    }
+    this.seq = w.seq;
+    this.saved = state;
   }
 
-  /** The slot image of a state and the slot it goes to (the older one). */
-  private frame(state: DesiredState, json?: string): { buf: Buffer; seq: number; i: number } {
-    const body = Buffer.from(json ?? JSON.stringify(state));
-    const header: Header = { seq: this.seq + 1, len: body.length, crc: crc32(body) };
-    return { buf: Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body]), seq: header.seq, i: 1 - this.newest };
+  /** The journal record of the change since the last save, or a snapshot when that is due. */
+  private plan(state: DesiredState, json?: string): Write {
+    if (this.saved) {
+      if (state === this.saved) return { kind: 'none' };
+      const delta = diffState(this.saved, state);
+      if (isEmptyDelta(delta)) return { kind: 'none' };
+      const buf = frame(this.seq + 1, Buffer.from(JSON.stringify(delta)));
+      const limit = this.journalMinBytes && Math.max(this.journalMinBytes, this.snapshotBytes);
+      if (this.journalBytes + buf.length <= limit) return { kind: 'append', buf, seq: this.seq + 1 };
+    }
+    return { kind: 'snapshot', slot: 1 - this.newest, buf: frame(this.seq + 1, Buffer.from(json ?? stateJson(state))), seq: this.seq + 1 };
   }
 
-  /** Releases the slot files (the agent keeps them open between saves). */
+  /**
+   * The snapshot with the journal's records after it applied, in sequence. A record that is
+   * torn or out of sequence ends the replay (a save cut by a power loss: never acknowledged),
+   * and is cut off so that appends continue after the last good record.
+   */
+  private replayJournal(snapshot: DesiredState): DesiredState {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.journalPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return snapshot;
+      throw e;
+    }
+    let state = snapshot;
+    let at = 0;
+    for (;;) {
+      const rec = readRecord(buf, at);
+      if (!rec) break;
+      if (rec.seq > this.seq) {
+        if (rec.seq !== this.seq + 1) break;
+        state = applyDelta(state, JSON.parse(rec.body.toString()) as StateDelta);
+        this.seq = rec.seq;
+      }
+      at = rec.end;
+    }
+    if (at < buf.length) {
+      const fd = this.open(2);
+      ftruncateSync(fd, at);
+      fdatasyncSync(fd);
+    }
+    this.journalBytes = at;
+    return checked(state);
+  }
+
+  /** Releases the files (the agent keeps them open between saves). */
   close(): void {
     for (const fd of this.fds) if (fd !== undefined) closeSync(fd);
     this.fds.fill(undefined);
   }
 
+  /** Slot 0, slot 1 or (2) the journal, opened once and kept open. */
   private open(i: number): number {
     const have = this.fds[i];
     if (have !== undefined) return have;
+    const path = i === 2 ? this.journalPath : this.slots[i];
     mkdirSync(this.dir, { recursive: true });
     let created = false;
     let fd: number;
     try {
-      fd = openSync(this.slots[i], 'r+');
+      fd = openSync(path, 'r+');
     } catch {
-      fd = openSync(this.slots[i], 'w+', 0o600);
+      fd = openSync(path, 'w+', 0o600);
       created = true;
     }
     if (created) {
-      // A new directory entry must itself survive a power loss: once per slot, not per save.
+      // A new directory entry must itself survive a power loss: once per file, not per save.
       const dfd = openSync(this.dir, 'r');
       try {
         fsyncSync(dfd);
@@ -142,6 +237,28 @@ export class DesiredStateStore {
     } catch (e) {
       throw new StateCorruptError(this.legacyPath, (e as Error).message);
     }
+  }
+}
+
+/** `<header line>\n<body>`: the form of both snapshots and journal records (a record ends with a newline too). */
+function frame(seq: number, body: Buffer): Buffer {
+  const header: Header = { seq, len: body.length, crc: crc32(body) };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), body, NEWLINE]);
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** The checked record at `at`, or undefined where the journal ends or a record is damaged. */
+function readRecord(buf: Buffer, at: number): { seq: number; body: Buffer; end: number } | undefined {
+  const nl = buf.indexOf(0x0a, at);
+  if (nl < 0) return undefined;
+  try {
+    const h = JSON.parse(buf.subarray(at, nl).toString()) as Header;
+    const body = buf.subarray(nl + 1, nl + 1 + h.len);
+    if (body.length !== h.len || buf[nl + 1 + h.len] !== 0x0a || crc32(body) !== h.crc) return undefined;
+    return { seq: h.seq, body, end: nl + 2 + h.len };
+  } catch {
+    return undefined;
   }
 }
 
@@ -171,10 +288,12 @@ function readSlot(path: string): Slot {
   try {
     if (nl < 0) throw new Error('no header line');
     const h = JSON.parse(buf.subarray(0, nl).toString()) as Header;
-    const body = buf.subarray(nl + 1);
-    if (body.length !== h.len) throw new Error(`${body.length} bytes, header says ${h.len}`);
+    // Snapshots end with a newline since the journal came; older ones do not.
+    const body = buf.subarray(nl + 1, nl + 1 + h.len);
+    const rest = buf.length - (nl + 1 + h.len);
+    if (body.length !== h.len || rest < 0 || rest > 1) throw new Error(`${buf.length - nl - 1} bytes, header says ${h.len}`);
     if (crc32(body) !== h.crc) throw new Error('checksum mismatch');
-    return { ok: true, seq: h.seq, state: checked(JSON.parse(body.toString())) };
+    return { ok: true, seq: h.seq, state: checked(JSON.parse(body.toString())), bytes: buf.length };
   } catch (e) {
     return { ok: false, why: (e as Error).message };
   }
