@@ -20,15 +20,18 @@ const run = promisify(execFile);
 const RATE = 200; // jobs per second, steady
 const SECONDS = 5;
 const BURST = 2000; // jobs submitted at once, for the maximum rate
+const TENANTS = 50; // the second burst goes round-robin over this many tenants: nothing to coalesce
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const job = (i: number) => ({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }] });
+/** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
+const spreadJob = (i: number) => ({ type: 'routes', tenant: `b${i % TENANTS}`, add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }] });
 
 export async function jobsBench(): Promise<BenchResult[]> {
   const redis = await TestRedis.start();
   const ns = TestNetns.create('jobs-bench');
   const dir = mkdtempSync(join(tmpdir(), 'srv6-jobs-bench-'));
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1'], ...Array.from({ length: TENANTS }, (_, t) => [`tb${t}`, `pb${t}`] as [string, string])]);
   const nl = Rtnetlink.open({ netns: ns.name });
   const dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: 'table', netns: ns.name });
   const hv = `bench-${process.pid}`;
@@ -41,6 +44,7 @@ export async function jobsBench(): Promise<BenchResult[]> {
     worker.process(JOB_CONCURRENCY, (j) => processor.handle(j));
     await client.submit({ type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
     await client.submit({ type: 'upsert-tenant', tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] } });
+    for (let t = 0; t < TENANTS; t++) await client.submit({ type: 'upsert-tenant', tenant: { id: `b${t}`, behaviour: 'End.DT6', interfaces: [{ name: `tb${t}`, gateways: ['10.0.0.1/24'] }], routes: [] } });
     for (let i = 0; i < 50; i++) await client.submit(job(i)); // warm up
 
     // Steady rate: latency from submit to the job's result (its kernel changes acknowledged).
@@ -74,6 +78,10 @@ export async function jobsBench(): Promise<BenchResult[]> {
     await Promise.all(Array.from({ length: BURST }, (_, i) => client.submit(job(5000 + i))));
     const ours = BURST / ((performance.now() - t) / 1000);
     t = performance.now();
+    const spread = await Promise.all(Array.from({ length: BURST }, (_, i) => client.submit(spreadJob(i))));
+    const oursSpread = BURST / ((performance.now() - t) / 1000);
+    if (spread.some((r) => r.coalesced)) throw new Error('the round-robin burst was coalesced: it no longer measures grouping alone');
+    t = performance.now();
     for (let i = 0; i < BURST; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:7:${(i + k + 1).toString(16)}::`, 'dev', 'ul0', 'table', '10000'])));
     const base = BURST / ((performance.now() - t) / 1000);
 
@@ -81,6 +89,7 @@ export async function jobsBench(): Promise<BenchResult[]> {
       { name: `jobs.latency_p50_ms_at_${RATE}_per_s_vs_ip_exec`, ours: pct(latencies, 50), base: pct(ipLat, 50), unit: 'ms' },
       { name: `jobs.latency_p99_ms_at_${RATE}_per_s_vs_ip_exec`, ours: pct(latencies, 99), base: pct(ipLat, 99), unit: 'ms' },
       { name: 'jobs.max_small_jobs_per_s_vs_ip_exec', ours, base, unit: 'jobs/s' },
+      { name: `jobs.max_small_jobs_per_s_${TENANTS}_tenants_round_robin_vs_ip_exec`, ours: oursSpread, base, unit: 'jobs/s' },
     ];
   } finally {
     await client.close();

@@ -6,7 +6,7 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
-import { DriftWatcher, Planned, ReconcileResult, Reconciler } from './reconciler';
+import { DriftWatcher, Planned, ReconcileResult, Reconciler, SharedReads } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
@@ -206,6 +206,7 @@ export class Dataplane {
     let cur = this.desired;
     const interfaces = new Set<string>();
     const nodeRules = new Set<string>();
+    const shared: SharedReads = {};
     for (const [i, member] of group.entries()) {
       const tenant = member[0].tenant!;
       let next = cur;
@@ -229,7 +230,7 @@ export class Dataplane {
       }
       let planned: Planned;
       try {
-        planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, tenant));
+        planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, tenant, shared));
       } catch (e) {
         if (jobs.length === 1) {
           jobs[0].j.reject(e);

@@ -2,6 +2,7 @@
 // drift: foreign changes to owned objects (seen on the netlink monitor) trigger a debounced
 // reconcile, and a periodic one catches anything an overrun hid.
 import { Link } from '../netlink/link';
+import type { Route } from '../netlink/route';
 import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
@@ -19,6 +20,12 @@ export interface ReconcileResult extends ApplyResult {
   state: DesiredState;
   /** What the XDP offload did, when it ran (some tenant has xdpOffload, or it was just detached). */
   xdp?: XdpReport;
+}
+
+/** Node-wide kernel reads shared by the tenant plans of one group (see planTenant). */
+export interface SharedReads {
+  main?: Promise<Route[]>;
+  rules?: Promise<Rule[]>;
 }
 
 /** Operations for a desired state, the state with its allocations, and the links as observed. */
@@ -118,7 +125,11 @@ export class Reconciler {
     return this.execute(await this.planTenant(prev, next, id), commit, 'tenant');
   }
 
-  async planTenant(prev: DesiredState, next: DesiredState, id: string): Promise<Planned> {
+  /**
+   * `shared`: node-wide reads (rules, main) made once for several tenant plans of one group, all
+   * planned before any of them is applied, so each would read the same answers anyway.
+   */
+  async planTenant(prev: DesiredState, next: DesiredState, id: string, shared?: SharedReads): Promise<Planned> {
     const s = allocateNexthops(next, this.foreignNexthops, prev);
     const only = (st: DesiredState): DesiredState => ({ ...st, tenants: st.tenants[id] ? { [id]: st.tenants[id] } : {} });
     const desired = this.objects(only(s));
@@ -145,8 +156,8 @@ export class Reconciler {
       Promise.all([...names].map((n) => this.nl.link(n))),
       Promise.all(nexthopIds.map((id) => this.nl.nexthop(id))),
       Promise.all([...tables].map((table) => this.nl.routes({ table, protocol: p }))),
-      this.nl.routes({ table: 254, protocol: p }),
-      this.nl.rules(),
+      shared ? (shared.main ??= this.nl.routes({ table: 254, protocol: p })) : this.nl.routes({ table: 254, protocol: p }),
+      shared ? (shared.rules ??= this.nl.rules()) : this.nl.rules(),
     ]);
     const links = new Map<string, Link>();
     for (const l of linkList) if (l) links.set(l.name, l);

@@ -191,29 +191,75 @@ export function allocateNexthops(state: DesiredState, taken: Set<number>, base?:
   // From an allocated state whose nexthops this one still shares, only the tenants that changed
   // (other objects) need a look: a job on a hypervisor of 50k routes walks its tenant's routes.
   const incremental = !!base && allocated.has(base) && base.nexthops === state.nexthops;
-  const changed = new Set<string>();
-  if (incremental) for (const id of new Set([...Object.keys(state.tenants), ...Object.keys(base!.tenants)])) if (state.tenants[id] !== base!.tenants[id]) changed.add(id);
+  const keysOf = (t: TenantState | undefined) => new Set(Object.values(t?.routes ?? {}).map((r) => nexthopKey(t!.id, r.mode, r.sids)));
   const want = new Set<string>();
-  for (const t of incremental ? [...changed].map((id) => state.tenants[id]).filter(Boolean) : Object.values(state.tenants))
-    for (const r of Object.values(t.routes)) want.add(nexthopKey(t.id, r.mode, r.sids));
-  const inScope = (k: string) => !incremental || changed.has(k.slice(0, k.indexOf('|')));
-  const stale = Object.keys(state.nexthops).filter((k) => inScope(k) && !want.has(k));
+  let stale: string[];
+  if (incremental) {
+    // An allocated state holds exactly the keys of its tenants' routes: a changed tenant's stale
+    // keys are those of its routes before that it no longer has.
+    stale = [];
+    for (const id of new Set([...Object.keys(state.tenants), ...Object.keys(base!.tenants)])) {
+      if (state.tenants[id] === base!.tenants[id]) continue;
+      const now = keysOf(state.tenants[id]);
+      for (const k of now) want.add(k);
+      for (const k of keysOf(base!.tenants[id])) if (!now.has(k)) stale.push(k);
+    }
+  } else {
+    for (const t of Object.values(state.tenants)) for (const k of keysOf(t)) want.add(k);
+    stale = Object.keys(state.nexthops).filter((k) => !want.has(k));
+  }
   const missing = [...want].filter((k) => state.nexthops[k] === undefined);
   if (!stale.length && !missing.length) {
     allocated.add(state);
     return state;
   }
   const s = { ...clone(state), nexthops: { ...state.nexthops } };
-  for (const k of stale) delete s.nexthops[k];
-  const used = new Set([...taken, ...Object.values(s.nexthops)]);
-  let next = NEXTHOP_ID_BASE;
-  for (const k of missing) {
-    while (used.has(next)) next++;
-    s.nexthops[k] = next;
-    used.add(next);
+  const ids = idsInUse(state.nexthops, taken);
+  for (const k of stale) {
+    ids.free(state.nexthops[k]);
+    delete s.nexthops[k];
   }
+  for (const k of missing) s.nexthops[k] = ids.take();
+  ids.record = s.nexthops;
   allocated.add(s);
   return s;
+}
+
+/**
+ * The ids in use in a nexthop record (and the kernel's foreign ones), with the lowest free one,
+ * kept for the newest record only: a job's allocation continues from its predecessor's instead of
+ * rebuilding the set of 10k ids, and freed ids are reused first (a SID change stays a replace).
+ */
+class NexthopIds {
+  record: Record<string, number>;
+  private low = NEXTHOP_ID_BASE;
+
+  constructor(
+    record: Record<string, number>,
+    readonly taken: Set<number>,
+    private readonly used = new Set([...taken, ...Object.values(record)]),
+  ) {
+    this.record = record;
+  }
+
+  free(id: number): void {
+    if (this.taken.has(id)) return;
+    this.used.delete(id);
+    this.low = Math.min(this.low, id);
+  }
+
+  take(): number {
+    while (this.used.has(this.low)) this.low++;
+    this.used.add(this.low);
+    return this.low;
+  }
+}
+
+let lastIds: NexthopIds | undefined;
+
+function idsInUse(record: Record<string, number>, taken: Set<number>): NexthopIds {
+  if (lastIds?.record !== record || lastIds.taken !== taken) lastIds = new NexthopIds(record, taken);
+  return lastIds;
 }
 
 /** States whose nexthops are all allocated (states are never mutated): a no-op reconcile of 50k routes skips the walk. */
