@@ -23,10 +23,10 @@ enum srv6_xdp_action {
 // srv6_sid.flags
 #define SRV6_XDP_F_SHADOW (1U << 0)   // do everything up to the verdict, then XDP_PASS (canary)
 #define SRV6_XDP_F_DX_MAIN (1U << 1)  // End.DX*: look the next hop up in table main directly,
-                                      // skipping the policy rules (and, for IPv6, the local
-                                      // table). The kernel goes through the rules: equal only
-                                      // when no rule above main matches packets from the
-                                      // underlay (the agent's own rules never do).
+                                      // skipping the policy rules and the local table. The
+                                      // kernel goes through both: equal only when no rule above
+                                      // main matches packets from the underlay (the agent's own
+                                      // rules never do) and no local route covers the next hop.
 
 // Why a packet was left to the kernel (index into the counters). REDIRECT is "handled by XDP".
 enum srv6_xdp_reason {

@@ -85,9 +85,11 @@ export interface XdpSidEntry {
   shadow?: boolean;
   /**
    * End.DX*: look the next hop up in table main directly instead of through the policy rules
-   * as the kernel does (about 30 ns less per IPv6 packet). Only equivalent when no rule above
-   * main matches packets from the underlay; the agent's own rules (iif <tenant interface>,
-   * l3mdev) never do.
+   * and the local table as the kernel does (about 30 ns less per IPv6 packet). Only equivalent
+   * when no rule above main matches packets from the underlay (the agent's own rules,
+   * iif <tenant interface> and l3mdev, never do) and no local-table route covers the next hop
+   * (the kernel drops what resolves to a local or anycast address): the caller's statement,
+   * hence opt-in (ADR 0004).
    */
   dxMainTable?: boolean;
 }
