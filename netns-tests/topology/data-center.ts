@@ -80,6 +80,8 @@ export class DataCenter {
   readonly fabric: TestNetns;
   readonly redis: NetnsRedis;
   private destroyed = false;
+  /** How long each part of destroy() took (reported by the suites: slow under the lab's TCG). */
+  readonly teardown: string[] = [];
 
   private constructor(
     readonly o: DataCenterOptions,
@@ -207,14 +209,23 @@ export class DataCenter {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    let t = performance.now();
+    const took = (phase: string) => {
+      const now = performance.now();
+      this.teardown.push(`${phase} ${((now - t) / 1000).toFixed(1)} s`);
+      t = now;
+    };
     await Promise.all(this.hvs.map((h) => h.client.close().catch(() => undefined)));
     await Promise.all([...this.hvs.map((h) => h.agent.stop()), ...[...this.vms.values()].map((v) => v.stopProbe())]);
+    took('agents and probes stopped');
     await this.redis.stop();
     for (const h of this.hvs) h.agent.removePins();
+    took('redis stopped');
     for (const v of this.vms.values()) v.ns.destroy();
     for (const h of this.hvs) h.ns.destroy();
     this.fabric.destroy();
     this.ctl.destroy();
+    took('namespaces deleted');
     if (process.env.SRV6_E2E_KEEP_LOGS) {
       // Renamed out of what sweepStale removes: kept until removed by hand.
       const kept = join(tmpdir(), `srv6t-e2e-logs-${basename(this.dir).slice(NETNS_PREFIX.length)}`);
