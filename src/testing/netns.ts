@@ -3,6 +3,7 @@
 // anything else; cleanup is registered before creation and is idempotent.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { onProcessExit } from './process-exit';
 
 export const NETNS_PREFIX = 'srv6t-';
 const live = new Set<string>();
@@ -90,7 +91,7 @@ export function destroyAllNetns(): void {
   }
 }
 
-process.once('exit', destroyAllNetns);
+onProcessExit(destroyAllNetns);
 
 /** ICMP echo requests the namespace's own stack received, per family (/proc/net/snmp, snmp6). */
 export function icmpInEchos(ns: TestNetns): { 4: number; 6: number } {

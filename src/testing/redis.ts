@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onProcessExit } from './process-exit';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -83,6 +84,6 @@ export class TestRedis {
 }
 
 const live = new Set<TestRedis>();
-process.once('exit', () => {
+onProcessExit(() => {
   for (const r of live) r['proc']?.kill('SIGKILL');
 });
