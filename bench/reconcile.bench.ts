@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataplane } from '../src/dataplane/dataplane';
-import { DesiredState, emptyState, nexthopKey } from '../src/dataplane/desired-state';
+import { DesiredState, emptyState, nexthopId } from '../src/dataplane/desired-state';
 import { buildKernelObjects, DEFAULT_OWNERSHIP } from '../src/dataplane/kernel-objects';
 import { DesiredStateStore } from '../src/dataplane/state-store';
 import { allocateNexthops, upsertNode, upsertTenant } from '../src/dataplane/state-transitions';
@@ -70,10 +70,13 @@ function ipBatch(s: DesiredState, form: 'nexthop' | 'encap'): { v6: string[]; v4
     let line = `route add ${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}${r.dst} table ${r.table} proto ${P}${r.priority ? ` metric ${r.priority}` : ''}`;
     if (r.nhid !== undefined) line += form === 'nexthop' ? ` nhid ${r.nhid}` : ` ${encapOf(r.nhid)}`;
     else if (r.encap?.type === 'seg6local') line += ` encap seg6local action ${r.encap.action} table ${r.encap.table} count dev ${r.oifName}`;
-    else if (r.oifName) line += ` dev ${r.oifName} scope link`;
+    else if (r.oifName) line += ` dev ${r.oifName} scope ${r.type === 'local' ? 'host' : 'link'}`;
     (r.family === 6 ? v6 : v4).push(line);
   }
-  for (const r of d.rules.values()) (r.family === 6 ? v6 : v4).push(`rule add iif ${r.iif} lookup ${r.table} pref ${r.priority} protocol ${P}`);
+  for (const r of d.rules.values()) {
+    const sel = `${r.iif ? ` iif ${r.iif}` : ''}${r.dst ? ` to ${r.dst}` : ''}`;
+    (r.family === 6 ? v6 : v4).push(`rule add${sel} ${r.action === 'goto' ? `goto ${r.goto}` : `lookup ${r.table}`} pref ${r.priority} protocol ${P}`);
+  }
   return { v6, v4 };
 }
 
@@ -148,7 +151,7 @@ export async function reconcileBench(): Promise<BenchResult[]> {
     const change = await dp.changeRoutes('t0', { set: routes0 });
     const changeS = (performance.now() - t0) / 1000;
     if (change.operations !== 3 || change.updated.nexthop !== 1) throw new Error(`SID change took ${change.operations} operations: ${JSON.stringify(change)}`);
-    const id = dp.state.nexthops[nexthopKey('t0', 'encap', [newSid])];
+    const id = nexthopId(dp.state, 't0', 'encap', [newSid]);
     const table = t.table;
     t0 = performance.now();
     execFileSync('ip', ['-n', ns.name, '-6', '-batch', '-'], {

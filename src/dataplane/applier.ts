@@ -55,49 +55,37 @@ export class Applier {
       if (list) list.push(op);
       else phases.set(n, [op]);
     }
-    // Phases go out in order, as few datagrams as possible: the kernel runs a datagram's messages
-    // one after another, so a later phase may depend on an earlier one in the same datagram. Only
-    // sysctls (files, not netlink) and new VRFs (their indexes are needed to build what follows)
-    // end a datagram.
-    let queued: { op: Op; req: NlRequest | Error }[] = [];
-    const flush = async () => {
-      const sendable = queued.map((q) => q.req).filter((r): r is NlRequest => !(r instanceof Error));
-      const res = sendable.length ? await this.nl.batch(sendable) : [];
-      let k = 0;
-      for (const { op, req } of queued) {
-        const outcome = req instanceof Error ? { ok: false as const, error: req } : res[k++];
-        if (outcome.ok) count(result, op);
-        else result.failed.push(failure(op, outcome.error, req instanceof Error ? describe(op) : req.what));
-      }
-      queued = [];
-    };
-    const index = (name: string) => {
-      const l = names.get(name);
-      if (!l) throw new MissingInterfaceError(name);
-      return l.index;
-    };
     for (const n of [...phases.keys()].sort((a, b) => a - b)) {
       const phase = phases.get(n)!;
       const kind = phase[0].kind;
       if (kind === 'sysctl') {
-        await flush();
         for (const op of phase) if (op.kind === 'sysctl') this.sysctl(op, result);
         continue;
       }
-      for (const op of phase) {
+      const index = (name: string) => {
+        const l = names.get(name);
+        if (!l) throw new MissingInterfaceError(name);
+        return l.index;
+      };
+      const reqs: (NlRequest | Error)[] = phase.map((op) => {
         try {
-          queued.push({ op, req: this.request(op, index) });
+          return this.request(op, index);
         } catch (e) {
-          queued.push({ op, req: e as Error });
+          return e as Error;
         }
-      }
+      });
+      const sendable = reqs.filter((r): r is NlRequest => !(r instanceof Error));
+      const res = await this.nl.batch(sendable);
+      let k = 0;
+      phase.forEach((op, i) => {
+        const r = reqs[i];
+        const outcome = r instanceof Error ? { ok: false as const, error: r } : res[k++];
+        if (outcome.ok) count(result, op);
+        else result.failed.push(failure(op, outcome.error, r instanceof Error ? describe(op) : r.what));
+      });
       // New VRFs have indexes now; later phases enslave to them and point routes at them.
-      if (kind === 'vrf' && phase.some((op) => op.action === 'create')) {
-        await flush();
-        names = new Map((await this.nl.links()).map((l) => [l.name, l]));
-      }
+      if (kind === 'vrf') names = new Map((await this.nl.links()).map((l) => [l.name, l]));
     }
-    await flush();
     return result;
   }
 

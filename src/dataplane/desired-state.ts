@@ -34,8 +34,11 @@ export interface DesiredState {
   version: number;
   node?: NodeState;
   tenants: Record<string, TenantState>;
-  /** nexthop id per "<tenant>|<mode>|<sid,sid,...>", kept while any route uses it. */
-  nexthops: Record<string, number>;
+  /**
+   * Nexthop ids per tenant, per encapsulation ("<mode>|<sid,sid,...>", encapKey), kept while any
+   * route of the tenant uses it. Nested by tenant so that a job copies its tenant's ids, not all.
+   */
+  nexthops: Record<string, Record<string, number>>;
   /** MTUs of tenant interfaces before the agent changed them, restored when released. */
   originalMtu: Record<string, number>;
   /** VRF devices the agent created and has not deleted yet: the only links it ever deletes. */
@@ -46,8 +49,28 @@ export function emptyState(): DesiredState {
   return { version: 0, tenants: {}, nexthops: {}, originalMtu: {}, ownedVrfs: [] };
 }
 
-export function nexthopKey(tenant: string, mode: EncapMode, sids: string[]): string {
-  return `${tenant}|${mode}|${sids.join(',')}`;
+export function encapKey(mode: EncapMode, sids: string[]): string {
+  return `${mode}|${sids.join(',')}`;
+}
+
+/** The nexthop id allocated for a tenant's (mode, SID list), if any. */
+export function nexthopId(s: DesiredState, tenant: string, mode: EncapMode, sids: string[]): number | undefined {
+  return s.nexthops[tenant]?.[encapKey(mode, sids)];
+}
+
+/**
+ * States written before nexthop ids were nested by tenant held them flat, keyed
+ * "<tenant>|<mode>|<sids>" (tenant ids never contain "|"): nested here when such a state is read.
+ */
+export function upgradeState(s: DesiredState): DesiredState {
+  const flat = Object.entries(s.nexthops ?? {}).filter(([, v]) => typeof v === 'number') as unknown as [string, number][];
+  if (!flat.length) return s;
+  const nexthops: DesiredState['nexthops'] = {};
+  for (const [k, id] of flat) {
+    const at = k.indexOf('|');
+    (nexthops[k.slice(0, at)] ??= {})[k.slice(at + 1)] = id;
+  }
+  return { ...s, nexthops };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Nexthop } from '../netlink/nexthop';
 import type { Route } from '../netlink/route';
 import type { Rule } from '../netlink/rule';
 import { Family, formatPrefix, mask, parsePrefix } from '../netlink/ip';
-import { DesiredState, nexthopKey, TenantState } from './desired-state';
+import { DesiredState, encapKey, nexthopId, TenantState } from './desired-state';
 import type { EncapMode } from './spec.dto';
 
 export type DataplaneMode = 'vrf' | 'table';
@@ -200,8 +200,8 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
 
     // Encapsulation towards remote HVs: routes share one nexthop per (tenant, mode, SID list).
     for (const r of Object.values(t.routes)) {
-      const id = state.nexthops[nexthopKey(t.id, r.mode, r.sids)];
-      if (id === undefined) throw new Error(`no nexthop id allocated for ${nexthopKey(t.id, r.mode, r.sids)}`);
+      const id = nexthopId(state, t.id, r.mode, r.sids);
+      if (id === undefined) throw new Error(`no nexthop id allocated for ${t.id} ${encapKey(r.mode, r.sids)}`);
       if (!o.nexthops.has(id)) o.nexthops.set(id, { id, family: 6, oifName: uplink, protocol: own.protocol, encap: { type: 'seg6', mode: r.mode, segments: r.sids } });
       route({ family: familyOfPrefix(r.prefix), dst: r.prefix, table: t.table, nhid: id });
       // seg6's input path routes the encapsulated packet again with the tenant interface as iif,

@@ -7,7 +7,7 @@ import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { Applier, ApplyResult } from './applier';
-import { DesiredState, nexthopKey } from './desired-state';
+import { DesiredState, encapKey } from './desired-state';
 import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
@@ -137,11 +137,11 @@ export class Reconciler {
     const old = prev.tenants[id];
     const beforeIds: Record<string, number> = {};
     for (const r of Object.values(old?.routes ?? {})) {
-      const k = nexthopKey(id, r.mode, r.sids);
-      const nh = s.nexthops[k] ?? prev.nexthops[k];
+      const k = encapKey(r.mode, r.sids);
+      const nh = s.nexthops[id]?.[k] ?? prev.nexthops[id]?.[k];
       if (nh !== undefined) beforeIds[k] = nh;
     }
-    const before = this.objects(only({ ...prev, nexthops: beforeIds }));
+    const before = this.objects(only({ ...prev, nexthops: { [id]: beforeIds } }));
     // Node-wide, decided by all tenants, not by this one alone.
     setLocalRules(desired, s, this.mode, this.own);
     setLocalRules(before, prev, this.mode, this.own);

@@ -27,7 +27,7 @@ describe('state deltas', () => {
     const s1 = allocateNexthops(changeRoutes(s0, 'a', { add: [{ prefix: '10.2.0.0/24', sids: ['fc00::2'] }] }), new Set());
     const d = diffState(s0, s1);
     expect(Object.keys(d.keys.tenants)).toEqual(['a']);
-    expect(Object.keys(d.keys.nexthops)).toEqual(['a|encap|fc00::2']);
+    expect(d.keys.nexthops).toEqual({ a: s1.nexthops.a }); // the changed tenant's ids, whole
     expect(Object.keys(d.set)).toEqual(['version']);
   });
 

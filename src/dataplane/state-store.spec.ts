@@ -96,7 +96,7 @@ describe('DesiredStateStore', () => {
       ...s,
       version: s.version + 1,
       tenants: { ...s.tenants, [t]: { ...s.tenants[t], routes: { ...s.tenants[t].routes, [prefix]: { prefix, sids: ['fc00:0:2::'], mode: 'encap' as const } } } },
-      nexthops: { ...s.nexthops, [`${t}|encap|fc00:0:2::`]: 1509949440 },
+      nexthops: { ...s.nexthops, [t]: { ...s.nexthops[t], 'encap|fc00:0:2::': 1509949440 } },
     });
     const journal = () => join(dir, 'desired-state.journal');
 

@@ -11,7 +11,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, fsyncSync, mkdirSyn
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
-import { DesiredState, emptyState, stateJson } from './desired-state';
+import { DesiredState, emptyState, stateJson, upgradeState } from './desired-state';
 import { applyDelta, diffState, isEmptyDelta, StateDelta } from './state-delta';
 
 export class StateCorruptError extends Error {
@@ -272,7 +272,7 @@ const fsp = {
 
 function checked(s: DesiredState): DesiredState {
   if (!s || typeof s.version !== 'number' || typeof s.tenants !== 'object') throw new Error('missing version or tenants');
-  return { ...emptyState(), ...s };
+  return upgradeState({ ...emptyState(), ...s });
 }
 
 function readSlot(path: string): Slot {

@@ -1,6 +1,6 @@
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
-import { emptyState, nexthopKey, stateJson } from './desired-state';
+import { emptyState, nexthopId, stateJson, upgradeState } from './desired-state';
 import { allocateNexthops, changeRoutes, deleteTenant, NEXTHOP_ID_BASE, upsertNode, upsertTenant, UnknownTenantError } from './state-transitions';
 import type { TenantSpecDto } from './spec.dto';
 
@@ -86,12 +86,12 @@ describe('state transitions', () => {
   it('allocates one nexthop per (tenant, mode, SID list), avoids foreign ids, keeps ids', () => {
     let s = upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.2.0.0/24', sids: ['fc00::1'] }, { prefix: '10.3.0.0/24', sids: ['fc00::1'], mode: 'encap.red' }] }), 'table');
     s = allocateNexthops(s, new Set([NEXTHOP_ID_BASE]));
-    expect(Object.values(s.nexthops).sort()).toEqual([NEXTHOP_ID_BASE + 1, NEXTHOP_ID_BASE + 2]);
-    const kept = s.nexthops[nexthopKey('a', 'encap', ['fc00::1'])];
+    expect(Object.values(s.nexthops.a).sort()).toEqual([NEXTHOP_ID_BASE + 1, NEXTHOP_ID_BASE + 2]);
+    const kept = nexthopId(s, 'a', 'encap', ['fc00::1']);
     s = changeRoutes(s, 'a', { remove: ['10.3.0.0/24'], add: [{ prefix: '10.4.0.0/24', sids: ['fc00::2'] }] });
     s = allocateNexthops(s, new Set([NEXTHOP_ID_BASE]));
-    expect(s.nexthops[nexthopKey('a', 'encap', ['fc00::1'])]).toBe(kept);
-    expect(Object.keys(s.nexthops)).toHaveLength(2);
+    expect(nexthopId(s, 'a', 'encap', ['fc00::1'])).toBe(kept);
+    expect(Object.keys(s.nexthops.a)).toHaveLength(2);
     expect(allocateNexthops(s, new Set())).toBe(s); // nothing to do: same object
   });
 
@@ -102,13 +102,23 @@ describe('state transitions', () => {
     const s1 = changeRoutes(s0, 'b', { set: [{ prefix: '10.3.0.0/24', sids: ['fc00::b2'] }] });
     const inc = allocateNexthops(s1, new Set(), s0);
     const full = allocateNexthops({ ...s1 }, new Set());
-    expect(Object.keys(inc.nexthops).sort()).toEqual(Object.keys(full.nexthops).sort());
-    expect(new Set(Object.values(inc.nexthops)).size).toBe(Object.keys(inc.nexthops).length); // ids distinct
-    for (const id of ['a', 'c']) for (const r of Object.values(inc.tenants[id].routes)) expect(inc.nexthops[nexthopKey(id, r.mode, r.sids)]).toBe(s0.nexthops[nexthopKey(id, r.mode, r.sids)]);
-    expect(inc.nexthops[nexthopKey('b', 'encap', ['fc00::b1'])]).toBeUndefined();
-    // a state that no longer shares the base's nexthops gets the full walk
-    const detached = { ...s1, nexthops: { ...s1.nexthops, 'zz|encap|fc00::1': 5 } };
-    expect(Object.keys(allocateNexthops(detached, new Set(), s0).nexthops)).not.toContain('zz|encap|fc00::1');
+    expect(Object.keys(inc.nexthops.b).sort()).toEqual(Object.keys(full.nexthops.b).sort());
+    const all = Object.values(inc.nexthops).flatMap((r) => Object.values(r));
+    expect(new Set(all).size).toBe(all.length); // ids distinct
+    expect(inc.nexthops.a).toBe(s0.nexthops.a); // unchanged tenants keep their record (shared)
+    expect(inc.nexthops.c).toBe(s0.nexthops.c);
+    expect(nexthopId(inc, 'b', 'encap', ['fc00::b1'])).toBeUndefined();
+    expect(nexthopId(inc, 'b', 'encap', ['fc00::b2'])).toBe(nexthopId(s0, 'b', 'encap', ['fc00::b1'])); // the freed id, reused
+    // a state that no longer shares the base's nexthop ids gets the full walk (a stray tenant's ids go)
+    const detached = { ...s1, nexthops: { ...s1.nexthops, zz: { 'encap|fc00::1': 5 } } };
+    expect(Object.keys(allocateNexthops(detached, new Set(), s0).nexthops)).not.toContain('zz');
+  });
+
+  it('reads nexthop ids of the flat form earlier agents wrote, nested by tenant', () => {
+    const flat = { ...emptyState(), nexthops: { 'a|encap|fc00::1': 7, 'a|encap.red|fc00::2,fc00::3': 8, 'b-1|encap|fc00::1': 9 } } as never;
+    expect(upgradeState(flat).nexthops).toEqual({ a: { 'encap|fc00::1': 7, 'encap.red|fc00::2,fc00::3': 8 }, 'b-1': { 'encap|fc00::1': 9 } });
+    const nested = upgradeState(flat);
+    expect(upgradeState(nested)).toBe(nested);
   });
 
   it('stateJson is JSON.stringify, with tenant texts remembered', () => {

@@ -4,7 +4,7 @@
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../netlink/ip';
-import { DesiredState, nexthopKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
+import { DesiredState, encapKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
 import type { DataplaneMode } from './kernel-objects';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
 
@@ -188,39 +188,36 @@ function allocateSid(s: DesiredState, tenant: string): string {
  */
 export function allocateNexthops(state: DesiredState, taken: Set<number>, base?: DesiredState): DesiredState {
   if (allocated.has(state)) return state;
-  // From an allocated state whose nexthops this one still shares, only the tenants that changed
-  // (other objects) need a look: a job on a hypervisor of 50k routes walks its tenant's routes.
+  // From an allocated state whose nexthop ids this one still shares, only the tenants that
+  // changed (other objects) need a look: a job on a hypervisor of 50k routes walks its tenant's.
   const incremental = !!base && allocated.has(base) && base.nexthops === state.nexthops;
-  const keysOf = (t: TenantState | undefined) => new Set(Object.values(t?.routes ?? {}).map((r) => nexthopKey(t!.id, r.mode, r.sids)));
-  const want = new Set<string>();
-  let stale: string[];
-  if (incremental) {
-    // An allocated state holds exactly the keys of its tenants' routes: a changed tenant's stale
-    // keys are those of its routes before that it no longer has.
-    stale = [];
-    for (const id of new Set([...Object.keys(state.tenants), ...Object.keys(base!.tenants)])) {
-      if (state.tenants[id] === base!.tenants[id]) continue;
-      const now = keysOf(state.tenants[id]);
-      for (const k of now) want.add(k);
-      for (const k of keysOf(base!.tenants[id])) if (!now.has(k)) stale.push(k);
+  const ids = new Set([...Object.keys(state.tenants), ...Object.keys(incremental ? base!.tenants : state.nexthops)]);
+  let out: DesiredState['nexthops'] | undefined;
+  const pool = idsInUse(state.nexthops, taken);
+  for (const id of ids) {
+    const t = state.tenants[id];
+    if (incremental && t === base!.tenants[id]) continue;
+    const have = state.nexthops[id] ?? {};
+    const want = new Set(Object.values(t?.routes ?? {}).map((r) => encapKey(r.mode, r.sids)));
+    const stale = Object.keys(have).filter((k) => !want.has(k));
+    const missing = [...want].filter((k) => have[k] === undefined);
+    if (!stale.length && !missing.length) continue;
+    out ??= { ...state.nexthops };
+    const mine = { ...have };
+    for (const k of stale) {
+      pool.free(have[k]);
+      delete mine[k];
     }
-  } else {
-    for (const t of Object.values(state.tenants)) for (const k of keysOf(t)) want.add(k);
-    stale = Object.keys(state.nexthops).filter((k) => !want.has(k));
+    for (const k of missing) mine[k] = pool.take();
+    if (Object.keys(mine).length) out[id] = mine;
+    else delete out[id];
   }
-  const missing = [...want].filter((k) => state.nexthops[k] === undefined);
-  if (!stale.length && !missing.length) {
+  if (!out) {
     allocated.add(state);
     return state;
   }
-  const s = { ...clone(state), nexthops: { ...state.nexthops } };
-  const ids = idsInUse(state.nexthops, taken);
-  for (const k of stale) {
-    ids.free(state.nexthops[k]);
-    delete s.nexthops[k];
-  }
-  for (const k of missing) s.nexthops[k] = ids.take();
-  ids.record = s.nexthops;
+  const s = { ...clone(state), nexthops: out };
+  pool.record = out;
   allocated.add(s);
   return s;
 }
@@ -231,13 +228,13 @@ export function allocateNexthops(state: DesiredState, taken: Set<number>, base?:
  * rebuilding the set of 10k ids, and freed ids are reused first (a SID change stays a replace).
  */
 class NexthopIds {
-  record: Record<string, number>;
+  record: DesiredState['nexthops'];
   private low = NEXTHOP_ID_BASE;
 
   constructor(
-    record: Record<string, number>,
+    record: DesiredState['nexthops'],
     readonly taken: Set<number>,
-    private readonly used = new Set([...taken, ...Object.values(record)]),
+    private readonly used = new Set([...taken, ...Object.values(record).flatMap((r) => Object.values(r))]),
   ) {
     this.record = record;
   }
@@ -257,7 +254,7 @@ class NexthopIds {
 
 let lastIds: NexthopIds | undefined;
 
-function idsInUse(record: Record<string, number>, taken: Set<number>): NexthopIds {
+function idsInUse(record: DesiredState['nexthops'], taken: Set<number>): NexthopIds {
   if (lastIds?.record !== record || lastIds.taken !== taken) lastIds = new NexthopIds(record, taken);
   return lastIds;
 }
