@@ -97,9 +97,12 @@ export class Reconciler {
   async plan(state: DesiredState): Promise<Planned> {
     const observed = await this.observe();
     this.foreignNexthops = new Set([...observed.allNexthopIds].filter((id) => !observed.nexthops.has(id)));
-    const s = allocateNexthops(state, this.foreignNexthops);
-    // A resync of an unchanged state (drift repair, periodic, no-op job) reuses its objects.
-    const desired = this.lastFull?.state === s ? this.lastFull.objects : this.objects(s);
+    const s = allocateNexthops(state, this.foreignNexthops, this.lastFull?.state);
+    // A resync of an unchanged state (drift repair, periodic, no-op job) reuses its objects: they
+    // are made of the node, the tenants and the nexthop ids only (bookkeeping changes don't count).
+    const l = this.lastFull?.state;
+    const same = !!l && l.node === s.node && l.tenants === s.tenants && l.nexthops === s.nexthops;
+    const desired = same ? this.lastFull!.objects : this.objects(s);
     this.lastFull = { state: s, objects: desired };
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
