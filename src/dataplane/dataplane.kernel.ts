@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CapabilityMissingError } from '../common/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, isAddrconfRoute, TestNetns } from '../testing/netns';
@@ -192,6 +193,20 @@ describe(`dataplane (${MODE} mode)`, () => {
     await expect(dp.upsertTenant(t)).rejects.toThrow(/nosuch0/);
     expect(routes()).toEqual(before2);
     await dp.deleteTenant('delta').catch(() => undefined);
+  });
+
+  it('refuses an End.DT* offload when the kernel cannot look up a table from XDP (BPF_FIB_LOOKUP_TBID), and changes nothing', async () => {
+    // The capability report of a kernel before 6.8, as the agent passes it in.
+    const old = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, xdpFibTbid: { supported: false, reason: 'EINVAL from bpf_fib_lookup' } });
+    const t: TenantSpecDto = { id: 'delta', behaviour: 'End.DT4', xdpOffload: true, interfaces: [{ name: 'tap-d', gateways: [] }], routes: [] };
+    const routes = () => ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => !isAddrconfRoute(r));
+    const before2 = routes();
+    const version = old.state.version;
+    const err = await old.upsertTenant(t).catch((e) => e);
+    expect(err).toBeInstanceOf(CapabilityMissingError);
+    expect(err).toMatchObject({ feature: 'bpf.fib_lookup_tbid' });
+    expect(old.state.version).toBe(version);
+    expect(routes()).toEqual(before2);
   });
 
   it('never touched the foreign route, rule, nexthop and link', () => {

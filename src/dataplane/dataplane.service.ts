@@ -3,6 +3,7 @@
 // and stopped — never torn down — when it stops: tenant traffic must survive an agent restart.
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CapabilitiesService } from '../capabilities/capabilities.service';
+import { FIB_TBID_FEATURE } from '../xdp/xdp-requirements';
 import { AgentConfig } from '../config/agent.config';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { Dataplane } from './dataplane';
@@ -71,6 +72,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       resyncIntervalMs: this.config.dataplane.resyncSeconds * 1000,
       log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
       xdp: this.xdp,
+      xdpFibTbid: this.capabilities.get().features[FIB_TBID_FEATURE],
     });
     const r = await this.dp.start();
     this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);

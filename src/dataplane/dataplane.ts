@@ -11,6 +11,8 @@ import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
 import type { XdpSync } from '../xdp/xdp-sync';
+import { requireXdpOffloadCapabilities } from '../xdp/xdp-requirements';
+import type { FeatureStatus } from '../capabilities/capabilities.model';
 
 export interface DataplaneOptions {
   nl: Rtnetlink;
@@ -25,6 +27,8 @@ export interface DataplaneOptions {
   log?: (msg: string, detail?: object) => void;
   /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
   xdp?: XdpSync;
+  /** The capability report's bpf.fib_lookup_tbid: End.DT* offloads are refused without it (none: not checked). */
+  xdpFibTbid?: FeatureStatus;
   /**
    * Kernel failures worth another try (busy, short of memory), retried right here before the
    * next job runs, so a retried job is never overtaken. Default: every failure with an errno of
@@ -89,7 +93,10 @@ export class Dataplane {
   }
 
   upsertTenant(dto: TenantSpecDto): Promise<JobResult> {
-    return this.job((s) => upsertTenant(s, dto, this.opts.mode), dto.id);
+    return this.job((s) => {
+      if (this.opts.xdpFibTbid) requireXdpOffloadCapabilities(dto, this.opts.mode, this.opts.xdpFibTbid);
+      return upsertTenant(s, dto, this.opts.mode);
+    }, dto.id);
   }
 
   deleteTenant(id: string): Promise<JobResult> {
