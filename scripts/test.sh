@@ -43,13 +43,14 @@ if [[ $(id -u) -eq 0 ]]; then
     lab_skip="LAB_SKIP=1"
     echo "lab tier skipped: $lab_skip" >&2
   else
-    # LAB_TIMEOUT: the VM is killed (a failure) if the subset hangs; it takes 8-11 min (docs/testing.md),
-    # more while other VMs share the CPUs; 20 min keeps even a hung run within npm test's 25.
+    # LAB_TIMEOUT: the VM is killed (a failure) if the subset hangs; it takes 22-35 min (docs/testing.md:
+    # most of it the end-to-end suite), more while other VMs share the CPUs; 55 min keeps even a hung
+    # run, with the other tiers, within CI's 90.
     # In the background so that INT/TERM reach it from here: it stops its qemu on the way out
     # (exec: $! is run.sh itself, not a subshell waiting for it).
     mkdir -p "$results/lab"
     t0=$SECONDS
-    (exec env LAB_NO_BUILD=1 LAB_OPTIONAL=1 LAB_KEEP="$results/lab" LAB_TIMEOUT="${LAB_TIMEOUT:-1200}" \
+    (exec env LAB_NO_BUILD=1 LAB_OPTIONAL=1 LAB_KEEP="$results/lab" LAB_TIMEOUT="${LAB_TIMEOUT:-3300}" \
       bash netns-tests/lab/run.sh --subset "${extra[@]}" "$@") &
     lab=$!
     trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT

@@ -117,7 +117,9 @@ describe(`agent killed with SIGKILL in the middle of a 10,000-route job (${MODE}
     }, scaled(60_000));
     const doneAt = performance.now();
     for (const s of streams) await s.stop();
-    expect({ state: status.state, failure: status.failure }).toEqual({ state: 'completed', failure: undefined });
+    // Completed (the record may still carry the failure of a run whose lock was lost: Bull keeps
+    // failedReason when a stalled job runs again); otherwise the failure says why.
+    expect(status.state === 'completed' ? status.state : { state: status.state, failure: status.failure }).toBe('completed');
 
     // Traffic: every exchange during kill, restart and re-run answered.
     for (const s of streams) expect({ to: s.to, sent: s.sent > 20, losses: s.losses }).toEqual({ to: s.to, sent: true, losses: [] });
