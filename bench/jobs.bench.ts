@@ -1,5 +1,6 @@
 // The job path: submit → applied in the kernel, through a real Redis on loopback, a Bull worker
-// and the dataplane in a fresh namespace. Baseline, same run: the same kernel change made by
+// and the dataplane in a fresh namespace. The orchestrator submits from its own process
+// (bench/jobs-orchestrator.ts), as in production; the agent's side runs in this one. Baseline, same run: the same kernel change made by
 // running `ip route replace` per job (what an orchestrator-less script would do).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,18 +15,23 @@ import { JOB_CONCURRENCY, OrderedJobProcessor } from '../src/jobs/job-processor'
 import { Rtnetlink } from '../src/netlink';
 import { TestNetns } from '../src/testing/netns';
 import { TestRedis } from '../src/testing/redis';
+import { sameTenantJob, SPREAD_TENANTS } from './jobs-orchestrator';
 import type { BenchResult } from './run';
 
 const run = promisify(execFile);
 const RATE = 200; // jobs per second, steady
 const SECONDS = 5;
 const BURST = 2000; // jobs submitted at once, for the maximum rate
-const TENANTS = 50; // the second burst goes round-robin over this many tenants: nothing to coalesce
+const TENANTS = SPREAD_TENANTS; // the second burst goes round-robin over these: nothing to coalesce
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const job = (i: number) => ({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }] });
-/** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
-const spreadJob = (i: number) => ({ type: 'routes', tenant: `b${i % TENANTS}`, add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }] });
+const job = sameTenantJob;
+
+/** One phase run by the orchestrator, in its own process (bench/jobs-orchestrator.ts). */
+async function orchestrate<T>(args: object): Promise<T> {
+  const { stdout } = await run(process.execPath, [join(__dirname, 'jobs-orchestrator.js'), JSON.stringify(args)], { maxBuffer: 1 << 26 });
+  return JSON.parse(stdout) as T;
+}
 
 export async function jobsBench(): Promise<BenchResult[]> {
   const redis = await TestRedis.start();
@@ -47,18 +53,9 @@ export async function jobsBench(): Promise<BenchResult[]> {
     for (let t = 0; t < TENANTS; t++) await client.submit({ type: 'upsert-tenant', tenant: { id: `b${t}`, behaviour: 'End.DT6', interfaces: [{ name: `tb${t}`, gateways: ['10.0.0.1/24'] }], routes: [] } });
     for (let i = 0; i < 50; i++) await client.submit(job(i)); // warm up
 
-    // Steady rate: latency from submit to the job's result (its kernel changes acknowledged).
-    const latencies: number[] = [];
-    const pending: Promise<void>[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < RATE * SECONDS; i++) {
-      const due = t0 + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const s = performance.now();
-      pending.push(client.submit(job(1000 + i)).then(() => void latencies.push(performance.now() - s)));
-    }
-    await Promise.all(pending);
+    // Steady rate: latency from submit to the job's result (its kernel changes acknowledged),
+    // measured by the orchestrator in its own process.
+    const { latencies } = await orchestrate<{ latencies: number[] }>({ redisUrl: redis.url, hypervisor: hv, phase: 'steady', rate: RATE, seconds: SECONDS, from: 1000 });
 
     // Baseline: `ip route replace` of the same change, once per job, at the same rate.
     const ipLat: number[] = [];
@@ -74,14 +71,12 @@ export async function jobsBench(): Promise<BenchResult[]> {
     await Promise.all(ipPending);
 
     // Maximum rate: a burst, all submitted at once, until the last result.
-    let t = performance.now();
-    await Promise.all(Array.from({ length: BURST }, (_, i) => client.submit(job(5000 + i))));
-    const ours = BURST / ((performance.now() - t) / 1000);
-    t = performance.now();
-    const spread = await Promise.all(Array.from({ length: BURST }, (_, i) => client.submit(spreadJob(i))));
-    const oursSpread = BURST / ((performance.now() - t) / 1000);
-    if (spread.some((r) => r.coalesced)) throw new Error('the round-robin burst was coalesced: it no longer measures grouping alone');
-    t = performance.now();
+    const same = await orchestrate<{ seconds: number }>({ redisUrl: redis.url, hypervisor: hv, phase: 'burst', n: BURST, kind: 'same', from: 5000 });
+    const ours = BURST / same.seconds;
+    const spread = await orchestrate<{ seconds: number; coalesced: number }>({ redisUrl: redis.url, hypervisor: hv, phase: 'burst', n: BURST, kind: 'spread', from: 0 });
+    const oursSpread = BURST / spread.seconds;
+    if (spread.coalesced) throw new Error('the round-robin burst was coalesced: it no longer measures grouping alone');
+    const t = performance.now();
     for (let i = 0; i < BURST; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:7:${(i + k + 1).toString(16)}::`, 'dev', 'ul0', 'table', '10000'])));
     const base = BURST / ((performance.now() - t) / 1000);
 
