@@ -43,7 +43,7 @@ if [[ $(id -u) -eq 0 ]]; then
     lab_skip="LAB_SKIP=1"
     echo "lab tier skipped: $lab_skip" >&2
   else
-    # LAB_TIMEOUT: the VM is killed (a failure) if the subset hangs; it takes 22-35 min (docs/testing.md:
+    # LAB_TIMEOUT: the VM is killed (a failure) if the subset hangs; it takes 14-22 min (docs/testing.md:
     # most of it the end-to-end suite), more while other VMs share the CPUs; 55 min keeps even a hung
     # run, with the other tiers, within CI's 90.
     # In the background so that INT/TERM reach it from here: it stops its qemu on the way out

@@ -42,7 +42,7 @@ else
   out=$(mktemp -d /tmp/srv6-lab-run.XXXXXX)
   trap 'rm -rf "$out"' EXIT
 fi
-export LAB_OUT=$out LAB_TIMEOUT=${LAB_TIMEOUT:-3300} # the subset takes 22-35 min; npm test (CI) must stay under 90
+export LAB_OUT=$out LAB_TIMEOUT=${LAB_TIMEOUT:-3300} # the subset takes 14-22 min; npm test (CI) must stay under 90
 
 scale=${LAB_TIME_SCALE:-10}
 [[ $scale =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "lab: LAB_TIME_SCALE=$scale is not a number" >&2; exit 2; }
