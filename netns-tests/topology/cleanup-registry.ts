@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runInThisContext } from 'node:vm';
 import { destroyAllNetns } from '../../src/testing/netns';
+import { onProcessExit } from '../../src/testing/process-exit';
 import { DEFAULT_PIN_ROOT } from '../../src/xdp/xdp-offload';
 
 const pids = new Set<number>();
@@ -105,23 +105,6 @@ function listDir(dir: string): string[] {
   }
 }
 
-// jest gives a test file a copy of `process` whose events never fire: the real one is the main
-// context's. Its handlers are installed once per process and run the sweep of every test file
-// that loaded this module (each file gets its own module instance and registries).
-const real = runInThisContext('process') as NodeJS.Process;
-const KEY = Symbol.for('srv6t.e2e.sweepers');
-const holder = real as unknown as Record<symbol, Set<() => void> | undefined>;
-if (!holder[KEY]) {
-  const sweepers = (holder[KEY] = new Set());
-  const runAll = () => sweepers.forEach((f) => f());
-  real.once('exit', runAll);
-  // An interrupted run (Ctrl-C, CI's SIGTERM) cleans up too; the children also die with us
-  // (setpriv --pdeathsig, netns-process.ts).
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    real.once(sig, () => {
-      runAll();
-      real.exit(code);
-    });
-  }
-}
-holder[KEY]!.add(sweepAll);
+// On exit or SIGINT/SIGTERM of the real process (jest's copy of `process` never fires them): the
+// sweep of every test file that loaded this module (each file has its own registries).
+onProcessExit(sweepAll);

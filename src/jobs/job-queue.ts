@@ -77,7 +77,9 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
   const v: JobView = { id: String(job.id), type: job.data?.type, state: await job.getState(), submittedAt: job.timestamp };
   if (job.finishedOn) v.finishedAt = job.finishedOn;
   if (job.returnvalue !== undefined && job.returnvalue !== null) v.result = job.returnvalue;
-  if (job.failedReason) v.failure = parseFailure(job.failedReason);
+  // Bull keeps the reason of an earlier failed attempt (e.g. a lock lost in a Redis restart) on a
+  // job that then ran again and completed: a completed job has no failure.
+  if (job.failedReason && v.state === 'failed') v.failure = parseFailure(job.failedReason);
   if (job.data?.idempotencyKey) v.idempotencyKey = job.data.idempotencyKey;
   return v;
 }
@@ -85,12 +87,17 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
 interface Waiter {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
+  since: number;
 }
+
+/** How often waiters are checked against Redis (events missed while the subscriber reconnected). */
+const SWEEP_MS = 2000;
 
 export class JobQueue {
   /** Jobs being waited for, by id: one pair of queue listeners serves them all. */
   private readonly waiters = new Map<string, Set<Waiter>>();
   private listening?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(readonly queue: Bull.Queue) {}
 
@@ -148,19 +155,16 @@ export class JobQueue {
     let timer: NodeJS.Timeout | undefined;
     let waiter!: Waiter;
     const done = new Promise<unknown>((resolve, reject) => {
-      waiter = { resolve, reject };
+      waiter = { resolve, reject, since: Date.now() };
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
       set.add(waiter);
       timer = setTimeout(() => reject(new JobTimeoutError(id, timeoutMs)), timeoutMs);
     });
+    this.sweeper ??= setInterval(() => void this.sweep(), SWEEP_MS).unref();
     try {
       // It may have finished before the listener was in place: registered first, then looked up.
-      const now = await this.queue.getJob(id);
-      if (now?.finishedOn) {
-        if (now.failedReason) waiter.reject(new Error(now.failedReason));
-        else waiter.resolve(now.returnvalue);
-      }
+      await this.settleIfFinished(id, [waiter]);
       return await done;
     } catch (e) {
       if (e instanceof JobTimeoutError) throw e;
@@ -170,6 +174,31 @@ export class JobQueue {
       const set = this.waiters.get(id);
       set?.delete(waiter);
       if (set && !set.size) this.waiters.delete(id);
+      if (!this.waiters.size && this.sweeper) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }
+  }
+
+  /**
+   * Completion events are published, not stored: one that comes while the subscriber reconnects
+   * (a Redis restart) is lost, and its waiter would wait for the timeout. Waiters older than a
+   * sweep interval are therefore checked against the job's record in Redis.
+   */
+  private async sweep(): Promise<void> {
+    const old = Date.now() - SWEEP_MS;
+    await Promise.all([...this.waiters].map(([id, set]) => ([...set].some((w) => w.since < old) ? this.settleIfFinished(id, [...set]) : undefined))).catch(() => undefined);
+  }
+
+  private async settleIfFinished(id: string, waiters: Waiter[]): Promise<void> {
+    const job = await this.queue.getJob(id);
+    if (!job?.finishedOn) return;
+    // Bull keeps an earlier attempt's failedReason on a job that then completed: the state decides.
+    const failed = !!job.failedReason && (job.returnvalue === null || job.returnvalue === undefined || (await job.getState()) === 'failed');
+    for (const w of waiters) {
+      if (failed) w.reject(new Error(job.failedReason));
+      else w.resolve(job.returnvalue);
     }
   }
 
@@ -188,6 +217,8 @@ export class JobQueue {
   }
 
   close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     return this.queue.close();
   }
 }
