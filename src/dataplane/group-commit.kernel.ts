@@ -40,9 +40,9 @@ beforeAll(async () => {
   nl = Rtnetlink.open({ netns: ns.name });
   const store = new DesiredStateStore(dir);
   const save = store.saveAsync.bind(store);
-  store.saveAsync = (s, json) => {
+  store.saveAsync = (s) => {
     saves++;
-    return save(s, json);
+    return save(s);
   };
   dp = new Dataplane({ nl, store, mode: MODE, netns: ns.name, debounceMs: 50 });
   await dp.start();

@@ -132,6 +132,32 @@ describe('DesiredStateStore', () => {
       expect(new DesiredStateStore(dir).load()).toEqual(s);
     });
 
+    it('saveAsync writes the same files as save, through appends and folds', async () => {
+      const other = mkdtempSync(join(tmpdir(), 'srv6-store-'));
+      try {
+        const sync = new DesiredStateStore(dir, 1);
+        const async_ = new DesiredStateStore(other, 1);
+        sync.load();
+        async_.load();
+        let s = big(1, 5);
+        let folds = 0;
+        for (let i = 0; i < 60; i++) {
+          const before = async_.path;
+          sync.save(s);
+          await async_.saveAsync(s);
+          if (async_.path !== before) folds++;
+          s = withRoute(s, `t${i % 3}`, `10.${i}.0.0/24`);
+        }
+        expect(folds).toBeGreaterThan(1); // snapshots (thread pool) and appends (in place) both ran
+        for (const f of ['desired-state.0', 'desired-state.1', 'desired-state.journal']) expect(readFileSync(join(other, f))).toEqual(readFileSync(join(dir, f)));
+        sync.close();
+        async_.close();
+        expect(new DesiredStateStore(other).load()).toEqual(new DesiredStateStore(dir).load());
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+    });
+
     it.each([
       ['torn in the body', (b: Buffer) => b.subarray(0, b.length - 9)],
       ['torn in the header', (b: Buffer) => b.subarray(0, b.lastIndexOf(Buffer.from('{"seq"')) + 4)],

@@ -34,6 +34,8 @@ interface Pending {
 
 const MAX_DUMP_RETRIES = 10;
 const MAX_ENOMEM_RETRIES = 30;
+/** Datagrams of at most this many requests are sent from the event loop (see sendChunk). */
+const INLINE_SEND_MAX = 8;
 
 export class NetlinkSocket {
   readonly portId: number;
@@ -215,9 +217,18 @@ export class NetlinkSocket {
       this.pending.set(barrier, { info: { type: NLMSG.NOOP, flags: NLM_F.ACK, seq: barrier, what: 'batch barrier' }, resolve: () => finish(null), reject: finish });
     });
     this.updateRef();
-    const written = native()
-      .nlSendAsync(this.fd, buf)
-      .catch((e) => this.settle(barrier, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno)));
+    const failed = (e: unknown) => this.settle(barrier, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno));
+    // A few requests cost the kernel less than a round trip through the thread pool (a job's
+    // typical phase: 1-3 routes or nexthops); only larger datagrams leave the event loop.
+    if (chunk.length <= INLINE_SEND_MAX) {
+      try {
+        native().nlSend(this.fd, buf);
+      } catch (e) {
+        failed(e);
+      }
+      return { written: Promise.resolve(), answered };
+    }
+    const written = native().nlSendAsync(this.fd, buf).catch(failed);
     return { written, answered };
   }
 
