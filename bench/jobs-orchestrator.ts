@@ -15,6 +15,21 @@ export const sameTenantJob = (i: number) => ({ type: 'routes', tenant: 'alpha', 
 /** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
 export const spreadJob = (i: number) => ({ type: 'routes', tenant: `b${i % SPREAD_TENANTS}`, add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }] });
 
+/** Submits `rate` jobs per second for `seconds`; the latency of each, in ms. */
+async function steady(client: HypervisorClient, rate: number, seconds: number, from: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < rate * seconds; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const s = performance.now();
+    pending.push(client.submit(sameTenantJob(from + i)).then(() => void latencies.push(performance.now() - s)));
+  }
+  await Promise.all(pending);
+  return latencies;
+}
+
 interface Args {
   redisUrl: string;
   hypervisor: string;
@@ -31,18 +46,11 @@ async function main(a: Args): Promise<object> {
   try {
     await client.submit(sameTenantJob(65534)); // connections and subscriptions up before timing
     if (a.phase === 'steady') {
-      // Latency from submit to the job's result (its kernel changes acknowledged), at a steady rate.
-      const latencies: number[] = [];
-      const pending: Promise<void>[] = [];
-      const t0 = performance.now();
-      for (let i = 0; i < a.rate! * a.seconds!; i++) {
-        const wait = t0 + (i * 1000) / a.rate! - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const s = performance.now();
-        pending.push(client.submit(sameTenantJob(a.from + i)).then(() => void latencies.push(performance.now() - s)));
-      }
-      await Promise.all(pending);
-      return { latencies };
+      // Latency from submit to the job's result (its kernel changes acknowledged), at a steady
+      // rate: the first period while both processes are fresh, then a second one, measured.
+      const cold = await steady(client, a.rate!, a.seconds!, a.from);
+      const latencies = await steady(client, a.rate!, a.seconds!, a.from + a.rate! * a.seconds!);
+      return { cold, latencies };
     }
     // A burst, all submitted at once, until the last result.
     const make = a.kind === 'spread' ? spreadJob : sameTenantJob;
