@@ -2,7 +2,7 @@
 // orchestrator never shares the agent's event loop): submits jobs to a hypervisor's queue through
 // Redis and reports, as one JSON line on stdout, what it measured.
 //
-//   node dist/bench/jobs-orchestrator.js '{"redisUrl":..., "hypervisor":..., "phase":"steady", "rate":200, "seconds":5, "from":1000}'
+//   node dist/bench/jobs-orchestrator.js '{"redisUrl":..., "hypervisor":..., "phase":"steady", "rate":200, "seconds":5, "warmSeconds":15, "from":1000}'
 //   ... '{"phase":"burst", "n":2000, "kind":"same"|"spread", "from":5000, ...}'
 import { HypervisorClient } from '../src/client/hypervisor-client';
 
@@ -15,7 +15,7 @@ export const sameTenantJob = (i: number) => ({ type: 'routes', tenant: 'alpha', 
 /** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
 export const spreadJob = (i: number) => ({ type: 'routes', tenant: `b${i % SPREAD_TENANTS}`, add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }] });
 
-/** Submits `rate` jobs per second for `seconds`; the latency of each, in ms. */
+/** Submits `rate` jobs per second for `seconds`; the latency of each, in ms, in submission order. */
 async function steady(client: HypervisorClient, rate: number, seconds: number, from: number): Promise<number[]> {
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -24,7 +24,7 @@ async function steady(client: HypervisorClient, rate: number, seconds: number, f
     const wait = t0 + (i * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const s = performance.now();
-    pending.push(client.submit(sameTenantJob(from + i)).then(() => void latencies.push(performance.now() - s)));
+    pending.push(client.submit(sameTenantJob(from + i)).then(() => void (latencies[i] = performance.now() - s)));
   }
   await Promise.all(pending);
   return latencies;
@@ -36,6 +36,7 @@ interface Args {
   phase: 'steady' | 'burst';
   rate?: number;
   seconds?: number;
+  warmSeconds?: number;
   n?: number;
   kind?: 'same' | 'spread';
   from: number;
@@ -47,10 +48,10 @@ async function main(a: Args): Promise<object> {
     await client.submit(sameTenantJob(65534)); // connections and subscriptions up before timing
     if (a.phase === 'steady') {
       // Latency from submit to the job's result (its kernel changes acknowledged), at a steady
-      // rate: the first period while both processes are fresh, then a second one, measured.
-      const cold = await steady(client, a.rate!, a.seconds!, a.from);
-      const latencies = await steady(client, a.rate!, a.seconds!, a.from + a.rate! * a.seconds!);
-      return { cold, latencies };
+      // rate: a warm-up stream, whose first `seconds` are the cold figures, then the measured one.
+      const warm = await steady(client, a.rate!, a.warmSeconds!, a.from);
+      const latencies = await steady(client, a.rate!, a.seconds!, a.from + a.rate! * a.warmSeconds!);
+      return { cold: warm.slice(0, a.rate! * a.seconds!), latencies };
     }
     // A burst, all submitted at once, until the last result.
     const make = a.kind === 'spread' ? spreadJob : sameTenantJob;
