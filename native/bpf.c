@@ -439,19 +439,29 @@ static struct bpf_map *find_map(napi_env env, struct obj_handle *h, napi_value v
   return map;
 }
 
+// The program named by argument `v` (its name copied to `name`), or NULL with ENOENT thrown
+// listing the programs the object has.
+static struct bpf_program *find_prog(napi_env env, struct obj_handle *h, napi_value v, const char *op, char *name,
+                                     size_t size) {
+  char detail[1024];
+  if (!get_string(env, v, name, size)) return NULL;
+  struct bpf_program *prog = bpf_object__find_program_by_name(h->obj, name);
+  if (!prog) {
+    describe_missing(h->obj, false, name, detail, sizeof detail);
+    throw_bpf(env, ENOENT, op, detail, NULL);
+  }
+  return prog;
+}
+
 // bpfObjectProgFd(obj, name) -> fd (owned by the object: valid until bpfObjectClose).
 static napi_value obj_prog_fd(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   const char *op = "bpfObjectProgFd";
   struct obj_handle *h = get_obj(env, argv[0], op);
   if (!h) return NULL;
-  char name[256], detail[1024];
-  if (!get_string(env, argv[1], name, sizeof name)) return NULL;
-  struct bpf_program *prog = bpf_object__find_program_by_name(h->obj, name);
-  if (!prog) {
-    describe_missing(h->obj, false, name, detail, sizeof detail);
-    return throw_bpf(env, ENOENT, op, detail, NULL);
-  }
+  char name[256];
+  struct bpf_program *prog = find_prog(env, h, argv[1], op, name, sizeof name);
+  if (!prog) return NULL;
   int fd = bpf_program__fd(prog);
   if (fd < 0) return throw_bpf(env, fd, op, "object not loaded (or program not autoloaded)", NULL);
   return make_i32(env, fd);
@@ -569,20 +579,50 @@ static napi_value map_info_fd(napi_env env, napi_callback_info info) {
   return res;
 }
 
+// The map behind a fd argument and a key Buffer of exactly the map's key size. With `optional`, a
+// null/undefined key is allowed and leaves *key NULL (get_next_key's "from the start").
+static bool map_and_key(napi_env env, napi_value fdv, napi_value keyv, const char *op, bool optional, int32_t *fd,
+                        struct bpf_map_info *mi, void **key) {
+  NAPI_CALL_BOOL(env, napi_get_value_int32(env, fdv, fd));
+  if (!map_info(env, *fd, mi, op)) return false;
+  *key = NULL;
+  if (optional && is_nullish(env, keyv)) return true;
+  size_t klen;
+  return get_buffer(env, keyv, key, &klen) && check_size(env, op, mi, "key", klen, mi->key_size);
+}
+
+// An optional size argument the caller states for a Buffer we allocate: it must be what the map says.
+static bool check_stated_size(napi_env env, napi_value v, const char *op, const struct bpf_map_info *mi,
+                              const char *what, size_t want) {
+  if (is_nullish(env, v)) return true;
+  uint32_t stated;
+  NAPI_CALL_BOOL(env, napi_get_value_uint32(env, v, &stated));
+  return check_size(env, op, mi, what, stated, want);
+}
+
+// `buf` as filled by a lookup-like call that returned `err`; null when it found nothing (ENOENT).
+static napi_value filled_or_null(napi_env env, int err, napi_value buf, const char *op, const struct bpf_map_info *mi) {
+  if (err == -ENOENT) {
+    napi_value null;
+    NAPI_CALL(env, napi_get_null(env, &null));
+    return null;
+  }
+  if (err) return throw_bpf(env, err, op, mi->name, NULL);
+  return buf;
+}
+
 // bpfMapUpdate(fd, key, value, flags): flags BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2, BPF_F_LOCK 4.
 static napi_value map_update(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
   const char *op = "bpf_map_update_elem";
   int32_t fd;
-  uint32_t flags = 0;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-  if (!is_nullish(env, argv[3])) NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &flags));
-  void *key, *value;
-  size_t klen, vlen;
-  if (!get_buffer(env, argv[1], &key, &klen) || !get_buffer(env, argv[2], &value, &vlen)) return NULL;
   struct bpf_map_info mi;
-  if (!map_info(env, fd, &mi, op) || !check_size(env, op, &mi, "key", klen, mi.key_size) ||
-      !check_size(env, op, &mi, "value", vlen, value_bytes(&mi)))
+  void *key, *value;
+  size_t vlen;
+  uint32_t flags = 0;
+  if (!map_and_key(env, argv[0], argv[1], op, false, &fd, &mi, &key)) return NULL;
+  if (!is_nullish(env, argv[3])) NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &flags));
+  if (!get_buffer(env, argv[2], &value, &vlen) || !check_size(env, op, &mi, "value", vlen, value_bytes(&mi)))
     return NULL;
   int err = bpf_map_update_elem(fd, key, value, flags);
   if (err) return throw_bpf(env, err, op, mi.name, NULL);
@@ -595,28 +635,14 @@ static napi_value map_lookup(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
   const char *op = "bpf_map_lookup_elem";
   int32_t fd;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-  void *key;
-  size_t klen;
-  if (!get_buffer(env, argv[1], &key, &klen)) return NULL;
   struct bpf_map_info mi;
-  if (!map_info(env, fd, &mi, op) || !check_size(env, op, &mi, "key", klen, mi.key_size)) return NULL;
+  void *key, *out;
+  if (!map_and_key(env, argv[0], argv[1], op, false, &fd, &mi, &key)) return NULL;
   size_t want = value_bytes(&mi);
-  if (!is_nullish(env, argv[2])) {
-    uint32_t vsize;
-    NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &vsize));
-    if (!check_size(env, op, &mi, "valueSize", vsize, want)) return NULL;
-  }
-  void *out;
-  napi_value buf, null;
+  if (!check_stated_size(env, argv[2], op, &mi, "valueSize", want)) return NULL;
+  napi_value buf;
   NAPI_CALL(env, napi_create_buffer(env, want, &out, &buf));
-  int err = bpf_map_lookup_elem(fd, key, out);
-  if (err == -ENOENT) {
-    NAPI_CALL(env, napi_get_null(env, &null));
-    return null;
-  }
-  if (err) return throw_bpf(env, err, op, mi.name, NULL);
-  return buf;
+  return filled_or_null(env, bpf_map_lookup_elem(fd, key, out), buf, op, &mi);
 }
 
 // bpfMapDelete(fd, key) -> true if it existed.
@@ -624,12 +650,9 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   const char *op = "bpf_map_delete_elem";
   int32_t fd;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-  void *key;
-  size_t klen;
-  if (!get_buffer(env, argv[1], &key, &klen)) return NULL;
   struct bpf_map_info mi;
-  if (!map_info(env, fd, &mi, op) || !check_size(env, op, &mi, "key", klen, mi.key_size)) return NULL;
+  void *key;
+  if (!map_and_key(env, argv[0], argv[1], op, false, &fd, &mi, &key)) return NULL;
   int err = bpf_map_delete_elem(fd, key);
   if (err == -ENOENT) return make_bool(env, false);
   if (err) return throw_bpf(env, err, op, mi.name, NULL);
@@ -641,30 +664,13 @@ static napi_value map_next_key(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
   const char *op = "bpf_map_get_next_key";
   int32_t fd;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
   struct bpf_map_info mi;
-  if (!map_info(env, fd, &mi, op)) return NULL;
-  void *key = NULL;
-  size_t klen;
-  if (!is_nullish(env, argv[1])) {
-    if (!get_buffer(env, argv[1], &key, &klen) || !check_size(env, op, &mi, "key", klen, mi.key_size))
-      return NULL;
-  }
-  if (!is_nullish(env, argv[2])) {
-    uint32_t ksize;
-    NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &ksize));
-    if (!check_size(env, op, &mi, "keySize", ksize, mi.key_size)) return NULL;
-  }
-  void *out;
-  napi_value buf, null;
+  void *key, *out;
+  if (!map_and_key(env, argv[0], argv[1], op, true, &fd, &mi, &key)) return NULL;
+  if (!check_stated_size(env, argv[2], op, &mi, "keySize", mi.key_size)) return NULL;
+  napi_value buf;
   NAPI_CALL(env, napi_create_buffer(env, mi.key_size, &out, &buf));
-  int err = bpf_map_get_next_key(fd, key, out);
-  if (err == -ENOENT) {
-    NAPI_CALL(env, napi_get_null(env, &null));
-    return null;
-  }
-  if (err) return throw_bpf(env, err, op, mi.name, NULL);
-  return buf;
+  return filled_or_null(env, bpf_map_get_next_key(fd, key, out), buf, op, &mi);
 }
 
 // bpfPossibleCpus() -> number of per-CPU slots in a per-CPU map value.
@@ -1231,12 +1237,8 @@ static napi_value prog_setup(napi_env env, napi_callback_info info) {
   struct obj_handle *h = get_obj(env, argv[0], op);
   if (!h || !check_unloaded(env, h, op)) return NULL;
   char name[256], target[256], detail[1024];
-  if (!get_string(env, argv[1], name, sizeof name)) return NULL;
-  struct bpf_program *prog = bpf_object__find_program_by_name(h->obj, name);
-  if (!prog) {
-    describe_missing(h->obj, false, name, detail, sizeof detail);
-    return throw_bpf(env, ENOENT, op, detail, NULL);
-  }
+  struct bpf_program *prog = find_prog(env, h, argv[1], op, name, sizeof name);
+  if (!prog) return NULL;
   napi_value v;
   if (!get_opt(env, argv[2], "autoload", &v)) return NULL;
   if (v) {
@@ -1264,13 +1266,9 @@ static napi_value prog_insns(napi_env env, napi_callback_info info) {
   const char *op = "bpfProgramInsns";
   struct obj_handle *h = get_obj(env, argv[0], op);
   if (!h) return NULL;
-  char name[256], detail[1024];
-  if (!get_string(env, argv[1], name, sizeof name)) return NULL;
-  struct bpf_program *prog = bpf_object__find_program_by_name(h->obj, name);
-  if (!prog) {
-    describe_missing(h->obj, false, name, detail, sizeof detail);
-    return throw_bpf(env, ENOENT, op, detail, NULL);
-  }
+  char name[256];
+  struct bpf_program *prog = find_prog(env, h, argv[1], op, name, sizeof name);
+  if (!prog) return NULL;
   if (bpf_program__fd(prog) < 0) return throw_bpf(env, EINVAL, op, "program not loaded", NULL);
   napi_value buf;
   NAPI_CALL(env, napi_create_buffer_copy(env, bpf_program__insn_cnt(prog) * sizeof(struct bpf_insn),

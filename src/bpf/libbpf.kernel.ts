@@ -170,6 +170,8 @@ describe('maps and BPF_PROG_TEST_RUN', () => {
     await expectBpfError(() => verdicts.update(KEY, verdict(XdpAction.Tx, 0x5a), MapUpdate.NoExist), 'EEXIST');
     await expectBpfError(() => verdicts.lookup(Buffer.alloc(3)), 'EINVAL');
     await expectBpfError(() => verdicts.update(KEY, Buffer.alloc(4)), 'EINVAL');
+    await expectBpfError(() => verdicts.delete(Buffer.alloc(5)), 'EINVAL');
+    await expectBpfError(() => verdicts.update(Buffer.alloc(2), verdict(XdpAction.Tx, 0x5a)), 'EINVAL');
   });
 
   it('runs the program: verdict from the map, byte 4 rewritten, exact output', async () => {
