@@ -99,6 +99,16 @@ describe('DesiredStateStore', () => {
       nexthops: { ...s.nexthops, [t]: { ...s.nexthops[t], 'encap|fc00:0:2::': 1509949440 } },
     });
     const journal = () => join(dir, 'desired-state.journal');
+    /** A loaded store with a 3-tenant snapshot and one journal record (t0's route): the store and that state. */
+    const snapshotAndOneRecord = (): { st: DesiredStateStore; s: DesiredState } => {
+      const st = new DesiredStateStore(dir);
+      st.load();
+      const first = big(1, 3);
+      st.save(first);
+      const s = withRoute(first, 't0', '10.1.0.0/24');
+      st.save(s);
+      return { st, s };
+    };
 
     it('appends what a job changed, not the whole state, and a restart replays it', () => {
       const st = new DesiredStateStore(dir);
@@ -167,13 +177,8 @@ describe('DesiredStateStore', () => {
         return c;
       }],
     ])('an append cut (%s) leaves the state before it, and saving continues after the last good record', (_what, damage) => {
-      const st = new DesiredStateStore(dir);
-      st.load();
-      let s = big(1, 3);
-      st.save(s);
-      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
-      const acknowledged = s;
-      st.save((s = withRoute(s, 't1', '10.2.0.0/24')));
+      const { st, s: acknowledged } = snapshotAndOneRecord();
+      st.save(withRoute(acknowledged, 't1', '10.2.0.0/24'));
       st.close();
       writeFileSync(journal(), damage(readFileSync(journal())));
       const again = new DesiredStateStore(dir);
@@ -185,15 +190,12 @@ describe('DesiredStateStore', () => {
     });
 
     it('records older than the newest snapshot are skipped (a snapshot whose journal truncation did not land)', () => {
-      const st = new DesiredStateStore(dir);
-      st.load();
-      let s = big(1, 3);
-      st.save(s);
-      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
+      const { st, s: recorded } = snapshotAndOneRecord();
       const stale = readFileSync(journal());
       const snap = new DesiredStateStore(dir, 0); // the next save is a snapshot
       snap.load();
-      snap.save((s = withRoute(s, 't1', '10.2.0.0/24')));
+      const s = withRoute(recorded, 't1', '10.2.0.0/24');
+      snap.save(s);
       snap.close();
       st.close();
       writeFileSync(journal(), stale); // as if the truncation after the snapshot was lost
@@ -201,12 +203,7 @@ describe('DesiredStateStore', () => {
     });
 
     it('a record out of sequence ends the replay', () => {
-      const st = new DesiredStateStore(dir);
-      st.load();
-      let s = big(1, 3);
-      st.save(s);
-      st.save((s = withRoute(s, 't0', '10.1.0.0/24')));
-      const acknowledged = s;
+      const { st, s: acknowledged } = snapshotAndOneRecord();
       st.close();
       const body = Buffer.from(JSON.stringify({ set: { version: 99 }, keys: {} }));
       appendFileSync(journal(), `${JSON.stringify({ seq: 9, len: body.length, crc: crc32(body) })}\n${body}\n`);
