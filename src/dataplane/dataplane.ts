@@ -24,6 +24,8 @@ export interface DataplaneOptions {
   /** Safety net behind the monitor (e.g. after an event overrun): a full reconcile this often. */
   resyncIntervalMs?: number;
   debounceMs?: number;
+  /** Longest reuse of the node-wide reads of tenant plans between jobs (default 1 s; see CachedRead). */
+  readCacheMaxAgeMs?: number;
   log?: (msg: string, detail?: object) => void;
   /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
   xdp?: XdpSync;
@@ -56,7 +58,7 @@ export class Dataplane {
 
   constructor(private readonly opts: DataplaneOptions) {
     this.own = opts.ownership ?? DEFAULT_OWNERSHIP;
-    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.xdp);
+    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.xdp, opts.readCacheMaxAgeMs);
     this.desired = opts.store.load();
   }
 
@@ -77,7 +79,9 @@ export class Dataplane {
     const r = await this.resync();
     this.watcher = new DriftWatcher(this.opts.netns, this.own, () => this.configuredInterfaces(), (reason) => this.repair(reason), this.opts.nl.socket.portId, this.opts.debounceMs);
     this.watcher.onError = (e, reason) => this.opts.log?.('drift repair failed', { reason, error: (e as Error).message });
+    this.watcher.onForeignChange = (e) => this.reconciler.kernelChanged(e);
     this.watcher.start();
+    this.reconciler.enableReadCache(); // the monitor is subscribed: no change from here on goes unseen
     if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => this.watcher?.schedule('periodic resync'), this.opts.resyncIntervalMs).unref();
     return r;
   }

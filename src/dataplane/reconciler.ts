@@ -7,6 +7,7 @@ import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { Applier, ApplyResult } from './applier';
+import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
 import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
@@ -41,6 +42,9 @@ export class Reconciler {
   private foreignNexthops = new Set<number>();
   /** The objects of the last fully planned state (never mutated by planning). */
   private lastFull?: { state: DesiredState; objects: KernelObjects };
+  /** Node-wide reads of tenant plans, kept between jobs once the drift watcher reports changes (enableReadCache). */
+  private readonly cached: { rules: CachedRead<Rule[]>; main: CachedRead<Route[]> };
+  private caching = false;
 
   constructor(
     private readonly nl: Rtnetlink,
@@ -48,8 +52,39 @@ export class Reconciler {
     private readonly own: Ownership,
     /** The XDP offload, kept in sync after every apply; without it no tenant is offloaded. */
     private readonly xdp?: XdpSync,
+    readCacheMaxAgeMs = READ_CACHE_MAX_AGE_MS,
   ) {
     this.applier = new Applier(nl, own);
+    this.cached = { rules: new CachedRead(() => this.nl.rules(), readCacheMaxAgeMs), main: new CachedRead(() => this.mainRoutes(), readCacheMaxAgeMs) };
+  }
+
+  private mainRoutes(): Promise<Route[]> {
+    return this.nl.routes({ table: 254, protocol: this.own.protocol });
+  }
+
+  /**
+   * From now on tenant plans reuse the rule list and the agent's main routes between jobs; the
+   * caller reports every change it sees made by others (kernelChanged). The agent's own applies
+   * invalidate what they touch.
+   */
+  enableReadCache(): void {
+    this.caching = true;
+    this.kernelChanged();
+  }
+
+  /** A change by someone else (undefined: unknown, e.g. the monitor lost events). */
+  kernelChanged(e?: MonitorEvent): void {
+    if (!e || e.kind === 'rule') this.cached.rules.invalidate();
+    // Routes in main go with their device or nexthop too, for IPv4 without a route event.
+    if (!e || e.kind !== 'rule' && (e.kind !== 'route' || (e.route.table ?? 254) === 254)) this.cached.main.invalidate();
+  }
+
+  /** After the agent's own apply: what its operations may have changed. */
+  private changedByApply(ops: Op[]): void {
+    const touches = (kinds: Op['kind'][]) => ops.some((op) => kinds.includes(op.kind));
+    if (touches(['rule', 'vrf', 'link'])) this.cached.rules.invalidate();
+    const main = ops.some((op) => (op.kind === 'route' && (op.route.table ?? 254) === 254) || (op.kind === 'nexthop' && op.action === 'delete'));
+    if (main || touches(['vrf', 'link', 'address'])) this.cached.main.invalidate();
   }
 
   /** The kernel objects of a state; in table mode offloaded End.DT4/DT46 decapsulate in XDP (src/xdp/table-mode.ts). */
@@ -159,8 +194,8 @@ export class Reconciler {
       Promise.all([...names].map((n) => this.nl.link(n))),
       Promise.all(nexthopIds.map((id) => this.nl.nexthop(id))),
       Promise.all([...tables].map((table) => this.nl.routes({ table, protocol: p }))),
-      shared ? (shared.main ??= this.nl.routes({ table: 254, protocol: p })) : this.nl.routes({ table: 254, protocol: p }),
-      shared ? (shared.rules ??= this.nl.rules()) : this.nl.rules(),
+      shared ? (shared.main ??= this.readMain()) : this.readMain(),
+      shared ? (shared.rules ??= this.readRules()) : this.readRules(),
     ]);
     const links = new Map<string, Link>();
     for (const l of linkList) if (l) links.set(l.name, l);
@@ -185,6 +220,14 @@ export class Reconciler {
     return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
   }
 
+  private readMain(): Promise<Route[]> {
+    return this.caching ? this.cached.main.get() : this.mainRoutes();
+  }
+
+  private readRules(): Promise<Rule[]> {
+    return this.caching ? this.cached.rules.get() : this.nl.rules();
+  }
+
   private async execute(planned: Planned, commit: (s: DesiredState) => void | Promise<void>, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     const p = this.prepare(planned);
@@ -205,7 +248,12 @@ export class Reconciler {
   /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
   async apply({ ops, state, links }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
-    const result = await this.applier.apply(ops, links);
+    let result: ApplyResult;
+    try {
+      result = await this.applier.apply(ops, links);
+    } finally {
+      this.changedByApply(ops);
+    }
     const bookkeeping = ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
     const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] } : state;
     for (const op of bookkeeping ? ops : []) {
@@ -219,6 +267,9 @@ export class Reconciler {
     return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), durationMs: performance.now() - t0, state: s };
   }
 }
+
+/** How long a kept node-wide read may be used without a fresh one, whatever the monitor says (a lost event costs at most this). */
+const READ_CACHE_MAX_AGE_MS = 1000;
 
 /** Families whose rule list has the kernel's `0: lookup local`. */
 function localRuleAtZero(rules: Rule[]): Set<number> {
@@ -252,6 +303,8 @@ export class DriftWatcher {
   private again = false;
   private stopped = false;
   onError?: (e: unknown, reason: string) => void;
+  /** Every change made by someone else, owned or not (undefined: events were lost). */
+  onForeignChange?: (e?: MonitorEvent) => void;
 
   constructor(
     private readonly netns: string | undefined,
@@ -266,10 +319,15 @@ export class DriftWatcher {
   start(): void {
     this.monitor = new NetlinkMonitor({ netns: this.netns });
     this.monitor.on('event', (e: MonitorEvent) => {
-      if (e.pid !== this.ownPort && touchesOwned(e, this.own, this.interfaces())) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
+      if (e.pid === this.ownPort) return;
+      this.onForeignChange?.(e);
+      if (touchesOwned(e, this.own, this.interfaces())) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
     });
     // The kernel dropped events: anything may have changed.
-    this.monitor.on('overrun', () => this.schedule('monitor overrun'));
+    this.monitor.on('overrun', () => {
+      this.onForeignChange?.();
+      this.schedule('monitor overrun');
+    });
   }
 
   schedule(reason: string): void {
