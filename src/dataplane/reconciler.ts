@@ -23,10 +23,19 @@ export interface ReconcileResult extends ApplyResult {
   xdp?: XdpReport;
 }
 
+/** The agent's routes in main, by routeKey: a plan looks up its few keys instead of scanning them all. */
+type MainRoutes = Map<string, Route>;
+
+/** What plans need of the rule list: the agent's rules by ruleKey, and the families whose local rule is at 0. */
+interface RuleList {
+  ours: Map<string, Rule>;
+  localRuleAtZero: Set<number>;
+}
+
 /** Node-wide kernel reads shared by the tenant plans of one group (see planTenant). */
 export interface SharedReads {
-  main?: Promise<Route[]>;
-  rules?: Promise<Rule[]>;
+  main?: Promise<MainRoutes>;
+  rules?: Promise<RuleList>;
 }
 
 /** Operations for a desired state, the state with its allocations, and the links as observed. */
@@ -43,7 +52,7 @@ export class Reconciler {
   /** The objects of the last fully planned state (never mutated by planning). */
   private lastFull?: { state: DesiredState; objects: KernelObjects };
   /** Node-wide reads of tenant plans, kept between jobs once the drift watcher reports changes (enableReadCache). */
-  private readonly cached: { rules: CachedRead<Rule[]>; main: CachedRead<Route[]> };
+  private readonly cached: { rules: CachedRead<RuleList>; main: CachedRead<MainRoutes> };
   private caching = false;
 
   constructor(
@@ -55,11 +64,16 @@ export class Reconciler {
     readCacheMaxAgeMs = READ_CACHE_MAX_AGE_MS,
   ) {
     this.applier = new Applier(nl, own);
-    this.cached = { rules: new CachedRead(() => this.nl.rules(), readCacheMaxAgeMs), main: new CachedRead(() => this.mainRoutes(), readCacheMaxAgeMs) };
+    this.cached = { rules: new CachedRead(() => this.ruleList(), readCacheMaxAgeMs), main: new CachedRead(() => this.mainRoutes(), readCacheMaxAgeMs) };
   }
 
-  private mainRoutes(): Promise<Route[]> {
-    return this.nl.routes({ table: 254, protocol: this.own.protocol });
+  private async mainRoutes(): Promise<MainRoutes> {
+    return new Map((await this.nl.routes({ table: 254, protocol: this.own.protocol })).map((r) => [routeKey(r), r]));
+  }
+
+  private async ruleList(): Promise<RuleList> {
+    const rules = await this.nl.rules();
+    return { ours: new Map(rules.filter((r) => r.protocol === this.own.protocol).map((r) => [ruleKey(r), r])), localRuleAtZero: localRuleAtZero(rules) };
   }
 
   /**
@@ -209,10 +223,15 @@ export class Reconciler {
     // The tenant's tables whole (strays included), and its SID and cross-connect routes in main.
     const inScope = new Set([...desired.routes.keys(), ...before.routes.keys()]);
     for (const r of tableRoutes.flat()) observed.routes.set(routeKey(r), r);
-    for (const r of mainRoutes) if (inScope.has(routeKey(r))) observed.routes.set(routeKey(r), r);
-    const ruleScope = new Set([...desired.rules.keys(), ...before.rules.keys()]);
-    for (const r of rules) if (r.protocol === p && ruleScope.has(ruleKey(r))) observed.rules.set(ruleKey(r), r);
-    observed.localRuleAtZero = localRuleAtZero(rules);
+    for (const k of inScope) {
+      const r = mainRoutes.get(k);
+      if (r) observed.routes.set(k, r);
+    }
+    for (const k of [...desired.rules.keys(), ...before.rules.keys()]) {
+      const r = rules.ours.get(k);
+      if (r) observed.rules.set(k, r);
+    }
+    observed.localRuleAtZero = rules.localRuleAtZero;
 
     const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
@@ -220,12 +239,12 @@ export class Reconciler {
     return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
   }
 
-  private readMain(): Promise<Route[]> {
+  private readMain(): Promise<MainRoutes> {
     return this.caching ? this.cached.main.get() : this.mainRoutes();
   }
 
-  private readRules(): Promise<Rule[]> {
-    return this.caching ? this.cached.rules.get() : this.nl.rules();
+  private readRules(): Promise<RuleList> {
+    return this.caching ? this.cached.rules.get() : this.ruleList();
   }
 
   private async execute(planned: Planned, commit: (s: DesiredState) => void | Promise<void>, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
@@ -276,8 +295,8 @@ function localRuleAtZero(rules: Rule[]): Set<number> {
   return new Set(rules.filter((r) => (r.priority ?? 0) === 0 && r.table === 255).map((r) => r.family));
 }
 
-/** Is this monitor event about something the agent owns (or configures)? */
-export function touchesOwned(e: MonitorEvent, own: Ownership, interfaces: Set<string>): boolean {
+/** Is this monitor event about something the agent owns (or configures)? `interfaces` is asked for link events only (it lists every tenant's). */
+export function touchesOwned(e: MonitorEvent, own: Ownership, interfaces: () => Set<string>): boolean {
   switch (e.kind) {
     case 'route':
       return e.route.protocol === own.protocol;
@@ -288,7 +307,7 @@ export function touchesOwned(e: MonitorEvent, own: Ownership, interfaces: Set<st
     case 'address':
       return e.address.protocol === own.protocol;
     case 'link':
-      return interfaces.has(e.link.name) || e.link.name.startsWith(own.vrfPrefix);
+      return interfaces().has(e.link.name) || e.link.name.startsWith(own.vrfPrefix);
   }
 }
 
@@ -321,7 +340,7 @@ export class DriftWatcher {
     this.monitor.on('event', (e: MonitorEvent) => {
       if (e.pid === this.ownPort) return;
       this.onForeignChange?.(e);
-      if (touchesOwned(e, this.own, this.interfaces())) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
+      if (touchesOwned(e, this.own, this.interfaces)) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
     });
     // The kernel dropped events: anything may have changed.
     this.monitor.on('overrun', () => {
