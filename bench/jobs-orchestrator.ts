@@ -49,8 +49,9 @@ async function main(a: Args): Promise<object> {
     if (a.phase === 'steady') {
       // Latency from submit to the job's result (its kernel changes acknowledged), at a steady
       // rate: a warm-up stream, whose first `seconds` are the cold figures, then the measured one.
-      const warm = await steady(client, a.rate!, a.warmSeconds!, a.from);
-      const latencies = await steady(client, a.rate!, a.seconds!, a.from + a.rate! * a.warmSeconds!);
+      const warmSeconds = a.warmSeconds ?? 0;
+      const warm = await steady(client, a.rate!, warmSeconds, a.from);
+      const latencies = await steady(client, a.rate!, a.seconds!, a.from + a.rate! * warmSeconds);
       return { cold: warm.slice(0, a.rate! * a.seconds!), latencies };
     }
     // A burst, all submitted at once, until the last result.

@@ -86,6 +86,12 @@ export class Reconciler {
     this.kernelChanged();
   }
 
+  /** Back to reading the kernel for every plan (the monitor is gone). */
+  disableReadCache(): void {
+    this.caching = false;
+    this.kernelChanged();
+  }
+
   /** A change by someone else (undefined: unknown, e.g. the monitor lost events). */
   kernelChanged(e?: MonitorEvent): void {
     if (!e || e.kind === 'rule') this.cached.rules.invalidate();
@@ -342,11 +348,13 @@ export class DriftWatcher {
       this.onForeignChange?.(e);
       if (touchesOwned(e, this.own, this.interfaces)) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
     });
-    // The kernel dropped events: anything may have changed.
-    this.monitor.on('overrun', () => {
-      this.onForeignChange?.();
-      this.schedule('monitor overrun');
-    });
+    // The kernel dropped events, or one could not be read: anything may have changed.
+    for (const [signal, reason] of [['overrun', 'monitor overrun'], ['decode-error', 'undecodable monitor event']]) {
+      this.monitor.on(signal, () => {
+        this.onForeignChange?.();
+        this.schedule(reason);
+      });
+    }
   }
 
   schedule(reason: string): void {

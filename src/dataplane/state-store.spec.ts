@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { DesiredState, emptyState, stateJson } from './desired-state';
 import { DesiredStateStore, StateCorruptError } from './state-store';
 
+/** The module object the store's named imports read at each call (an `import *` namespace cannot be spied on). */
+const nodeFs: typeof import('node:fs') = require('node:fs');
+
 const state = (version: number): DesiredState => ({ ...emptyState(), version, tenants: {} });
 
 describe('DesiredStateStore', () => {
@@ -208,6 +211,42 @@ describe('DesiredStateStore', () => {
       const body = Buffer.from(JSON.stringify({ set: { version: 99 }, keys: {} }));
       appendFileSync(journal(), `${JSON.stringify({ seq: 9, len: body.length, crc: crc32(body) })}\n${body}\n`);
       expect(new DesiredStateStore(dir).load()).toEqual(acknowledged);
+    });
+
+    // A save that fails part-way (EIO, a full disk) is not acknowledged, and whatever it left on
+    // disk must never be loaded in place of, or replayed on top of, what later saves acknowledged.
+    // Here the failing save is a fold into a snapshot much larger than the last one, so the saves
+    // after it fit in the journal again: appends whose sequence numbers the failed save had used.
+    it.each([
+      ['emptying the journal after the snapshot', 'ftruncateSync', (a: unknown[]) => a[1] === 0],
+      ["flushing the snapshot's slot", 'fdatasyncSync', () => true],
+      ['a short write of the snapshot', 'writeSync', (a: unknown[]) => a[4] === 0],
+    ] as const)('a save failing in %s: a restart loads what the saves after it acknowledged', (_what, call, when) => {
+      const st = new DesiredStateStore(dir, 4096);
+      st.load();
+      let acked = big(1, 5);
+      st.save(acked);
+      for (let i = 0; !existsSync(journal()) || statSync(journal()).size < 2000; i++) st.save((acked = withRoute(acked, 't0', `10.0.${i}.0/24`)));
+      let large = acked;
+      for (let i = 0; i < 80; i++) large = withRoute(large, 't1', `10.1.${i}.0/24`);
+      const real = nodeFs[call] as (...a: unknown[]) => unknown;
+      let armed = true;
+      const spy = jest.spyOn(nodeFs, call).mockImplementation(((...a: unknown[]) => {
+        if (!armed || !when(a)) return real(...a);
+        armed = false;
+        if (call === 'writeSync') return real(a[0], a[1], a[2], (a[3] as number) - 10, a[4]);
+        throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+      }) as never);
+      try {
+        expect(() => st.save(large)).toThrow(/EIO|short write/);
+        expect(armed).toBe(false);
+      } finally {
+        spy.mockRestore();
+      }
+      st.save((acked = withRoute(acked, 't3', '10.3.0.0/24')));
+      st.save((acked = withRoute(acked, 't4', '10.4.0.0/24')));
+      st.close();
+      expect(new DesiredStateStore(dir).load()).toEqual(acked);
     });
 
     it('saving a state equal to the last one writes nothing', () => {

@@ -91,8 +91,14 @@ export class DesiredStateStore {
 
   /** Writes the state (what changed since the last save) and flushes it, before returning. */
   save(state: DesiredState): void {
-    const steps = this.steps(this.plan(state));
-    for (let r = steps.next(); !r.done; r = steps.next(runSync(r.value)));
+    const w = this.plan(state);
+    const steps = this.steps(w);
+    try {
+      for (let r = steps.next(); !r.done; r = steps.next(runSync(r.value)));
+    } catch (e) {
+      this.failed(w);
+      throw e;
+    }
   }
 
   /**
@@ -106,7 +112,25 @@ export class DesiredStateStore {
     const w = this.plan(state);
     const steps = this.steps(w);
     const run = w.kind === 'snapshot' ? runOnPool : async (step: IoStep) => runSync(step);
-    for (let r = steps.next(); !r.done; r = steps.next(await run(r.value)));
+    try {
+      for (let r = steps.next(); !r.done; r = steps.next(await run(r.value)));
+    } catch (e) {
+      this.failed(w);
+      throw e;
+    }
+  }
+
+  /**
+   * A save that failed part-way (EIO, ENOSPC) may have left a complete snapshot or record with
+   * its sequence number on disk, unacknowledged. Its number is used up and the next save is a
+   * snapshot with a higher one, into the slot that is not known to be good: whatever landed is
+   * then outranked, never replayed on top of the acknowledged state.
+   */
+  private failed(w: Write): void {
+    if (w.kind === 'none') return;
+    this.seq = Math.max(this.seq, w.seq);
+    this.saved = undefined;
+    this.journalBytes = Math.max(this.journalBytes, 1); // the journal may hold a torn record: emptied with that snapshot
   }
 
   /**
@@ -117,12 +141,12 @@ export class DesiredStateStore {
     if (w.kind === 'none') return;
     if (w.kind === 'append') {
       const fd = this.open(2);
-      yield { op: 'write', fd, buf: w.buf, at: this.journalBytes };
+      written(yield { op: 'write', fd, buf: w.buf, at: this.journalBytes }, w.buf);
       yield { op: 'datasync', fd };
       this.journalBytes += w.buf.length;
     } else {
       const fd = this.open(w.slot);
-      yield { op: 'write', fd, buf: w.buf, at: 0 };
+      written(yield { op: 'write', fd, buf: w.buf, at: 0 }, w.buf);
       if ((yield { op: 'size', fd }) > w.buf.length) yield { op: 'truncate', fd, len: w.buf.length };
       yield { op: 'datasync', fd }; // data and the size needed to read it: the one flush of the snapshot
       this.newest = w.slot;
@@ -254,6 +278,11 @@ function readRecord(buf: Buffer, at: number): { seq: number; body: Buffer; end: 
   } catch {
     return undefined;
   }
+}
+
+/** A write that wrote less than asked (a full disk) is a failed save, not a torn file to flush. */
+function written(bytes: number, buf: Buffer): void {
+  if (bytes !== buf.length) throw Object.assign(new Error(`short write: ${bytes} of ${buf.length} bytes`), { code: 'EIO' });
 }
 
 function runSync(s: IoStep): number {
