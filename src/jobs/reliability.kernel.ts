@@ -18,7 +18,7 @@ import { packageRoot } from '../native/addon';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
-import { IdempotencyStore, openQueue } from './job-queue';
+import { IdempotencyStore, JobFailedError, JobQueue, openQueue } from './job-queue';
 import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError, validateJob } from './job-validation';
 import type { UpsertTenantJobDto } from './job.dto';
@@ -271,13 +271,15 @@ describe('1,000 malformed payloads', () => {
       }
       expect(rejected).toBe(1000);
       // A hundred of them straight into the queue (as a buggy orchestrator could): failed at once.
+      // Awaited as the client does (one pair of listeners for all, not Bull's two per job).
+      const results = new JobQueue(worker);
       const jobs = await Promise.all(raw.map((j) => worker.add(j)));
-      const outcomes = await Promise.all(jobs.map((j) => j.finished().then(() => 'completed', (e: Error) => JSON.parse(e.message))));
+      const outcomes = await Promise.all(jobs.map((j) => results.wait(j, 60_000).then(() => 'completed', (e: JobFailedError) => e.failure)));
       for (const o of outcomes) expect(o).toMatchObject({ name: 'JobValidationError', retry: 'permanent' });
       expect(ownedKernelState(ns)).toEqual(before);
       // Still serving: a valid job after the flood applies.
       const ok = await worker.add(valid());
-      expect(await ok.finished()).toMatchObject({ type: 'routes' });
+      expect(await results.wait(ok, 60_000)).toMatchObject({ type: 'routes' });
     } finally {
       await worker.close();
       dp.stop();
