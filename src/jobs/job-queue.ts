@@ -161,6 +161,9 @@ export class JobQueue {
       set.add(waiter);
       timer = setTimeout(() => reject(new JobTimeoutError(id, timeoutMs)), timeoutMs);
     });
+    // A failure event may reject `done` while the look-up below is still under way, before the
+    // `await done` that handles it: without a handler now, Node reports an unhandled rejection.
+    done.catch(() => undefined);
     this.sweeper ??= setInterval(() => void this.sweep(), SWEEP_MS).unref();
     try {
       // It may have finished before the listener was in place: registered first, then looked up.
