@@ -13,6 +13,7 @@ import { Capabilities } from './capabilities/capabilities.model';
 import { loadConfig } from './config/config.loader';
 import { ReadinessReport } from './health/health-check';
 import { bootstrap } from './main';
+import { itWith, itWithout, kernelHas, SRV6 } from './testing/kernel-features';
 import { destroyAllNetns, TestNetns } from './testing/netns';
 import { TestRedis } from './testing/redis';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,7 +75,10 @@ describe('srv6-agent HTTP API', () => {
     expect(status).toBe(200);
     expect(body.kernel).toBe(execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
     expect(body.mode).toBe(body.features.vrf.supported && body.features['seg6local.End.DT4'].supported ? 'vrf' : 'table');
-    expect(body.features['seg6local.End'].supported).toBe(true);
+    // iproute2's answer (src/testing/kernel-features.ts), not our probe's, is the reference
+    expect(body.features['seg6local.End'].supported).toBe(kernelHas('seg6local'));
+    expect(body.features['nexthop.seg6'].supported).toBe(kernelHas('nexthop.seg6'));
+    expect(body.srv6).toMatch(kernelHas('seg6local') && kernelHas('nexthop.seg6') ? /^(vrf|table) mode, an SRv6 node: H\.Encaps yes/ : /^table mode, NOT an SRv6 node: tenant jobs are refused/);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`srv6-probe-${process.pid}-`);
   });
 
@@ -92,7 +96,7 @@ describe('srv6-agent HTTP API', () => {
     return { status: res.status, body: await res.json() };
   };
 
-  it('POST /v1/jobs?wait applies node and tenant jobs through the queue and reports what changed', async () => {
+  itWith(SRV6)('POST /v1/jobs?wait applies node and tenant jobs through the queue and reports what changed', async () => {
     const node = await post('/v1/jobs?wait=15000', { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
     expect(node.status).toBe(202);
     expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
@@ -118,7 +122,26 @@ describe('srv6-agent HTTP API', () => {
     expect((await get<any[]>('/v1/jobs')).body.length).toBe(before);
   });
 
-  it('GET /v1/state and /v1/tenants/:id show desired and observed state', async () => {
+  itWithout(SRV6)('a tenant job this kernel cannot carry out: refused naming every missing feature; kernel and /v1/state unchanged', async () => {
+    const node = await post('/v1/jobs?wait=15000', { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
+    const kernelBefore = ns.kernelSnapshot();
+    const stateBefore = await get<any>('/v1/state');
+    const tenant = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] };
+    const r = await post('/v1/jobs?wait=15000', { type: 'upsert-tenant', tenant });
+    expect(r.body.job).toMatchObject({ type: 'upsert-tenant', state: 'failed', failure: { name: 'CapabilityMissingError', retry: 'permanent' } });
+    // Every feature the tenant needs that this kernel lacks is named (End.DT6 by table, counters, H.Encaps nexthops).
+    const capabilities = (await get<Capabilities>('/v1/capabilities')).body;
+    const wanted = ['seg6local.End.DT6', 'seg6local.counters', 'nexthop.seg6', 'seg6.encap'].filter((f) => capabilities.features[f as keyof Capabilities['features']].supported !== true);
+    expect(wanted.length).toBeGreaterThan(0);
+    expect(r.body.job.failure.features.sort()).toEqual(wanted.sort());
+    expect(r.body.job.failure.message).toContain(wanted[0]);
+    // Nothing changed: the kernel as iproute2 and procfs show it, and the agent's own state.
+    expect(ns.kernelSnapshot()).toEqual(kernelBefore);
+    expect((await get<any>('/v1/state')).body).toEqual(stateBefore.body);
+  });
+
+  itWith(SRV6)('GET /v1/state and /v1/tenants/:id show desired and observed state', async () => {
     const s = await get<any>('/v1/state');
     expect(s.body).toMatchObject({ mode: expect.stringMatching(/vrf|table/), node: { locator: 'fc00:0:1::/48' }, tenants: [{ id: 'alpha', routes: 1, decap: { packets: 0 } }] });
     const t = await get<any>('/v1/tenants/alpha');
@@ -126,7 +149,7 @@ describe('srv6-agent HTTP API', () => {
     expect((await get<any>('/v1/tenants/nobody')).status).toBe(404);
   });
 
-  it('GET /metrics: jobs by outcome, owned objects, per-SID counters', async () => {
+  itWith(SRV6)('GET /metrics: jobs by outcome, owned objects, per-SID counters', async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toMatch(/srv6_agent_jobs_total\{type="upsert-tenant",outcome="completed"\} 1/);
     expect(text).toMatch(/srv6_agent_owned_objects\{kind="nexthop"\} 1/);

@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { JobValidationError } from '../../src/jobs/job-validation';
-import { kernelHas } from '../../src/testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
 import { trackPid, untrackPid } from '../topology/cleanup-registry';
 import { DataCenter } from '../topology/data-center';
@@ -94,7 +94,7 @@ const tableOf = async (hv: number, tenant: string): Promise<number> => (await dc
 describe(`agent killed with SIGKILL in the middle of a 10,000-route job (${MODE} mode, ${PLAN})`, () => {
   const ROUTES = Array.from({ length: 10_000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
 
-  it('traffic keeps flowing while the agent is dead and restarting; the job runs again and converges; removing it leaves exactly what was there', async () => {
+  itWith(SRV6)('traffic keeps flowing while the agent is dead and restarting; the job runs again and converges; removing it leaves exactly what was there', async () => {
     const hv1 = dc.hv(1);
     const before = ownedKernelState(hv1.ns);
     const a1 = dc.vm('a1');
@@ -142,7 +142,7 @@ describe(`agent killed with SIGKILL in the middle of a 10,000-route job (${MODE}
 });
 
 describe('Redis restarted in the middle of a stream of 400 jobs to two HVs', () => {
-  it('loses no job: every job completes and every route is in its HV\'s kernel', async () => {
+  itWith(SRV6)('loses no job: every job completes and every route is in its HV\'s kernel', async () => {
     const N = 400;
     const key = (i: number) => `stream-${process.pid}-${i}`;
     const prefix = (i: number) => `10.${100 + (i >> 8)}.${i & 255}.0/24`;

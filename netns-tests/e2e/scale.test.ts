@@ -21,7 +21,7 @@
 //   | routes        | each HV: every remote VM of every tenant, /32 → SID  | 1,750 per HV   |
 //   | p1, p8        | tenant t00, fd00::11 on hv1, fd00::18 on hv8         |                |
 //   | locators      | hv n: fc00:0:n::/48; hv1 renumbered to fc00:100:1::/48 |              |
-import { kernelHas } from '../../src/testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
 import { DataCenter } from '../topology/data-center';
 import { ownedKernelState, ownedRoutes } from '../topology/kernel-observer';
@@ -68,7 +68,7 @@ function expectedRouteCount(n: number): number {
 }
 
 describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} VMs (${MODE} mode)`, () => {
-  it('a first full sync converges: every HV routes every remote VM to the SID of its tenant on its HV', async () => {
+  itWith(SRV6)('a first full sync converges: every HV routes every remote VM to the SID of its tenant on its HV', async () => {
     const c = await orch.converge();
     for (const h of dc.hvs) {
       const routes = encapRoutes(h.n);
@@ -81,7 +81,7 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
     console.log(`E2E scale-initial-sync-ms ${c.totalMs.toFixed(0)} (${c.jobs} jobs, ${c.operations} kernel operations; tenants ${c.tenantsMs.toFixed(0)} ms, routes ${c.routesMs.toFixed(0)} ms)`);
   });
 
-  it('a full resync (everything sent again, plus a resync job per HV) converges with nothing to change', async () => {
+  itWith(SRV6)('a full resync (everything sent again, plus a resync job per HV) converges with nothing to change', async () => {
     const before = dc.hvs.map((h) => ownedKernelState(h.ns));
     const t0 = performance.now();
     const c = await orch.converge();
@@ -92,7 +92,7 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
     console.log(`E2E scale-full-resync-ms ${ms.toFixed(0)} (${c.jobs + HVS} jobs, 0 kernel operations; resync jobs alone ${Math.max(...resync.map((r) => r.durationMs)).toFixed(0)} ms at most)`);
   });
 
-  it('hv1\'s locator changes: every tenant SID on hv1 moves and every other HV re-routes; traffic to hv1 resumes', async () => {
+  itWith(SRV6)('hv1\'s locator changes: every tenant SID on hv1 moves and every other HV re-routes; traffic to hv1 resumes', async () => {
     const oldLocator = dc.announceLocator(1, 'fc00:100:1::/48');
     const oldSids = ids.map((id) => orch.sids.get(`1|${id}`)!);
     const t0 = performance.now();

@@ -31,7 +31,7 @@
 //   |---------------|-------|--------------------------------------------|----------------------------|
 //   | lab VM (VRF)  | vrf   | End.DT46 (kernel, vrftable), IPv4 + IPv6    | XDP on: + xdpOffload       |
 //   | host          | table | End.DT46 + xdpOffload: IPv4 + IPv6 by XDP  | End.DT6 (kernel): IPv6 only |
-import { kernelHas, itWith } from '../../src/testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
 import { tcMark, TEST_MARK } from '../../src/trace/testing/traffic';
 import { DataCenter } from '../topology/data-center';
@@ -132,16 +132,16 @@ async function useDecap(plan: DecapPlan): Promise<void> {
 }
 
 describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`, () => {
-  it('every agent runs in the expected mode', async () => {
+  itWith(SRV6)('every agent runs in the expected mode', async () => {
     for (const h of dc.hvs) expect((await h.agent.rest('GET', '/v1/state')).body).toMatchObject({ mode: MODE, hypervisor: h.name });
   });
 
   describe.each(FAMILIES)('IPv%s', (family) => {
-    it.each([['alpha', ALPHA], ['beta', BETA]] as const)('%s: every VM reaches every other, both ways, over ICMP, TCP and UDP', async (_t, names) => {
+    itWith(SRV6).each([['alpha', ALPHA], ['beta', BETA]] as const)('%s: every VM reaches every other, both ways, over ICMP, TCP and UDP', async (_t, names) => {
       expect(await intraTenant(names, family)).toEqual(intraExpected(names, family));
     });
 
-    it('no inter-tenant pair talks: an address only the other tenant has is unreachable, a shared one answers in the own tenant', async () => {
+    itWith(SRV6)('no inter-tenant pair talks: an address only the other tenant has is unreachable, a shared one answers in the own tenant', async () => {
       const all = [...ALPHA, ...BETA].map(V);
       await Promise.all(all.map((v) => v.resetStats()));
       const before = await Promise.all(all.map((v) => v.stats()));
@@ -157,7 +157,7 @@ describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`,
     });
   });
 
-  it('a VM reaches neither the underlay, nor other HVs, nor another tenant\'s SID', async () => {
+  itWith(SRV6)('a VM reaches neither the underlay, nor other HVs, nor another tenant\'s SID', async () => {
     const targets = ['fc00:ff:2::2', 'fc00:ff:1::1', orch.sids.get('2|beta')!, orch.sids.get('3|beta')!, '10.255.0.12', '10.255.0.1'];
     const results = await Promise.all(targets.map(async (t) => `${t}: ${(await V('a1').ping(t)) ? 'answered' : 'no answer'}`));
     expect(results).toEqual(targets.map((t) => `${t}: no answer`));
@@ -165,7 +165,7 @@ describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`,
 
   // The agent moves the kernel's `local` rule behind the tenants' rules: the l3mdev rule in VRF
   // mode (ADR 0010), the tenant iif rules in table mode (ADR 0011).
-  it(`a VM's packets never reach its own HV's stack (management and underlay addresses)`, async () => {
+  itWith(SRV6)(`a VM's packets never reach its own HV's stack (management and underlay addresses)`, async () => {
     const hv = dc.hv(1);
     const targets = [hv.mgmtAddress, hv.underlayAddress];
     const before = icmpInEchos(hv.ns);
@@ -179,20 +179,20 @@ describe('MTU: 1500-byte underlay', () => {
   const OVERHEAD = 40 + 8 + 16; // outer IPv6 + SRH with one segment
   const TENANT_MTU = 1500 - OVERHEAD;
 
-  it('tenant interfaces get the underlay MTU minus the SRv6 overhead (and the VMs were told)', () => {
+  itWith(SRV6)('tenant interfaces get the underlay MTU minus the SRv6 overhead (and the VMs were told)', () => {
     const mtus = [...dc.vms.values()].map((v) => ({ tap: tapName(v.name, 0), mtu: dc.hv(v.hv).ns.ipJson(['link', 'show', tapName(v.name, 0)])[0].mtu, vm: v.ns.ipJson(['link', 'show', 'eth0'])[0].mtu }));
     expect(mtus).toEqual([...dc.vms.values()].map((v) => ({ tap: tapName(v.name, 0), mtu: TENANT_MTU, vm: TENANT_MTU })));
   });
 
   describe.each(FAMILIES)('IPv%s', (family) => {
-    it('the largest unfragmented packet crosses to another HV, one byte more is refused at the VM', async () => {
+    itWith(SRV6)('the largest unfragmented packet crosses to another HV, one byte more is refused at the VM', async () => {
       const max = TENANT_MTU - (family === 4 ? 28 : 48);
       const dst = V('a3').address(family)!;
       expect(await V('a1').ping(dst, { size: max, dontFragment: true, count: 2 })).toBe(true);
       expect(await V('a1').ping(dst, { size: max + 1, dontFragment: true })).toBe(false);
     });
 
-    it('a large TCP transfer between VMs on different HVs completes', async () => {
+    itWith(SRV6)('a large TCP transfer between VMs on different HVs completes', async () => {
       const bytes = 32 << 20;
       const r = await V('a1').bulk(V('a3').address(family)!, bytes);
       expect(r).toMatchObject({ ok: true, bytes });
@@ -220,7 +220,7 @@ describe('a foreign change is repaired', () => {
     }
   }
 
-  it('a deleted tenant route comes back, and traffic with it', async () => {
+  itWith(SRV6)('a deleted tenant route comes back, and traffic with it', async () => {
     const table = String(await tableOf('alpha'));
     const has = () => h1().ns.ipJson(['-6', 'route', 'show', 'table', table, 'fd00::13/128']).length === 1;
     expect(has()).toBe(true);
@@ -229,7 +229,7 @@ describe('a foreign change is repaired', () => {
     expect(await V('a1').reaches('fd00::13')).toBe(true);
   });
 
-  it('a deleted SID route and a deleted encap nexthop come back', async () => {
+  itWith(SRV6)('a deleted SID route and a deleted encap nexthop come back', async () => {
     const sid = orch.sids.get('1|alpha')!;
     const sidRoute = () => h1().ns.ipJson(['-6', 'route', 'show', `${sid}/128`]).length === 1;
     const nh = ownedNexthops(h1().ns).find((n) => n.segs?.includes(orch.sids.get('3|alpha')!))!;
@@ -243,7 +243,7 @@ describe('a foreign change is repaired', () => {
     }
   });
 
-  it('a tenant interface set down, or given another MTU, is configured again', async () => {
+  itWith(SRV6)('a tenant interface set down, or given another MTU, is configured again', async () => {
     const tap = tapName('a1', 0);
     const link = () => h1().ns.ipJson(['link', 'show', tap])[0];
     const want = link().mtu;
@@ -254,7 +254,7 @@ describe('a foreign change is repaired', () => {
     for (const f of FAMILIES) expect(await V('a1').reaches(V('a2').address(f)!)).toBe(true);
   });
 
-  itWith('CONFIG_NET_VRF')('a deleted VRF device is created again, its interface enslaved, traffic back', async () => {
+  itWith('CONFIG_NET_VRF', SRV6)('a deleted VRF device is created again, its interface enslaved, traffic back', async () => {
     const slaves = () => h1().ns.ipJson(['link', 'show', 'master', 'vrf-alpha']).map((l: { ifname: string }) => l.ifname);
     expect(slaves()).toContain(tapName('a1', 0));
     h1().ns.ip(['link', 'del', 'vrf-alpha']);
@@ -262,7 +262,7 @@ describe('a foreign change is repaired', () => {
     for (const f of FAMILIES) expect(await V('a3').reaches(V('a1').address(f)!)).toBe(true);
   });
 
-  it('the repairs are counted in the agent\'s metrics', async () => {
+  itWith(SRV6)('the repairs are counted in the agent\'s metrics', async () => {
     const m = await h1().agent.rest('GET', '/metrics');
     const drift = /^srv6_agent_drift_repairs_total (\d+)/m.exec(String(m.body));
     expect(Number(drift?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
@@ -297,7 +297,7 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
     await Promise.all([...ALPHA, ...BETA].map((n) => V(n).announce()));
   });
 
-  it.each([['on', ON], ['off', OFF]] as const)('offload %s (%s): every pair\'s outcome recorded; the counters show who decapsulated', async (name, plan) => {
+  itWith(SRV6).each([['on', ON], ['off', OFF]] as const)('offload %s (%s): every pair\'s outcome recorded; the counters show who decapsulated', async (name, plan) => {
     await useDecap(plan);
     await Promise.all([...ALPHA, ...BETA].map((n) => V(n).announce()));
     const before = await counters();
@@ -315,7 +315,7 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
     });
   });
 
-  it('the same packets were delivered, to the same VMs, and refused, in both', () => {
+  itWith(SRV6)('the same packets were delivered, to the same VMs, and refused, in both', () => {
     expect(results.on).toBeDefined();
     expect(results.off).toEqual(results.on);
     expect(results.on.filter((l) => l.includes('expected'))).toEqual([]);
@@ -323,7 +323,7 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
 });
 
 describe('GSO trace through the agent\'s REST API', () => {
-  it.each(FAMILIES)('IPv%s TCP from a VM, marked on its HV: GSO super-packets leave encapsulated and are cut into segments that fit the underlay', async (family) => {
+  itWith(SRV6).each(FAMILIES)('IPv%s TCP from a VM, marked on its HV: GSO super-packets leave encapsulated and are cut into segments that fit the underlay', async (family) => {
     const hv = dc.hv(1);
     const tap = tapName('a1', 0);
     // Marked where the VM's packets enter the HV (a mark does not cross namespaces).
@@ -373,7 +373,7 @@ describe('a VM moves to another HV (g1: hv1 → hv3) through orchestrator jobs',
     oldSid = orch.sids.get('1|gamma')!;
   });
 
-  it('traffic to it resumes; the time to resume is reported', async () => {
+  itWith(SRV6)('traffic to it resumes; the time to resume is reported', async () => {
     const g1 = V('g1');
     const g2 = V('g2');
     for (const f of g1.families()) expect(await g2.reaches(g1.address(f)!)).toBe(true);
@@ -389,7 +389,7 @@ describe('a VM moves to another HV (g1: hv1 → hv3) through orchestrator jobs',
     for (const f of g1.families()) expect(await exchange(g1, g2.address(f)!, 'tcp')).toMatchObject({ ok: true, from: 'g2' });
   });
 
-  it('no stale state remains: hv1 holds nothing of gamma, hv2 routes only to the new SID', () => {
+  itWith(SRV6)('no stale state remains: hv1 holds nothing of gamma, hv2 routes only to the new SID', () => {
     const h1 = dc.hv(1).ns;
     const oldTap = tapName('g1', 0);
     expect(ownedMentioning(h1, [oldSid, oldTap])).toEqual([]);

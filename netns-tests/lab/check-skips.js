@@ -20,6 +20,7 @@ const FEATURES = {
   'end.dt46': ['CONFIG_NET_VRF', 'CONFIG_IPV6_SEG6_LWTUNNEL'],
   seg6: ['CONFIG_IPV6_SEG6_LWTUNNEL'],
   seg6local: ['CONFIG_IPV6_SEG6_LWTUNNEL'],
+  'nexthop.seg6': ['CONFIG_IPV6_SEG6_LWTUNNEL'],
   nexthop: ['CONFIG_IPV6'],
   veth: ['CONFIG_VETH'],
   dummy: ['CONFIG_DUMMY'],
@@ -72,11 +73,13 @@ function main(argv) {
       const m = SKIP.exec(t.fullName ?? t.title ?? '');
       if (!m) continue;
       skipped++;
-      const feature = m[1].trim();
-      const opts = /^CONFIG_\w+$/.test(feature) ? [feature] : FEATURES[feature.toLowerCase()];
       const where = `${file.name.replace(/^.*?\/(dist\/)?(src|netns-tests)\//, '$2/')}: ${t.fullName}`;
-      if (!opts) gaps.push(`${where}\n    unknown feature "${feature}": map it in netns-tests/lab/check-skips.js`);
-      else if (opts.every(enabled)) gaps.push(`${where}\n    the lab kernel has ${feature} (${opts.join(', ')})`);
+      // "kernel lacks A, B": every feature named must be one the lab kernel lacks too.
+      for (const feature of m[1].split(',').map((f) => f.trim())) {
+        const opts = /^CONFIG_\w+$/.test(feature) ? [feature] : FEATURES[feature.toLowerCase()];
+        if (!opts) gaps.push(`${where}\n    unknown feature "${feature}": map it in netns-tests/lab/check-skips.js`);
+        else if (opts.every(enabled)) gaps.push(`${where}\n    the lab kernel has ${feature} (${opts.join(', ')})`);
+      }
     }
   }
   if (gaps.length) {

@@ -48,6 +48,8 @@ export interface Capabilities {
   features: Record<Feature, FeatureStatus>;
   /** ISO time of the probe. */
   probedAt: string;
+  /** One line: what this host can and cannot do as an SRv6 node (srv6Role). */
+  srv6?: string;
 }
 
 /** VRF mode needs VRF devices and End.DT4 with vrftable; anything less is table mode. */
@@ -81,4 +83,31 @@ export function summarize(c: Capabilities): string {
   ]
     .filter(Boolean)
     .join('; ');
+}
+
+const DECAPS = ['End.DT4', 'End.DT6', 'End.DT46', 'End.DX4', 'End.DX6'] as const;
+
+/**
+ * What the agent can do here as an SRv6 node, in one line: H.Encaps (nexthop objects with seg6
+ * encap), which decapsulation behaviours its tenants can have in this mode, the XDP offload.
+ * Tenant jobs that need a missing piece are refused (src/dataplane/kernel-requirements.ts).
+ */
+export function srv6Role(c: Pick<Capabilities, 'mode' | 'features'>): string {
+  const ok = (f: Feature) => c.features[f]?.supported === true;
+  const encap = ok('nexthop.seg6') && ok('seg6.encap');
+  const table = c.mode === 'table';
+  // Table mode: End.DT6 by table lookup, End.DT4/DT46 only through the XDP offload (in front of a seg6local placeholder).
+  const decaps = DECAPS.filter((b) => {
+    if (!ok('seg6local.counters')) return false;
+    if (table && (b === 'End.DT4' || b === 'End.DT46')) return ok('seg6local.End') && ok('bpf.fib_lookup_tbid') && (ok('xdp.native') || ok('xdp.generic'));
+    return ok(`seg6local.${b}` as Feature);
+  });
+  const xdp = ok('xdp.native') ? 'native' : ok('xdp.generic') ? 'generic only' : 'no';
+  const parts = [
+    `H.Encaps ${encap ? `yes${ok('seg6.encap.red') ? ' (encap, encap.red)' : ' (encap; no encap.red)'}` : 'NO (no seg6 nexthops)'}`,
+    `decapsulation ${decaps.length ? decaps.join(', ') : 'NONE (no seg6local)'}${table && decaps.some((d) => d === 'End.DT4' || d === 'End.DT46') ? ' (End.DT4/DT46 with xdpOffload only)' : ''}`,
+    `XDP offload ${xdp}`,
+  ];
+  const verdict = encap && decaps.length ? 'an SRv6 node' : decaps.length || encap ? 'a partial SRv6 node' : 'NOT an SRv6 node: tenant jobs are refused, node jobs work';
+  return `${c.mode} mode, ${verdict}: ${parts.join('; ')}`;
 }

@@ -3,7 +3,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 
 import { CapabilityMissingError } from '../common/errors';
-import { Capabilities, Feature, summarize } from './capabilities.model';
+import { Capabilities, Feature, srv6Role, summarize } from './capabilities.model';
 import { CapabilityProbe } from './capability-probe';
 
 @Injectable()
@@ -22,6 +22,7 @@ export class CapabilitiesService implements OnModuleInit {
     const started = Date.now();
     this.current = await this.probe.run();
     this.logger.log(`${summarize(this.current)} (probed in ${Date.now() - started} ms)`);
+    this.logger.log(`as an SRv6 node: ${this.current.srv6 ?? srv6Role(this.current)}`);
     return this.current;
   }
 

@@ -11,7 +11,7 @@ import { release } from 'node:os';
 import { formatPrefix, InvalidArgumentError, KernelError, parsePrefix, Route, Rtnetlink, Seg6Encap, Seg6Local } from '../netlink';
 import { addNetns, deleteNetns, netnsPath } from '../kernel/named-netns';
 import { BpfProber, describeBpfError, LibbpfProber, XdpAttachMode } from './bpf-prober';
-import { Capabilities, decideMode, Feature, FEATURES, FeatureStatus, kernelAtLeast } from './capabilities.model';
+import { Capabilities, decideMode, Feature, FEATURES, FeatureStatus, kernelAtLeast, srv6Role } from './capabilities.model';
 
 export const PROBE_NETNS_PREFIX = 'srv6-probe-';
 
@@ -137,7 +137,8 @@ export class CapabilityProbe {
 
     for (const f of FEATURES) features[f] ??= { supported: null, reason: 'not probed' };
     const complete = Object.fromEntries(FEATURES.map((f) => [f, features[f]!])) as Record<Feature, FeatureStatus>;
-    return { kernel, mode: decideMode(complete), features: complete, probedAt: this.deps.now().toISOString() };
+    const mode = decideMode(complete);
+    return { kernel, mode, features: complete, probedAt: this.deps.now().toISOString(), srv6: srv6Role({ mode, features: complete }) };
   }
 
   /** Facts read from the host without changing anything. */

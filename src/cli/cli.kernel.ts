@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+import { itWith, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { CliIo } from './commands';
@@ -107,7 +108,7 @@ describe('srv6-agent CLI against a running agent', () => {
     expect(notifyCalls).toEqual([[`--pid=${process.pid}`, '--ready', `--status=listening on ${url}, managing netns ${ns.name}`]]);
   });
 
-  it('submit: a YAML file with a node and a tenant job, applied in order; the kernel holds them', async () => {
+  itWith(SRV6)('submit: a YAML file with a node and a tenant job, applied in order; the kernel holds them', async () => {
     const o = io();
     expect(await main(['submit', file('dc.yaml', DC_YAML), '--url', url, '--wait', '15'], o, {})).toBe(0);
     const out = JSON.parse(o.stdout());
@@ -124,7 +125,7 @@ describe('srv6-agent CLI against a running agent', () => {
     expect(decap).toHaveLength(1);
   });
 
-  it('submit again with the same idempotency key: the first result, nothing applied again', async () => {
+  itWith(SRV6)('submit again with the same idempotency key: the first result, nothing applied again', async () => {
     const o = io();
     const again = file('again.yaml', DC_YAML.slice(DC_YAML.indexOf('---') + 4));
     expect(await main(['submit', again, '--url', url], o, {})).toBe(0);
@@ -141,7 +142,7 @@ describe('srv6-agent CLI against a running agent', () => {
     expect(JSON.parse(await run(['jobs', '--json', '--limit', '1000'])).length).toBe(before);
   });
 
-  it('submit: a job the agent cannot apply exits 1 and says why', async () => {
+  itWith(SRV6)('submit: a job the agent cannot apply exits 1 and says why', async () => {
     const o = io();
     const f = file('missing-if.yaml', 'type: upsert-tenant\ntenant:\n  id: beta\n  behaviour: End.DT6\n  interfaces: [{name: tb0, gateways: [10.9.0.1/24]}]\n  routes: []\n');
     expect(await main(['submit', f, '--url', url], o, {})).toBe(1);
@@ -157,7 +158,7 @@ describe('srv6-agent CLI against a running agent', () => {
     return o.stdout();
   }
 
-  it('jobs: the table lists them newest first; jobs ID shows one', async () => {
+  itWith(SRV6)('jobs: the table lists them newest first; jobs ID shows one', async () => {
     const table = (await run(['jobs'])).split('\n');
     expect(table[0]).toMatch(/^ID\s+TYPE\s+STATE\s+SUBMITTED\s+TOOK\s+OUTCOME$/);
     expect(table[1]).toMatch(/upsert-tenant\s+failed/);
@@ -166,7 +167,7 @@ describe('srv6-agent CLI against a running agent', () => {
     expect(await run(['jobs', 'no-such-job'], 1)).toBe('');
   });
 
-  it('state: the node, owned objects and tenant alpha; state alpha: as desired and as observed', async () => {
+  itWith(SRV6)('state: the node, owned objects and tenant alpha; state alpha: as desired and as observed', async () => {
     const s = await run(['state']);
     expect(s).toMatch(new RegExp(`^hypervisor cli-${process.pid}, (vrf|table) mode, desired state v\\d+`));
     expect(s).toContain('node: underlay ul0, locator fc00:0:1::/48, encap source fc00:0:1::1, underlay MTU 1500');
@@ -179,7 +180,7 @@ describe('srv6-agent CLI against a running agent', () => {
     await run(['state', 'nobody'], 1);
   });
 
-  it('closing the agent leaves the dataplane in place', async () => {
+  itWith(SRV6)('closing the agent leaves the dataplane in place', async () => {
     await agent.close();
     expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
   });
@@ -209,7 +210,7 @@ const skipProcess = distUnavailable() ?? notifySocketUnavailable();
     sock?.close();
   });
 
-  it('READY=1 once listening (after a restart: the state is reloaded), JSON lines on stdout, SIGTERM: STOPPING=1, exit 0, dataplane kept', async () => {
+  itWith(SRV6)('READY=1 once listening (after a restart: the state is reloaded), JSON lines on stdout, SIGTERM: STOPPING=1, exit 0, dataplane kept', async () => {
     proc = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, ...env, NOTIFY_SOCKET: sock.path, SRV6_LOG_FORMAT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
     let stderr = '';

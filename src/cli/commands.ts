@@ -186,7 +186,8 @@ export async function state(cmd: Extract<CliCommand, { command: 'state' }>, io: 
 }
 
 export async function remoteCapabilities(remote: NonNullable<Extract<CliCommand, { command: 'capabilities' }>['remote']>, io: CliIo, deps: CommandDeps = {}): Promise<number> {
-  const caps = await AgentClient.open(remote, deps.client).get<unknown>('/v1/capabilities');
+  const caps = await AgentClient.open(remote, deps.client).get<{ srv6?: string }>('/v1/capabilities');
+  if (caps?.srv6) io.err(`as an SRv6 node: ${caps.srv6}\n`);
   io.out(`${JSON.stringify(caps, null, 2)}\n`);
   return EXIT.OK;
 }

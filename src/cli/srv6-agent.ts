@@ -9,6 +9,7 @@ import { INestApplication, Logger, LoggerService } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 
 import { CapabilityProbe } from '../capabilities/capability-probe';
+import { summarize } from '../capabilities/capabilities.model';
 import { AgentConfig, CONFIG_DEFAULTS, CONFIG_ENV, ConfigField } from '../config/agent.config';
 import { ConfigError, loadConfig } from '../config/config.loader';
 import { bootstrap } from '../main';
@@ -125,6 +126,7 @@ async function capabilities(): Promise<void> {
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     const caps = await new CapabilityProbe().run();
+    process.stderr.write(`${summarize(caps)}\nas an SRv6 node: ${caps.srv6}\n`);
     process.stdout.write(`${JSON.stringify(caps, null, 2)}\n`);
   } finally {
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);

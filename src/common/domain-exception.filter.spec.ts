@@ -59,6 +59,7 @@ describe('mapDomainError', () => {
         error: 'CapabilityMissing',
         message: e.message,
         feature: 'seg6local.End.DT4',
+        features: ['seg6local.End.DT4'],
         alternative: 'End.DX4 per VM, or XDP decap in table mode',
         reason: 'needs VRF',
       },

@@ -46,6 +46,7 @@ export function mapDomainError(err: unknown): ErrorResponse | undefined {
         error: 'CapabilityMissing',
         message: err.message,
         feature: err.feature,
+        features: err.features,
         alternative: err.alternative ?? null,
         reason: err.reason ?? null,
       },

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import type { CachedRead } from './cached-read';
@@ -65,7 +65,7 @@ afterAll(() => {
 });
 
 describe(`node-wide reads kept between jobs (${MODE} mode)`, () => {
-  it('a run of route jobs reads the rules and main again only after they were invalidated', async () => {
+  itWith(SRV6)('a run of route jobs reads the rules and main again only after they were invalidated', async () => {
     // The kernel's own changes count too (address and link events while an interface settles,
     // seconds under TCG): wait for duplicate address detection first.
     const t0 = Date.now();
@@ -93,7 +93,7 @@ describe(`node-wide reads kept between jobs (${MODE} mode)`, () => {
     }
   });
 
-  it("sees a foreign deletion of one of the agent's rules and makes it again", async () => {
+  itWith(SRV6)("sees a foreign deletion of one of the agent's rules and makes it again", async () => {
     const before = ownRules();
     expect(before.length).toBeGreaterThan(0);
     ns.ip(['rule', 'del', 'pref', String(JSON.parse(before[0]).priority)]);
@@ -103,7 +103,7 @@ describe(`node-wide reads kept between jobs (${MODE} mode)`, () => {
     expect(dp.stats.driftRepairs).toBe(0); // the job did it, not the repair
   });
 
-  it("sees a foreign deletion of the tenant's SID route in main and makes it again", async () => {
+  itWith(SRV6)("sees a foreign deletion of the tenant's SID route in main and makes it again", async () => {
     const before = sidRoute();
     expect(before).toHaveLength(1);
     ns.ip(['-6', 'route', 'del', `${SID}/128`, 'table', 'main']);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CapabilityMissingError } from '../common/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, isAddrconfRoute, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { Dataplane } from './dataplane';
@@ -101,7 +101,7 @@ afterAll(() => {
 describe(`dataplane (${MODE} mode)`, () => {
   let before: ReturnType<typeof foreignSnapshot>;
 
-  it('applies a node and three tenants, as iproute2 sees it', async () => {
+  itWith(SRV6)('applies a node and three tenants, as iproute2 sees it', async () => {
     before = foreignSnapshot();
     const r0 = await dp.upsertNode(node);
     expect(r0.failed).toEqual([]);
@@ -147,12 +147,12 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(ns.exec('sysctl', ['-n', 'net.ipv6.conf.ul0.seg6_enabled']).trim()).toBe('1');
   });
 
-  it('is idempotent: a resync changes nothing', async () => {
+  itWith(SRV6)('is idempotent: a resync changes nothing', async () => {
     const r = await dp.resync();
     expect(r.operations).toBe(0);
   });
 
-  it('a SID change for a remote HV switches traffic with one nexthop replace', async () => {
+  itWith(SRV6)('a SID change for a remote HV switches traffic with one nexthop replace', async () => {
     const t = tenants()[0];
     t.routes = t.routes.map((r) => (r.sids[0] === 'fc00:0:2:1::' ? { ...r, sids: ['fc00:0:9:1::'] } : r));
     const nhBefore = ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].nhid;
@@ -166,7 +166,7 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(after.segs).toEqual(['fc00:0:9:1::']);
   });
 
-  it('repairs a foreign deletion of an owned route within 1 s', async () => {
+  itWith(SRV6)('repairs a foreign deletion of an owned route within 1 s', async () => {
     ns.ip(['route', 'del', '10.2.0.0/24', 'table', '10000']);
     const ms = await eventually(() => ns.ipJson(['route', 'show', 'table', '10000', '10.2.0.0/24']).length === 1, scaled(1000));
     expect(ms).toBeLessThan(scaled(1000));
@@ -174,7 +174,7 @@ describe(`dataplane (${MODE} mode)`, () => {
     await eventually(() => dp.stats.driftRepairs > 0, scaled(1000));
   });
 
-  it('shrinks: deleting a tenant removes its objects and releases its interface', async () => {
+  itWith(SRV6)('shrinks: deleting a tenant removes its objects and releases its interface', async () => {
     const beta = dp.state.tenants.beta;
     const r = await dp.deleteTenant('beta');
     expect(r.failed).toEqual([]);
@@ -186,7 +186,7 @@ describe(`dataplane (${MODE} mode)`, () => {
     if (MODE === 'vrf') expect(() => ns.ip(['link', 'show', 'vrf-beta'])).toThrow();
   });
 
-  it('rejects a tenant whose interface is missing with an error naming it, and changes nothing', async () => {
+  itWith(SRV6)('rejects a tenant whose interface is missing with an error naming it, and changes nothing', async () => {
     const t: TenantSpecDto = { id: 'delta', behaviour: 'End.DT6', interfaces: [{ name: 'nosuch0', gateways: [] }], routes: [] };
     const routes = () => ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => !isAddrconfRoute(r));
     const before2 = routes();
@@ -195,9 +195,9 @@ describe(`dataplane (${MODE} mode)`, () => {
     await dp.deleteTenant('delta').catch(() => undefined);
   });
 
-  it('refuses an End.DT* offload when the kernel cannot look up a table from XDP (BPF_FIB_LOOKUP_TBID), and changes nothing', async () => {
+  itWith(SRV6)('refuses an End.DT* offload when the kernel cannot look up a table from XDP (BPF_FIB_LOOKUP_TBID), and changes nothing', async () => {
     // The capability report of a kernel before 6.8, as the agent passes it in.
-    const old = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, xdpFibTbid: { supported: false, reason: 'EINVAL from bpf_fib_lookup' } });
+    const old = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, features: { 'bpf.fib_lookup_tbid': { supported: false, reason: 'EINVAL from bpf_fib_lookup' } } });
     const t: TenantSpecDto = { id: 'delta', behaviour: 'End.DT4', xdpOffload: true, interfaces: [{ name: 'tap-d', gateways: [] }], routes: [] };
     const routes = () => ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => !isAddrconfRoute(r));
     const before2 = routes();
@@ -209,11 +209,11 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(routes()).toEqual(before2);
   });
 
-  it('never touched the foreign route, rule, nexthop and link', () => {
+  itWith(SRV6)('never touched the foreign route, rule, nexthop and link', () => {
     expect(foreignSnapshot()).toEqual(before);
   });
 
-  it('an agent restart over 10,000 installed routes performs zero operations', async () => {
+  itWith(SRV6)('an agent restart over 10,000 installed routes performs zero operations', async () => {
     const routes = Array.from({ length: 10000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 50) + 10}:1::`] }));
     const r = await dp.changeRoutes('alpha', { add: routes });
     expect(r.failed).toEqual([]);

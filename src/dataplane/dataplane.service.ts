@@ -3,7 +3,6 @@
 // and stopped — never torn down — when it stops: tenant traffic must survive an agent restart.
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CapabilitiesService } from '../capabilities/capabilities.service';
-import { FIB_TBID_FEATURE } from '../xdp/xdp-requirements';
 import { AgentConfig } from '../config/agent.config';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { Dataplane } from './dataplane';
@@ -72,7 +71,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       resyncIntervalMs: this.config.dataplane.resyncSeconds * 1000,
       log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
       xdp: this.xdp,
-      xdpFibTbid: this.capabilities.get().features[FIB_TBID_FEATURE],
+      features: this.capabilities.get().features,
     });
     const r = await this.dp.start();
     this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);

@@ -12,7 +12,8 @@ import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-tr
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
 import type { XdpSync } from '../xdp/xdp-sync';
 import { requireXdpOffloadCapabilities } from '../xdp/xdp-requirements';
-import type { FeatureStatus } from '../capabilities/capabilities.model';
+import { FeatureReport, requireTenantFeatures } from './kernel-requirements';
+import { FIB_TBID_FEATURE } from '../xdp/xdp-requirements';
 
 export interface DataplaneOptions {
   nl: Rtnetlink;
@@ -29,8 +30,12 @@ export interface DataplaneOptions {
   log?: (msg: string, detail?: object) => void;
   /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
   xdp?: XdpSync;
-  /** The capability report's bpf.fib_lookup_tbid: End.DT* offloads are refused without it (none: not checked). */
-  xdpFibTbid?: FeatureStatus;
+  /**
+   * The capability report: a tenant job whose objects need a feature it names as not working is
+   * refused before anything is saved or applied (kernel-requirements.ts; End.DT* XDP offloads
+   * need bpf.fib_lookup_tbid). Features it does not name are not checked; none: nothing is.
+   */
+  features?: FeatureReport;
   /**
    * Kernel failures worth another try (busy, short of memory), retried right here before the
    * next job runs, so a retried job is never overtaken. Default: every failure with an errno of
@@ -99,8 +104,9 @@ export class Dataplane {
 
   upsertTenant(dto: TenantSpecDto): Promise<JobResult> {
     return this.job((s) => {
-      if (this.opts.xdpFibTbid) requireXdpOffloadCapabilities(dto, this.opts.mode, this.opts.xdpFibTbid);
-      return upsertTenant(s, dto, this.opts.mode);
+      const tbid = this.opts.features?.[FIB_TBID_FEATURE];
+      if (tbid) requireXdpOffloadCapabilities(dto, this.opts.mode, tbid);
+      return this.capable(upsertTenant(s, dto, this.opts.mode), dto.id);
     }, dto.id);
   }
 
@@ -109,7 +115,13 @@ export class Dataplane {
   }
 
   changeRoutes(id: string, change: { set?: RemoteRouteDto[]; add?: RemoteRouteDto[]; remove?: string[] }): Promise<JobResult> {
-    return this.job((s) => changeRoutes(s, id, change), id);
+    return this.job((s) => this.capable(changeRoutes(s, id, change), id), id);
+  }
+
+  /** `next`, if this kernel can carry out tenant `id` of it (else CapabilityMissingError, nothing saved). */
+  private capable(next: DesiredState, id: string): DesiredState {
+    if (this.opts.features) requireTenantFeatures(next.tenants[id], this.opts.mode, this.opts.features);
+    return next;
   }
 
   /** Reconcile the kernel to the current desired state (no change to it). */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { MissingInterfaceError } from './planner';
@@ -57,7 +57,7 @@ afterAll(() => {
 });
 
 describe(`group commit (${MODE} mode)`, () => {
-  it('a burst of tenant jobs: each its own result, fewer state writes than jobs, the kernel complete', async () => {
+  itWith(SRV6)('a burst of tenant jobs: each its own result, fewer state writes than jobs, the kernel complete', async () => {
     const before = saves;
     const bad = { ...tenant(99), interfaces: [{ name: 'nosuch0', gateways: ['fd00:99::1/64'] }] };
     const jobs = [...Array.from({ length: N }, (_, i) => tenant(i))];
@@ -88,7 +88,7 @@ describe(`group commit (${MODE} mode)`, () => {
     }
   });
 
-  it('an interface handed from one tenant to another in the same burst ends with the new tenant', async () => {
+  itWith(SRV6)('an interface handed from one tenant to another in the same burst ends with the new tenant', async () => {
     const moved = { ...tenant(50, 't3'), interfaces: [{ name: 't3', gateways: ['fd00:4::1/64'] }] }; // g3's gateway
     // The first job runs alone; the two behind it would form a group but share t3.
     const [, del, up] = await Promise.all([dp.upsertTenant({ ...tenant(5), routes: [] }), dp.deleteTenant('g3'), dp.upsertTenant(moved)]);
@@ -98,7 +98,7 @@ describe(`group commit (${MODE} mode)`, () => {
     expect((await dp.resync()).operations).toBe(0);
   });
 
-  it('a resync after the bursts changes nothing, and a restart reads back the last state', async () => {
+  itWith(SRV6)('a resync after the bursts changes nothing, and a restart reads back the last state', async () => {
     expect((await dp.resync()).operations).toBe(0);
     // an orchestrator's periodic full push: the same spec again is no new version and no write
     const [v, written] = [dp.state.version, saves];
@@ -109,7 +109,7 @@ describe(`group commit (${MODE} mode)`, () => {
     expect(again.version).toBe(dp.state.version);
   });
 
-  it('a job the kernel answers EBUSY is retried in place: the job behind it on the same tenant is not overtaken', async () => {
+  itWith(SRV6)('a job the kernel answers EBUSY is retried in place: the job behind it on the same tenant is not overtaken', async () => {
     // The kernel's busy answers cannot be provoked on demand: the first request for prefix
     // fd20::/64 gets EBUSY (16) in place of the kernel's answer, once.
     const batch = nl.batch.bind(nl);
@@ -145,7 +145,7 @@ describe(`group commit (${MODE} mode)`, () => {
     }
   });
 
-  it('consecutive jobs about one tenant are coalesced: one plan, every job its own version, the kernel at the last', async () => {
+  itWith(SRV6)('consecutive jobs about one tenant are coalesced: one plan, every job its own version, the kernel at the last', async () => {
     const sid = (i: number) => `fc00:0:2:${0x100 + i}::`;
     const jobs = [
       dp.upsertTenant({ ...tenant(11), routes: [] }), // another tenant: runs alone or as its own member
@@ -171,7 +171,7 @@ describe(`group commit (${MODE} mode)`, () => {
     expect((await dp.resync()).operations).toBe(0);
   });
 
-  it('a coalesced run whose plan fails runs again job by job: only the bad job fails', async () => {
+  itWith(SRV6)('a coalesced run whose plan fails runs again job by job: only the bad job fails', async () => {
     const results = await Promise.allSettled([
       dp.upsertTenant({ ...tenant(11), routes: [] }),
       dp.changeRoutes('g10', { set: [{ prefix: 'fd60::/64', sids: ['fc00:0:2:200::'] }] }),

@@ -191,7 +191,7 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
     for (const family of [4, 6] as const) route({ family, dst: 'default', type: 'unreachable', table: t.table, priority: UNREACHABLE_METRIC });
 
     // Decapsulation on this HV's SID (the packet's outer destination), looked up in main.
-    route({ family: 6, dst: `${t.sid}/128`, table: 254, ...decap(t, mode, vrf, uplink) });
+    route({ family: 6, dst: `${t.sid}/128`, table: 254, ...decapRoute(t, mode, vrf, uplink) });
     // End.DX4/DX6 forward to their nexthop through a lookup in main: a host route to the VM.
     if (t.dx) {
       const family = t.behaviour === 'End.DX4' ? 4 : 6;
@@ -215,7 +215,8 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   return o;
 }
 
-function decap(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: string): Partial<NamedRoute> {
+/** The decapsulation SID route's device and seg6local encap for a tenant (also what kernel-requirements.ts checks). */
+export function decapRoute(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: string): Partial<NamedRoute> {
   switch (t.behaviour) {
     case 'End.DX4':
     case 'End.DX6': {

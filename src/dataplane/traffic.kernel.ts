@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rtnetlink } from '../netlink/rtnetlink';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, icmpInEchos, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { Dataplane } from './dataplane';
@@ -134,12 +134,12 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
   const cases: ['alpha' | 'beta', 'a' | 'b', 4 | 6][] = VRF
     ? [['alpha', 'a', 4], ['alpha', 'a', 6], ['beta', 'b', 4], ['beta', 'b', 6]]
     : [['alpha', 'a', 6], ['beta', 'b', 4]];
-  it.each(cases)('%s (VMs %s): IPv%s reaches the VM on the other HV, both ways', (_name, t, family) => {
+  itWith(SRV6).each(cases)('%s (VMs %s): IPv%s reaches the VM on the other HV, both ways', (_name, t, family) => {
     expect(reaches(vm(1, t), family === 4 ? '10.0.2.2' : 'fd00:2::2')).toBe(true);
     expect(reaches(vm(2, t), family === 4 ? '10.0.1.2' : 'fd00:1::2')).toBe(true);
   });
 
-  it('every VM resolves its IPv4 gateway (reverse-path filtering lets its ARP in)', () => {
+  itWith(SRV6)('every VM resolves its IPv4 gateway (reverse-path filtering lets its ARP in)', () => {
     for (const n of [1, 2] as const)
       for (const t of ['a', 'b'] as const) {
         // From an address nothing on the HV routes to (beta's End.DX4 host route covers .2):
@@ -156,7 +156,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
       }
   });
 
-  it('a packet of one tenant is decapsulated into that tenant only', () => {
+  itWith(SRV6)('a packet of one tenant is decapsulated into that tenant only', () => {
     // Both VMs on hv2 own 10.0.2.2 / fd00:2::2: count echo requests each one receives, as its
     // stack counts them (not all frames: on a slow machine the HV's ARP/ND probes arrive meanwhile).
     const target = VRF ? '10.0.2.2' : 'fd00:2::2';
@@ -173,12 +173,12 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect(after.b - before.b).toBe(0);
   });
 
-  it('a VM cannot send to the underlay or to another tenant\'s SID', () => {
+  itWith(SRV6)('a VM cannot send to the underlay or to another tenant\'s SID', () => {
     expect(ping(vm(1, 'a'), 'fc00:f::2')).toBe(false);
     expect(ping(vm(1, 'a'), 'fc00:0:2:b::')).toBe(false);
   });
 
-  it('the outer packets leave through the underlay with the peer SID as destination', () => {
+  itWith(SRV6)('the outer packets leave through the underlay with the peer SID as destination', () => {
     const hv2 = hvs[1].ns;
     const rx = () => hv2.ipJson(['-s', 'link', 'show', 'ul0'])[0].stats64.rx.packets as number;
     const before = rx();
@@ -192,7 +192,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
 
   // The kernel's `0: lookup local` rule would deliver them before the l3mdev / tenant `iif` rule;
   // the agent moves it behind those (ADR 0010, 0011).
-  it('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
+  itWith(SRV6)('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
     const hv1 = hvs[0].ns;
     const before = icmpInEchos(hv1);
     for (const target of ['172.31.0.1', 'fc00:f::1']) ping(vm(1, 'a'), target);
@@ -200,7 +200,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect({ 4: after[4] - before[4], 6: after[6] - before[6] }).toEqual({ 4: 0, 6: 0 });
   });
 
-  it('a VM\'s packets to its own gateway still reach the HV\'s stack, to another tenant\'s gateway never', () => {
+  itWith(SRV6)('a VM\'s packets to its own gateway still reach the HV\'s stack, to another tenant\'s gateway never', () => {
     // Table mode: the gateway's local route in the tenant table. Replies leave through main, which
     // has no tenant prefixes, so the count of echo requests received is what tells.
     const hv1 = hvs[0].ns;
@@ -220,7 +220,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     }
   });
 
-  it('NDP works both ways after the neighbours are forgotten: the VM finds its gateway, the HV the VM', () => {
+  itWith(SRV6)('NDP works both ways after the neighbours are forgotten: the VM finds its gateway, the HV the VM', () => {
     // The VM's solicitation goes to a multicast address, the HV's from its link-local one: with
     // the local rule moved, table mode answers them through its link-scope rules.
     for (const n of [1, 2] as const) {
@@ -238,7 +238,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     }
   });
 
-  it('the HV itself still reaches its own addresses, and the local rule sits behind the tenants\' rules', () => {
+  itWith(SRV6)('the HV itself still reaches its own addresses, and the local rule sits behind the tenants\' rules', () => {
     const hv1 = hvs[0].ns;
     for (const target of ['172.31.0.1', 'fc00:f::1']) expect(ping(hv1, target)).toBe(true);
     for (const family of ['-4', '-6']) expect(localRulePrefs(hv1, family)).toEqual([1001]);
@@ -246,7 +246,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
 
   // Table mode only (VRF mode has one l3mdev rule, nothing to jump over).
   if (!VRF)
-    it('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
+    itWith(SRV6)('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
       const hv1 = hvs[0].ns;
       for (const family of ['-4', '-6']) {
         const rules = hv1.ipJson([family, 'rule', 'show']);
@@ -271,7 +271,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
       }
     });
 
-  it('without tenants the kernel\'s local rule is back at 0', async () => {
+  itWith(SRV6)('without tenants the kernel\'s local rule is back at 0', async () => {
     const hv = hvs[1];
     for (const t of ['alpha', 'beta']) expect((await hv.dp.deleteTenant(t)).failed).toEqual([]);
     for (const family of ['-4', '-6']) expect(localRulePrefs(hv.ns, family)).toEqual([0]);

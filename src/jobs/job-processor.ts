@@ -17,7 +17,7 @@ export function failureOf(e: unknown): JobFailure {
   const f: JobFailure = { name: err?.name ?? 'Error', message: err?.message ?? String(e), retry: classify(e) };
   if (e instanceof JobValidationError) f.errors = e.errors;
   if (e instanceof KernelApplyError) f.failures = e.failures;
-  for (const k of ['field', 'feature', 'alternative', 'errno', 'code', 'extack', 'ifname', 'tenant']) if (err && err[k] !== undefined) f[k] = err[k];
+  for (const k of ['field', 'feature', 'features', 'alternative', 'reason', 'errno', 'code', 'extack', 'ifname', 'tenant']) if (err && err[k] !== undefined) f[k] = err[k];
   return f;
 }
 

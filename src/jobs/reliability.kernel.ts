@@ -15,7 +15,7 @@ import { DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
 import { DesiredStateStore } from '../dataplane/state-store';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { packageRoot } from '../native/addon';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, JobFailedError, JobQueue, openQueue } from './job-queue';
@@ -90,7 +90,7 @@ describe('Redis restarted in the middle of a stream of 500 jobs', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loses no job and applies none twice', async () => {
+  itWith(SRV6)('loses no job and applies none twice', async () => {
     const N = 500;
     const key = (i: number) => `rel-${process.pid}-${i}`;
     const job = (i: number) => ({ type: 'routes', tenant: 'alpha', idempotencyKey: key(i), add: [{ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, sids: [`fc00:0:2:${(i % 7) + 1}::`] }] });
@@ -151,7 +151,7 @@ describe('agent killed with SIGKILL in the middle of a 10,000-route job', () => 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs the job again after a restart and ends exactly as if it had run once', async () => {
+  itWith(SRV6)('runs the job again after a restart and ends exactly as if it had run once', async () => {
     const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
     try {
       agent = startAgent();
@@ -212,7 +212,7 @@ async function waitFor<T>(fn: () => Promise<T | undefined>, ms: number): Promise
 }
 
 describe('1,000 malformed payloads', () => {
-  it('are all rejected with field errors; kernel unchanged; the processor stays alive', async () => {
+  itWith(SRV6)('are all rejected with field errors; kernel unchanged; the processor stays alive', async () => {
     const ns = hypervisorNs('fuzz');
     const dir = mkdtempSync(join(tmpdir(), 'srv6t-fuzz-'));
     const nl = Rtnetlink.open({ netns: ns.name });

@@ -8,6 +8,7 @@ import { NlRequest } from './message';
 import { nexthopAddRequest } from './nexthop';
 import { routeAddRequest } from './route';
 import { ruleAddRequest } from './rule';
+import type { KernelFeature } from '../testing/kernel-features';
 
 export type GoldenKind = 'route' | 'nexthop' | 'rule' | 'address';
 
@@ -31,6 +32,8 @@ export interface GoldenCase {
   /** Attribute types whose content the kernel adds to (e.g. live counters): recurse or skip. */
   nested?: number[];
   skip?: number[];
+  /** Kernel features iproute2 needs to create the object (the live test skips by name without them). */
+  needs?: KernelFeature[];
 }
 
 const P = 99; // protocol number used in cases that set one
@@ -39,6 +42,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'route4-nhid-table1000',
     kind: 'route',
+    needs: ['nexthop.seg6'],
     ip: [
       ['-6', 'nexthop', 'add', 'id', '10', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:2::100', 'dev', 'v0'],
       ['route', 'add', '10.1.0.0/24', 'nhid', '10', 'table', '1000', 'proto', String(P)],
@@ -51,6 +55,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'route4-seg6-encap-2sids',
     kind: 'route',
+    needs: ['seg6'],
     ip: [['route', 'add', '10.2.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:2::1,fc00:3::1', 'dev', 'v0', 'table', '100']],
     select: (r) => r.dst === '10.2.0.0/24',
     expected: (ix) => ({ table: 100, oif: ix.v0, scope: 253, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1', 'fc00:3::1'] } }),
@@ -59,6 +64,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'route6-seg6-encap-red',
     kind: 'route',
+    needs: ['seg6'],
     ip: [['-6', 'route', 'add', 'fd00::/64', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:2::1,fc00:3::1', 'dev', 'v0', 'table', '100']],
     select: (r) => r.dst === 'fd00::/64',
     expected: () => ({ family: 6, table: 100, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00:2::1', 'fc00:3::1'] } }),
@@ -68,6 +74,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'route6-seg6-inline',
     kind: 'route',
+    needs: ['seg6'],
     ip: [['-6', 'route', 'add', 'fd01::/64', 'encap', 'seg6', 'mode', 'inline', 'segs', 'fc00:2::1', 'dev', 'v0']],
     select: (r) => r.dst === 'fd01::/64',
     expected: () => ({ table: 254, encap: { type: 'seg6', mode: 'inline', segments: ['fc00:2::1'] } }),
@@ -76,6 +83,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'route4-seg6-l2encap',
     kind: 'route',
+    needs: ['seg6'],
     ip: [['route', 'add', '10.5.0.0/24', 'encap', 'seg6', 'mode', 'l2encap', 'segs', 'fc00:5::1', 'dev', 'v0', 'table', '100']],
     select: (r) => r.dst === '10.5.0.0/24',
     expected: () => ({ encap: { type: 'seg6', mode: 'l2encap', segments: ['fc00:5::1'] } }),
@@ -99,6 +107,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
     return {
       name: `seg6local-${action}`,
       kind: 'route',
+      needs: ['seg6local'],
       ip: [['-6', 'route', 'add', sid, 'encap', 'seg6local', 'action', action, ...args, 'dev', 'v0']],
       select: (r) => r.dst === sid,
       expected: (ix) => {
@@ -154,6 +163,7 @@ export const GOLDEN_CASES: GoldenCase[] = [
   {
     name: 'nexthop-seg6-encap',
     kind: 'nexthop',
+    needs: ['nexthop.seg6'],
     ip: [['-6', 'nexthop', 'add', 'id', '20', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:7::1,fc00:8::1', 'dev', 'v0', 'proto', String(P)]],
     select: (n) => n.id === 20,
     expected: (ix) => ({ id: 20, family: 6, oif: ix.v0, protocol: P, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:7::1', 'fc00:8::1'] } }),

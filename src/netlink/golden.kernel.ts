@@ -14,6 +14,7 @@ import { addressDumpRequest } from './address';
 import { nexthopDumpRequest } from './nexthop';
 import { routeDumpRequest } from './route';
 import { ruleDumpRequest } from './rule';
+import { itWith } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 
 const DUMPS: Record<GoldenKind, { req: () => any; type: number; decode: (m: any) => any }> = {
@@ -42,7 +43,7 @@ describe('golden: iproute2 → kernel → our decoder and encoder', () => {
     expect(linkGetRequest('v0').what).toBe('link v0');
   });
 
-  it.each(GOLDEN_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  for (const c of GOLDEN_CASES) itWith(...(c.needs ?? []))(c.name, async () => {
     for (const args of c.ip) ns.ip(args);
     const d = DUMPS[c.kind];
     const msgs = (await nl.socket.dump(d.req())).filter((m) => m.type === d.type);

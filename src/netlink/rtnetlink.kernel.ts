@@ -130,13 +130,15 @@ describe('routes', () => {
     ['IPv4 unreachable default (fail closed)', () => ({ dst: 'default', family: 4, type: 'unreachable', table: 1000, priority: 4278198272 })],
     ['IPv6 blackhole', () => ({ dst: 'fd00:66::/64', type: 'blackhole', table: 1000 })],
     ['IPv6 prohibit', () => ({ dst: 'fd00:67::/64', type: 'prohibit', table: 1000 })],
+  ];
+  const seg6Cases: [string, () => Route][] = [
     ['IPv4 seg6 encap', () => ({ dst: '10.13.0.0/16', oif: v0, table: 1000, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1', 'fc00:3::1'] } })],
     ['IPv4 seg6 encap.red', () => ({ dst: '10.14.0.0/16', oif: v0, table: 1000, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00:2::1'] } })],
     ['IPv6 seg6 inline', () => ({ dst: 'fd00:68::/64', oif: v0, table: 1000, encap: { type: 'seg6', mode: 'inline', segments: ['fc00:2::1', 'fc00:3::1'] } })],
     ['IPv4 seg6 l2encap', () => ({ dst: '10.15.0.0/16', oif: v0, table: 1000, encap: { type: 'seg6', mode: 'l2encap', segments: ['fc00:2::1'] } })],
   ];
 
-  it.each(cases)('%s: create → dump → equal → delete leaves nothing', async (_n, make) => {
+  const roundTrip = async (_n: string, make: () => Route) => {
     const r = make();
     await nl.addRoute(r);
     const dumped = (await nl.routes({ table: r.table })).filter((x) => x.dst === r.dst && x.family === (r.dst.includes(':') ? 6 : r.family ?? 4));
@@ -148,9 +150,11 @@ describe('routes', () => {
     if (r.encap?.type === 'seg6') expect(ipv[0].segs).toEqual([...r.encap.segments, ...(r.encap.mode === 'inline' ? ['::'] : [])]);
     await nl.deleteRoute(r);
     expect(ns.ipJson([r.dst.includes(':') ? '-6' : '-4', 'route', 'show', 'table', String(r.table), 'exact', r.dst === 'default' ? '0/0' : r.dst])).toHaveLength(0);
-  });
+  };
+  it.each(cases)('%s: create → dump → equal → delete leaves nothing', roundTrip);
+  itWith('seg6').each(seg6Cases)('%s: create → dump → equal → delete leaves nothing', roundTrip);
 
-  it('replace changes a route in place; add of an existing one is EEXIST (never a second IPv6 route)', async () => {
+  itWith('seg6')('replace changes a route in place; add of an existing one is EEXIST (never a second IPv6 route)', async () => {
     const r: Route = { dst: 'fd00:70::/64', oif: v0, table: 1000, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1'] } };
     await nl.addRoute(r);
     const dup = await nl.addRoute(r).catch((e) => e);
@@ -187,7 +191,7 @@ describe('seg6local actions', () => {
     ['End.B6.Encaps', () => ({ type: 'seg6local', action: 'End.B6.Encaps', srh: ['fc00:9::1'] })],
   ];
 
-  it.each(actions)('%s round-trips and iproute2 agrees', async (_n, make) => {
+  itWith('seg6local').each(actions)('%s round-trips and iproute2 agrees', async (_n, make) => {
     const encap = make();
     const r: Route = { dst: 'fc00:1::a0/128', oif: v0, table: 2000, encap };
     // a failed case before must not fail this one
@@ -207,7 +211,7 @@ describe('seg6local actions', () => {
     expect(ns.ipJson(['-6', 'route', 'show', 'table', '2000'])).toHaveLength(0);
   });
 
-  itWith('CONFIG_NET_VRF')('End.DT4 and End.DT46 with vrftable and counters', async () => {
+  itWith('CONFIG_NET_VRF', 'seg6local')('End.DT4 and End.DT46 with vrftable and counters', async () => {
     nl.sysctl.set(['net', 'vrf', 'strict_mode'], 1);
     await nl.createLink({ name: 'vrf-dt', kind: 'vrf', table: 3000, up: true });
     for (const action of ['End.DT4', 'End.DT46', 'End.DT6'] as const) {
@@ -225,7 +229,7 @@ describe('seg6local actions', () => {
 });
 
 describe('nexthop objects', () => {
-  it('seg6 nexthop shared by routes; one replace re-points all of them', async () => {
+  itWith('nexthop.seg6')('seg6 nexthop shared by routes; one replace re-points all of them', async () => {
     await nl.addNexthop({ id: 100, family: 6, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:5::1'] }, protocol: 99 });
     for (let i = 0; i < 3; i++) await nl.addRoute({ dst: `10.50.${i}.0/24`, nhid: 100, table: 1000, protocol: 99 });
     expect(await nl.nexthops()).toEqual(expect.arrayContaining([expect.objectContaining({ id: 100, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:5::1'] } })]));

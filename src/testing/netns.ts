@@ -59,6 +59,26 @@ export class TestNetns {
     return run('ip', ['netns', 'exec', this.name, cmd, ...args]);
   }
 
+  /**
+   * What a job could change, as iproute2 and procfs show it (never our own decoder): links (MTU,
+   * master, flags), addresses, routes of every table and rules of both families (without the
+   * kernel's own IPv6 link-local/multicast routes: isAddrconfRoute), nexthops, and the
+   * forwarding, rp_filter and seg6 sysctls of every interface. Comparable with toEqual.
+   */
+  kernelSnapshot(): Record<string, unknown> {
+    type Link = { ifname: string; mtu: number; master?: string; flags: string[] };
+    type Addr = { ifname: string; addr_info: { family: string; local: string; prefixlen: number }[] };
+    const sysctls = this.exec('sh', ['-c', 'grep -H . /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/seg6_enabled /proc/sys/net/vrf/strict_mode 2>/dev/null || true']);
+    return {
+      links: this.ipJson<Link[]>(['link', 'show']).map((l) => ({ ifname: l.ifname, mtu: l.mtu, master: l.master, flags: l.flags })),
+      addresses: this.ipJson<Addr[]>(['addr', 'show']).map((a) => ({ ifname: a.ifname, addrs: a.addr_info.map((i) => `${i.family} ${i.local}/${i.prefixlen}`) })),
+      routes: ['-4', '-6'].flatMap((f) => this.ipJson<{ dst: string; protocol?: string }[]>([f, 'route', 'show', 'table', 'all']).filter((r) => !isAddrconfRoute(r))),
+      rules: ['-4', '-6'].flatMap((f) => this.ipJson([f, 'rule', 'show'])),
+      nexthops: this.ipJson(['nexthop', 'show']),
+      sysctls: sysctls.split('\n').filter(Boolean).sort(),
+    };
+  }
+
   destroy(): void {
     if (!live.delete(this.name)) return;
     try {

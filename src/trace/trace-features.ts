@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../native/addon';
+import { itUnlessMissing, KernelFeature, kernelLacks } from '../testing/kernel-features';
 import type { Backend, BackendCheck } from './backend';
 
 let cached: BackendCheck[] | undefined;
@@ -26,9 +27,7 @@ export function backendWorks(b: Backend): boolean {
   return backendChecks().some((c) => c.backend === b && c.ok);
 }
 
-/** `it` when the backend works here, else a skip whose name says which backend is missing. */
-export function itWithBackend(b: Backend): jest.It {
-  if (backendWorks(b)) return it;
-  return ((name: string, fn?: jest.ProvidesCallback, timeout?: number) =>
-    it.skip(`${name} [skipped: kernel lacks ${b}]`, fn, timeout)) as unknown as jest.It;
+/** `it` when the backend works here (and the kernel has `features`), else a skip naming what is missing. */
+export function itWithBackend(b: Backend, ...features: KernelFeature[]): jest.It {
+  return itUnlessMissing([...(backendWorks(b) ? [] : [b]), ...kernelLacks(features)]);
 }

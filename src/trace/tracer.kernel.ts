@@ -20,11 +20,12 @@ import { join } from 'node:path';
 
 import { packageRoot } from '../native/addon';
 import { destroyAllNetns } from '../testing/netns';
+import { itWith } from '../testing/kernel-features';
 import { Backend } from './backend';
 import { TraceEvent } from './event';
 import { Packet } from './packets';
 import { ipftInKernel } from './testing/bpftool';
-import { buildSrv6GsoTopology, ENCAP_OVERHEAD, Srv6GsoTopology, tcpTransfer, TEST_MARK } from './testing/srv6-gso-topology';
+import { buildSrv6GsoTopology, ENCAP_OVERHEAD, Srv6GsoTopology, SRV6_PATH, tcpTransfer, TEST_MARK } from './testing/srv6-gso-topology';
 import { itWithBackend } from './trace-features';
 import { Tracer, TraceSummary } from './tracer';
 
@@ -145,7 +146,7 @@ function expectSeg6Path(p: Packet, name: (e: TraceEvent) => string): void {
 }
 
 describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
-  itWithBackend('tp_btf')(
+  itWithBackend('tp_btf', ...SRV6_PATH)(
     'tp_btf: ipxip6 on the encapsulating side, gone after decapsulation, Lost: 0',
     async () => {
       const u1 = () => topo.hv1.ipJson<Array<{ stats64: { tx: { packets: number } } }>>(['-s', 'link', 'show', 'dev', 'u1'])[0].stats64.tx.packets;
@@ -177,7 +178,7 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
     300_000,
   );
 
-  itWithBackend('fentry')(
+  itWithBackend('fentry', ...SRV6_PATH)(
     'fentry: seg6 functions between the device events, len and gso_type change where encapsulation happens',
     async () => {
       const { summary, received, packets, name } = await traceTransfer('fentry', { regex: SRV6_REGEX });
@@ -191,7 +192,7 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
     600_000,
   );
 
-  itWithBackend('fentry')(
+  itWithBackend('fentry', ...SRV6_PATH)(
     'fentry -t function_graph: return events carry the state after the function',
     async () => {
       const { summary, packets, name } = await traceTransfer('fentry', { regex: '^(seg6_do_srh|seg6_do_srh_encap|iptunnel_handle_offloads)$', type: 'function_graph' });
@@ -215,7 +216,7 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
   );
 
   for (const backend of ['kprobe', 'kprobe-multi'] as const)
-    itWithBackend(backend)(
+    itWithBackend(backend, ...SRV6_PATH)(
       `${backend}: seg6 encap and decap functions between the device events`,
       async () => {
         const { summary, received, packets, name } = await traceTransfer(backend, { regex: SRV6_REGEX });
@@ -266,7 +267,7 @@ describe('ipft CLI', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it(
+  itWith(SRV6_PATH)(
     'traces until SIGTERM: summary line, Trace ready!, ready file, Samples/Lost, GSO blocks; nothing left attached',
     async () => {
       const ready = join(dir, 'ready');

@@ -33,7 +33,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { packageRoot } from '../native/addon';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { StateService } from '../state/state.service';
-import { kernelHas } from '../testing/kernel-features';
+import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { Receiver, runIn, VmNic } from './testing/traffic';
@@ -221,7 +221,7 @@ afterAll(() => {
 describe(`XDP offload in the agent (${MODE} mode)`, () => {
   let linkView: ReturnType<typeof attachedToU2>;
 
-  it('without an offloaded tenant nothing is loaded or attached', async () => {
+  itWith(SRV6)('without an offloaded tenant nothing is loaded or attached', async () => {
     const r = await dp.upsertNode(node);
     expect(r.failed).toEqual([]);
     expect(r.xdp).toBeUndefined();
@@ -230,7 +230,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect(readdirSync(pinRoot)).toEqual([]);
   });
 
-  it('the first offloaded tenants attach the program to the underlay (native, pinned link) and fill the SID map', async () => {
+  itWith(SRV6)('the first offloaded tenants attach the program to the underlay (native, pinned link) and fill the SID map', async () => {
     const a = await dp.upsertTenant(tenant('alpha', true));
     expect(a.failed).toEqual([]);
     expect(a.xdp).toMatchObject({ sids: 1, added: 1, attachments: [{ ifname: 'u2', mode: 'native' }], detached: [] });
@@ -249,7 +249,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect(hv2.ipJson(['-6', 'route', 'show', `${SID.beta}/128`])[0]).toMatchObject({ encap: 'seg6local', action: 'End.DX4' });
   });
 
-  it('before HV2 knows the VM as a neighbour, XDP passes to the kernel (in table mode End.DT4 then drops)', async () => {
+  itWith(SRV6)('before HV2 knows the VM as a neighbour, XDP passes to the kernel (in table mode End.DT4 then drops)', async () => {
     const c0 = await counters();
     const k0 = kernelCount(SID.beta);
     let sent: Record<T, string[]> = { alpha: [], beta: [] };
@@ -273,7 +273,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     } else expect(got.alpha).toEqual(sent.alpha.sort());
   });
 
-  it('UDP from each VM on HV1 reaches its own tenant’s VM on HV2, decapsulated by XDP', async () => {
+  itWith(SRV6)('UDP from each VM on HV1 reaches its own tenant’s VM on HV2, decapsulated by XDP', async () => {
     const c0 = await counters();
     const k0 = kernelCount(SID.beta);
     let sent: Record<T, string[]> = { alpha: [], beta: [] };
@@ -290,14 +290,14 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect(kernelCount(SID.beta)).toBe(k0);
   });
 
-  it('the agent watches the underlay but its own attachment causes no repair storm', async () => {
+  itWith(SRV6)('the agent watches the underlay but its own attachment causes no repair storm', async () => {
     const before = dp.stats.reconciles;
     await new Promise((r) => setTimeout(r, 1000));
     // debounce 50 ms: a repair loop would have run about 20 times by now
     expect(dp.stats.reconciles - before).toBeLessThanOrEqual(1);
   });
 
-  it('/metrics and /v1/state show the per-SID counters, the passed reasons and the attachment', async () => {
+  itWith(SRV6)('/metrics and /v1/state show the per-SID counters, the passed reasons and the attachment', async () => {
     const c = await counters();
     const text = await metrics.text();
     const line = (name: string, t: T, behaviour: string, extra = '') => `srv6_agent_xdp_${name}{tenant="${t}",sid="${SID[t]}",behaviour="${behaviour}"${extra}}`;
@@ -318,7 +318,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect((await state.tenant('beta')).observed.xdp).toEqual(byId.beta.xdp);
   });
 
-  it('an agent restart detaches nothing: traffic flows through XDP while it is down, and after', async () => {
+  itWith(SRV6)('an agent restart detaches nothing: traffic flows through XDP while it is down, and after', async () => {
     const c0 = await counters();
     stopAgent();
     // The agent is gone: the pinned link keeps the program on the underlay.
@@ -339,7 +339,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect((await counters()).beta.packets - c0.beta.packets).toBe(5);
   });
 
-  it('switching End.DT4 to the kernel path: refused in table mode (nothing changed), allowed with a VRF', async () => {
+  itWith(SRV6)('switching End.DT4 to the kernel path: refused in table mode (nothing changed), allowed with a VRF', async () => {
     const before = sidsInMap();
     if (MODE === 'table') {
       await expect(dp.upsertTenant(tenant('alpha', false))).rejects.toBeInstanceOf(CapabilityMissingError);
@@ -354,7 +354,7 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     expect(attachedToU2()).toEqual(linkView);
   });
 
-  it('deleting the offloaded tenants: the link stays while one is left, the last one detaches it', async () => {
+  itWith(SRV6)('deleting the offloaded tenants: the link stays while one is left, the last one detaches it', async () => {
     const a = await dp.deleteTenant('alpha');
     expect(a.failed).toEqual([]);
     expect(sidsInMap()).toEqual([full(SID.beta)]);
@@ -401,7 +401,7 @@ describe('XDP offload failures in the agent', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('an offload that cannot load fails the job with a typed, clear error; the kernel objects are applied', async () => {
+  itWith(SRV6)('an offload that cannot load fails the job with a typed, clear error; the kernel objects are applied', async () => {
     await dp2.upsertNode({ ...node, underlay: ['ul0'] });
     const spec: TenantSpecDto = { id: 'gamma', behaviour: 'End.DX4', sid: 'fc00:0:2:c::', xdpOffload: true, dx: { nexthop: '10.9.0.2', interface: 'tx0' }, interfaces: [{ name: 'tx0', gateways: ['10.9.0.1/24'] }], routes: [] };
     let err: unknown;

@@ -12,12 +12,19 @@
 //        10.0.1.0/24 encap seg6 mode encap segs fc00:1::d4 dev u2
 //   mark 0xdeadbeef (tc, bpf/trace/test_mark.bpf.c) on: v1 egress, t1 ingress, u2 ingress, v2 ingress
 //   (the data direction vm1 → vm2; ACKs are not marked)
+//
+// On a kernel without seg6/seg6local (srv6: false) the HVs route the VMs' IPv4 over the IPv6
+// underlay without encapsulation (`10.0.2.0/24 via inet6 fc00:12::2`): the same TCP path for
+// the tests that trace packets but assert nothing about SRv6.
 import { statSync } from 'node:fs';
 
+import { KernelFeature, kernelLacks } from '../../testing/kernel-features';
 import { TestNetns } from '../../testing/netns';
 import { tcMark, tcpTransferBetween, TEST_MARK } from './traffic';
 
 export { TEST_MARK };
+/** What the SRv6 path of this topology needs (H.Encaps routes, End.DX4). */
+export const SRV6_PATH: KernelFeature[] = ['seg6', 'seg6local'];
 /** Outer IPv6 header + SRH with one segment: what H.Encaps adds to every packet. */
 export const ENCAP_OVERHEAD = 40 + 8 + 16;
 
@@ -28,6 +35,8 @@ export interface Srv6GsoTopology {
   vm2: TestNetns;
   /** Network namespace inodes (the tracer's `netns` field). */
   inode: { vm1: number; hv1: number; hv2: number; vm2: number };
+  /** false: plain routing, no SRv6 (the kernel lacks it). */
+  srv6: boolean;
   ifindex: { v1: number; t1: number; u1: number; u2: number; t2: number; v2: number };
 }
 
@@ -41,6 +50,7 @@ function sysctls(ns: TestNetns, kv: string[]): void {
 
 /** Builds the topology (cleanup: destroyAllNetns, registered before creation by TestNetns). */
 export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
+  const srv6 = kernelLacks(SRV6_PATH).length === 0;
   const vm1 = TestNetns.create(`${tag}vm1`);
   const hv1 = TestNetns.create(`${tag}hv1`);
   const hv2 = TestNetns.create(`${tag}hv2`);
@@ -66,8 +76,9 @@ export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
     'link set t1 up',
     'link set u1 up',
     'route add fc00:2::/64 via fc00:12::2 dev u1',
-    'route add 10.0.2.0/24 encap seg6 mode encap segs fc00:2::d4 dev u1',
-    'route add fc00:1::d4/128 encap seg6local action End.DX4 nh4 10.0.1.2 dev t1',
+    ...(srv6
+      ? ['route add 10.0.2.0/24 encap seg6 mode encap segs fc00:2::d4 dev u1', 'route add fc00:1::d4/128 encap seg6local action End.DX4 nh4 10.0.1.2 dev t1']
+      : ['route add 10.0.2.0/24 via inet6 fc00:12::2 dev u1']),
   ]);
   hv2.ipBatch([
     'addr add 10.0.2.1/24 dev t2',
@@ -75,8 +86,9 @@ export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
     'link set t2 up',
     'link set u2 up',
     'route add fc00:1::/64 via fc00:12::1 dev u2',
-    'route add 10.0.1.0/24 encap seg6 mode encap segs fc00:1::d4 dev u2',
-    'route add fc00:2::d4/128 encap seg6local action End.DX4 nh4 10.0.2.2 dev t2',
+    ...(srv6
+      ? ['route add 10.0.1.0/24 encap seg6 mode encap segs fc00:1::d4 dev u2', 'route add fc00:2::d4/128 encap seg6local action End.DX4 nh4 10.0.2.2 dev t2']
+      : ['route add 10.0.1.0/24 via inet6 fc00:12::1 dev u2']),
   ]);
   for (const [ns, dev] of [[hv1, 't1'], [hv1, 'u1'], [hv2, 't2'], [hv2, 'u2']] as const) sysctls(ns, [`net.ipv4.conf.${dev}.rp_filter=0`]);
 
@@ -92,6 +104,7 @@ export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
     hv2,
     vm2,
     inode: { vm1: ino(vm1), hv1: ino(hv1), hv2: ino(hv2), vm2: ino(vm2) },
+    srv6,
     ifindex: {
       v1: ifindex(vm1, 'v1'),
       t1: ifindex(hv1, 't1'),

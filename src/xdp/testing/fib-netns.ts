@@ -18,7 +18,8 @@
 //     10.0.4.0/24 dev u0                 (back out of the ingress device)
 //     blackhole 10.0.5.0/24
 //     10.0.6.0/24 dev ta mtu lock 1300
-//     10.0.7.0/24 encap seg6 ... dev u0  (lwtunnel)
+//     10.0.7.0/24 encap ip ... dev u0    (lwtunnel: an IP tunnel's, which every kernel with
+//                                          IP tunnels has; the program passes any lwtunnel route)
 //     local 10.0.0.100 dev ta
 //     unreachable default (v4, v6)
 //   main (End.DX*: the next hops' host routes, as the dataplane installs them)
@@ -111,7 +112,7 @@ export function createFibNetns(tag: string): TestNetns {
     `route add 10.0.4.0/24 dev u0 ${a}`,
     `route add blackhole 10.0.5.0/24 ${a}`,
     `route add 10.0.6.0/24 dev ta ${a} mtu lock 1300`,
-    `route add 10.0.7.0/24 encap seg6 mode encap segs fc00:0:9::1 dev u0 ${a}`,
+    `route add 10.0.7.0/24 encap ip id 7 dst 10.9.9.9 dev u0 ${a}`,
     `route add local 10.0.0.100 dev ta ${a}`,
     `route add unreachable default ${a}`,
     `route add unreachable ::/0 ${a}`,
