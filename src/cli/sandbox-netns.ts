@@ -1,6 +1,7 @@
 // `serve --sandbox`: the agent manages a namespace of its own instead of the host, with a veth
-// pair standing in for the underlay. Idempotent: created when missing, repaired when incomplete,
-// reused as it is otherwise; kept on exit (like the dataplane it will hold).
+// pair standing in for the underlay and another for a VM's tap (the README's example tenant uses
+// it). Idempotent: created when missing, repaired when incomplete, reused as it is otherwise; kept
+// on exit (like the dataplane it will hold).
 import { Rtnetlink } from '../netlink';
 import { addNetns, netnsExists } from '../kernel/named-netns';
 
@@ -8,6 +9,9 @@ export interface SandboxSpec {
   netns: string;
   uplink: string;
   peer: string;
+  /** A VM's tap on this HV (a tenant interface) and its VM-side peer. */
+  tap: string;
+  vm: string;
   /** IPv6 address of the uplink, "addr/len" (added with nodad). */
   address: string;
 }
@@ -16,6 +20,8 @@ export const SANDBOX: SandboxSpec = {
   netns: 'srv6-sandbox',
   uplink: 'sbx-uplink',
   peer: 'sbx-peer',
+  tap: 'sbx-tap0',
+  vm: 'sbx-vm0',
   address: 'fc00:0:ffff::1/64',
 };
 
@@ -33,22 +39,26 @@ export async function ensureSandbox(spec: SandboxSpec = SANDBOX): Promise<string
       await rt.setLink('lo', { up: true });
       done.push('set lo up');
     }
-    let uplink = await rt.link(spec.uplink);
-    if (uplink && uplink.kind !== 'veth')
-      throw new Error(`${spec.netns}: ${spec.uplink} exists but is a ${uplink.kind ?? 'device of unknown kind'}, not a veth (delete the namespace to start over)`);
-    if (!uplink) {
-      await rt.createLink({ name: spec.uplink, kind: 'veth', peer: { name: spec.peer } });
-      done.push(`created veth ${spec.uplink}/${spec.peer}`);
-      uplink = (await rt.link(spec.uplink))!;
-    }
-    for (const name of [spec.peer, spec.uplink]) {
-      const l = await rt.link(name);
-      if (!l) throw new Error(`${spec.netns}: ${name} is missing (delete the namespace to start over)`);
-      if (!l.up) {
-        await rt.setLink(name, { up: true });
-        done.push(`set ${name} up`);
+    for (const [a, b] of [
+      [spec.uplink, spec.peer],
+      [spec.tap, spec.vm],
+    ]) {
+      const l = await rt.link(a);
+      if (l && l.kind !== 'veth') throw new Error(`${spec.netns}: ${a} exists but is a ${l.kind ?? 'device of unknown kind'}, not a veth (delete the namespace to start over)`);
+      if (!l) {
+        await rt.createLink({ name: a, kind: 'veth', peer: { name: b } });
+        done.push(`created veth ${a}/${b}`);
+      }
+      for (const name of [b, a]) {
+        const x = await rt.link(name);
+        if (!x) throw new Error(`${spec.netns}: ${name} is missing (delete the namespace to start over)`);
+        if (!x.up) {
+          await rt.setLink(name, { up: true });
+          done.push(`set ${name} up`);
+        }
       }
     }
+    const uplink = (await rt.link(spec.uplink))!;
     const addrs = await rt.addresses(6, uplink.index);
     if (!addrs.some((a) => a.index === uplink!.index && a.address === spec.address)) {
       await rt.addAddress({ index: uplink.index, address: spec.address, nodad: true });
