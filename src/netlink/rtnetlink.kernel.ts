@@ -268,6 +268,15 @@ describe('rules', () => {
     for (const r of rules) await nl.deleteRule(r);
     expect((await nl.rules()).filter((r) => (r.priority ?? 0) >= 1100 && (r.priority ?? 0) <= 1102)).toHaveLength(0);
   });
+
+  it('a goto rule made by iproute2 dumps without a table and is deleted by what the dump returned', async () => {
+    ns.ip(['-6', 'rule', 'add', 'pref', '1200', 'iif', 'v1', 'goto', '1300']);
+    const [dumped] = (await nl.rules(6)).filter((r) => r.priority === 1200);
+    expect(dumped).toMatchObject({ family: 6, priority: 1200, iif: 'v1', action: 'goto', goto: 1300 });
+    expect(dumped).not.toHaveProperty('table');
+    await nl.deleteRule(dumped);
+    expect(ns.ipJson(['-6', 'rule', 'show']).filter((r: any) => r.priority === 1200)).toEqual([]);
+  });
 });
 
 describe('neighbours', () => {

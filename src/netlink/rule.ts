@@ -96,7 +96,11 @@ export function decodeRule(msg: NetlinkMessage): Rule {
   const a = parseAttrs(p, FRH_LEN);
   const actionCode = p.readUInt8(7);
   const action = (Object.keys(RULE_ACTIONS) as RuleAction[]).find((k) => RULE_ACTIONS[k] === actionCode);
-  const r: Rule = { family, table: a.u32(FRA.TABLE) ?? p.readUInt8(4), priority: a.u32(FRA.PRIORITY) ?? 0 };
+  const r: Rule = { family, priority: a.u32(FRA.PRIORITY) ?? 0 };
+  // Table 0 (RT_TABLE_UNSPEC) is no table: what a goto, an l3mdev or a blackhole rule reports. Kept,
+  // it made the rule impossible to send back (validate refuses table 0): a dumped goto was undeletable.
+  const table = a.u32(FRA.TABLE) ?? p.readUInt8(4);
+  if (table !== 0) r.table = table;
   if (action) r.action = action;
   const set = <K extends keyof Rule>(k: K, v: Rule[K] | undefined) => {
     if (v !== undefined) r[k] = v;

@@ -1,0 +1,51 @@
+// Node jobs against a real kernel: they need no SRv6, so they run on every kernel (table mode here,
+// VRF mode where the kernel has VRF). Observed with iproute2.
+//
+//   netns srv6t-node-*:  ul0 <-> ul1, ul2 <-> ul3   underlay candidates
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Rtnetlink } from '../netlink/rtnetlink';
+import { kernelHas } from '../testing/kernel-features';
+import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { Dataplane } from './dataplane';
+import { DesiredStateStore } from './state-store';
+
+const MODE = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
+const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
+
+let ns: TestNetns;
+let nl: Rtnetlink;
+let dir: string;
+let dp: Dataplane;
+
+beforeAll(async () => {
+  ns = TestNetns.create('node');
+  ns.vethPairs([['ul0', 'ul1'], ['ul2', 'ul3']]);
+  nl = Rtnetlink.open({ netns: ns.name });
+  dir = mkdtempSync(join(tmpdir(), 'srv6t-node-'));
+  dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
+  await dp.start();
+});
+afterAll(() => {
+  dp?.stop();
+  nl?.close();
+  destroyAllNetns();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The table-mode jumps over the tenant rules, per underlay interface, as iproute2 shows them. */
+const gotoIifs = () => [...ns.ipJson(['-4', 'rule', 'show']), ...ns.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.goto !== undefined).map((r: any) => r.iif).sort();
+
+describe(`node jobs (${MODE} mode)`, () => {
+  it('a new underlay: the old interface\'s rules go, the new one\'s come, seg6 is enabled on it; a resync then changes nothing', async () => {
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
+    if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul0', 'ul0']);
+    const r = await dp.upsertNode({ ...node, underlay: ['ul2'] });
+    expect(r.failed).toEqual([]);
+    if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul2', 'ul2']);
+    expect(ns.exec('sysctl', ['-n', 'net.ipv6.conf.ul2.seg6_enabled']).trim()).toBe('1');
+    expect((await dp.resync()).operations).toBe(0);
+  });
+});
