@@ -23,9 +23,11 @@ function tryInNetns(cmds: string[][]): boolean {
   }
 }
 
-// A device that is up, for routes and nexthops that need one (lo has no nexthop objects).
+// A device with carrier, for routes and nexthops that need one (lo takes no nexthop objects; a
+// nexthop on a veth whose peer is down is refused: "Carrier for nexthop device is down").
 const VETH: string[][] = [
   ['link', 'add', 'f0', 'type', 'veth', 'peer', 'name', 'f1'],
+  ['link', 'set', 'f1', 'up'],
   ['link', 'set', 'f0', 'up'],
 ];
 
