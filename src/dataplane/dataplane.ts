@@ -6,6 +6,7 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
+import { MissingInterfaceError } from './planner';
 import { DriftWatcher, Planned, ReconcileResult, Reconciler, SharedReads } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
@@ -98,8 +99,15 @@ export class Dataplane {
     this.opts.store.close(); // reopened by a later save, should a job still finish after this
   }
 
+  /**
+   * The underlay interfaces must exist: checked when the job's turn comes, before its transition
+   * (the kernel would refuse only the sysctls, after the state was saved and the rules made).
+   */
   upsertNode(dto: NodeSpecDto): Promise<JobResult> {
-    return this.job((s) => upsertNode(s, dto));
+    const underlayExists = async () => {
+      for (const name of dto.underlay) if (!(await this.opts.nl.link(name))) throw new MissingInterfaceError(name, 'underlay');
+    };
+    return this.job((s) => upsertNode(s, dto), undefined, underlayExists);
   }
 
   upsertTenant(dto: TenantSpecDto): Promise<JobResult> {
@@ -151,9 +159,9 @@ export class Dataplane {
    * resync) reconcile everything. Tenant jobs that queued up behind a running one are taken as a
    * group (see runGroup).
    */
-  private job(transition: (s: DesiredState) => DesiredState, tenant?: string): Promise<JobResult> {
+  private job(transition: (s: DesiredState) => DesiredState, tenant?: string, check?: () => Promise<void>): Promise<JobResult> {
     return new Promise<JobResult>((resolve, reject) => {
-      this.pending.push({ transition, tenant, resolve, reject });
+      this.pending.push({ transition, tenant, check, resolve, reject });
       void this.pump();
     });
   }
@@ -198,6 +206,7 @@ export class Dataplane {
 
   private async runOne(j: PendingJob): Promise<void> {
     try {
+      await j.check?.();
       const prev = this.desired;
       const next = unlessSame(prev, j.transition(prev), j.tenant);
       const commit = (s: DesiredState) => this.commit(s);
@@ -345,6 +354,8 @@ function sum(a: Record<string, number>, b: Record<string, number>): Record<strin
 interface PendingJob {
   transition: (s: DesiredState) => DesiredState;
   tenant?: string;
+  /** What the kernel must show before the transition (node jobs: their underlay); only jobs that run alone have one. */
+  check?: () => Promise<void>;
   /** Not coalesced with its neighbours (its member's plan failed once). */
   alone?: boolean;
   resolve: (r: JobResult) => void;

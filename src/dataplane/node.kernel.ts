@@ -39,6 +39,15 @@ afterAll(() => {
 const gotoIifs = () => [...ns.ipJson(['-4', 'rule', 'show']), ...ns.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.goto !== undefined).map((r: any) => r.iif).sort();
 
 describe(`node jobs (${MODE} mode)`, () => {
+  it('an underlay interface that does not exist: refused naming it; the state, rules and sysctls unchanged', async () => {
+    const before = ns.kernelSnapshot();
+    const version = dp.state.version;
+    await expect(dp.upsertNode({ ...node, underlay: ['ul0', 'nosuch0'] })).rejects.toMatchObject({ name: 'MissingInterfaceError', ifname: 'nosuch0', message: 'underlay interface nosuch0 does not exist on this hypervisor' });
+    expect(dp.state.version).toBe(version);
+    expect(dp.state.node).toBeUndefined();
+    expect(ns.kernelSnapshot()).toEqual(before);
+  });
+
   it('a new underlay: the old interface\'s rules go, the new one\'s come, seg6 is enabled on it; a resync then changes nothing', async () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul0', 'ul0']);

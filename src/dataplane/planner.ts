@@ -165,8 +165,12 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 export class MissingInterfaceError extends Error {
-  constructor(readonly ifname: string) {
-    super(`tenant interface ${ifname} does not exist on this hypervisor`);
+  constructor(
+    readonly ifname: string,
+    /** What the job names it as: a tenant interface, or (upsert-node) an underlay interface. */
+    role: 'tenant' | 'underlay' = 'tenant',
+  ) {
+    super(`${role} interface ${ifname} does not exist on this hypervisor`);
     this.name = 'MissingInterfaceError';
   }
 }
