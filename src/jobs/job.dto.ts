@@ -15,8 +15,12 @@ export class JobEnvelopeDto {
   @IsIn(JOB_TYPES)
   type!: JobType;
 
-  /** The same key twice returns the first job's result and applies nothing again. */
-  @IsAbsentOr() @IsString() @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -' })
+  /**
+   * The same key twice returns the first job's result and applies nothing again. The key is the
+   * queue's job id, so it may not be digits only: those are the ids the queue numbers jobs with
+   * (key "1" would have found job 1 and returned its result as a duplicate).
+   */
+  @IsAbsentOr() @IsString() @Matches(/^(?![0-9]+$)[A-Za-z0-9._:-]{1,128}$/, { message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -, not digits only (those are the queue’s own job ids)' })
   idempotencyKey?: string;
 }
 
