@@ -118,6 +118,17 @@ describe('state', () => {
         '',
       ].join('\n'),
     );
+    const degraded = formatState({
+      hypervisor: 'hv1',
+      mode: 'table',
+      version: 4,
+      node: null,
+      owned: {},
+      driftRepairs: 0,
+      tenants: [{ id: 'alpha', table: 10000, sid: 'fc00:0:1:1::', behaviour: 'End.DT6', interfaces: ['ta0', 'ta1'], missingInterfaces: ['ta1'], routes: 1, decap: null }],
+    });
+    expect(degraded).toContain('alpha   10000  fc00:0:1:1::  End.DT6    ta0,ta1(MISSING)');
+    expect(degraded.endsWith('\nmissing interfaces (degraded, configured when they appear): alpha/ta1\n')).toBe(true);
     expect(formatState({ hypervisor: 'hv1', mode: 'vrf', version: 0, node: null, owned: {}, driftRepairs: 0, tenants: [] })).toBe(
       'hypervisor hv1, vrf mode, desired state v0, 0 drift repairs\nnode: not configured yet (submit an upsert-node job)\nowned kernel objects: none\ntenants: none\n',
     );

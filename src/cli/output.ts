@@ -135,7 +135,7 @@ export interface StateSummaryLike {
   node: { underlay: string[]; locator: string; encapSource: string; underlayMtu: number } | null;
   owned: Record<string, number>;
   driftRepairs: number;
-  tenants: { id: string; table: number; sid: string; behaviour: string; interfaces: string[]; routes: number; decap: { packets: number; bytes: number; errors: number } | null }[];
+  tenants: { id: string; table: number; sid: string; behaviour: string; interfaces: string[]; missingInterfaces?: string[]; routes: number; decap: { packets: number; bytes: number; errors: number } | null }[];
 }
 
 export function formatState(s: StateSummaryLike): string {
@@ -146,9 +146,11 @@ export function formatState(s: StateSummaryLike): string {
   lines.push('');
   const t = table(
     ['TENANT', 'TABLE', 'SID', 'BEHAVIOUR', 'INTERFACES', 'ROUTES', 'DECAP PKTS', 'BYTES', 'ERRORS'],
-    s.tenants.map((x) => [x.id, String(x.table), x.sid, x.behaviour, x.interfaces.join(',') || '-', String(x.routes), ...(x.decap ? [String(x.decap.packets), String(x.decap.bytes), String(x.decap.errors)] : ['-', '-', '-'])]),
+    s.tenants.map((x) => [x.id, String(x.table), x.sid, x.behaviour, x.interfaces.map((n) => (x.missingInterfaces?.includes(n) ? `${n}(MISSING)` : n)).join(',') || '-', String(x.routes), ...(x.decap ? [String(x.decap.packets), String(x.decap.bytes), String(x.decap.errors)] : ['-', '-', '-'])]),
   );
-  return `${lines.join('\n')}\n${t}`;
+  const missing = s.tenants.flatMap((x) => (x.missingInterfaces ?? []).map((n) => `${x.id}/${n}`));
+  const note = missing.length ? `\nmissing interfaces (degraded, configured when they appear): ${missing.join(', ')}\n` : '';
+  return `${lines.join('\n')}\n${t}${note}`;
 }
 
 /** GET /v1/tenants/:id, as StateService.tenant() returns it. */

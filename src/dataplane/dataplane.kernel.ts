@@ -225,4 +225,23 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(r2.operations).toBe(0);
     dp = restarted;
   });
+
+  itWith(SRV6)("a VM's tap deleted while the agent is down: the restart reconciles the rest and reports it missing; re-created, it is configured", async () => {
+    dp.stop();
+    ns.ip(['link', 'del', 'tc0']); // gamma's only interface (and its End.DX6 cross-connect)
+    ns.ip(['route', 'del', '10.1.0.0/24', 'table', String(dp.state.tenants.alpha.table)]); // a change the restart must repair
+    const restarted = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, debounceMs: 50 });
+    dp = restarted;
+    const r = await restarted.start();
+    expect({ failed: r.failed, missing: r.missing }).toEqual({ failed: [], missing: ['tc0'] });
+    expect([...restarted.missingInterfaces]).toEqual(['tc0']);
+    expect(ns.ipJson(['route', 'show', 'table', String(dp.state.tenants.alpha.table), '10.1.0.0/24'])).toHaveLength(1);
+    // The tap comes back (the VM restarted): the monitor's link event brings it in.
+    ns.vethPairs([['tc0', 'tc1']]);
+    await eventually(() => !restarted.missingInterfaces.has('tc0'), scaled(5000));
+    const [tc0] = ns.ipJson(['addr', 'show', 'dev', 'tc0']);
+    expect(tc0.mtu).toBe(1500 - 64);
+    expect(tc0.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)).toEqual(expect.arrayContaining(['10.9.0.1/24', 'fd00:c::1/64']));
+    expect(ns.ipJson(['-6', 'route', 'show', 'table', 'all', 'fd00:c::2/128']).filter((x: any) => x.dev === 'tc0')).toHaveLength(1);
+  });
 });

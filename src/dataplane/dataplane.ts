@@ -61,6 +61,8 @@ export class Dataplane {
   private resyncTimer?: NodeJS.Timeout;
   /** Counters for metrics and tests. */
   readonly stats = { driftRepairs: 0, reconciles: 0 };
+  /** Tenant interfaces missing at the last reconcile that covered them: left out until they appear. */
+  private readonly missing = new Set<string>();
 
   constructor(private readonly opts: DataplaneOptions) {
     this.own = opts.ownership ?? DEFAULT_OWNERSHIP;
@@ -78,6 +80,19 @@ export class Dataplane {
 
   get xdp(): XdpSync | undefined {
     return this.opts.xdp;
+  }
+
+  /** Tenant interfaces that do not exist (a VM's tap gone): that interface is degraded, nothing else. */
+  get missingInterfaces(): ReadonlySet<string> {
+    return this.missing;
+  }
+
+  /** After a reconcile: a full one replaces the set; one of a tenant (`names`: its interfaces, before and after) its part. */
+  private noteMissing(missing: string[] | undefined, names?: string[]): void {
+    if (names) for (const n of names) this.missing.delete(n);
+    else this.missing.clear();
+    for (const n of missing ?? []) this.missing.add(n);
+    if (missing?.length) this.opts.log?.('tenant interfaces missing: left out until they appear', { interfaces: missing });
   }
 
   /** Startup reconcile from the stored state, then drift repair. */
@@ -215,6 +230,7 @@ export class Dataplane {
       const again = () => (scoped ? this.reconciler.reconcileTenant(prev, this.desired, j.tenant!, commit) : this.reconciler.reconcile(this.desired, commit));
       const r = await this.retried(scoped ? await this.reconciler.reconcileTenant(prev, next, j.tenant!, commit) : await this.reconciler.reconcile(next, commit), again);
       this.stats.reconciles++;
+      this.noteMissing(r.missing, scoped ? interfacesOf(j.tenant!, prev, next) : undefined);
       await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
       const { state: _s, ...result } = r;
       j.resolve({ ...result, version: this.desired.version });
@@ -256,7 +272,7 @@ export class Dataplane {
       if (!jobs.length) continue;
       // An interface handed from one tenant to another: the second plan would read it before
       // the first apply releases it. Such a job waits for the next round.
-      const names = [cur, next].flatMap((st) => st.tenants[tenant]?.interfaces.map((x) => x.name) ?? []);
+      const names = interfacesOf(tenant, cur, next);
       if (names.some((n) => interfaces.has(n))) {
         this.pending.unshift(...jobs.map((x) => x.j), ...group.slice(i + 1).flat());
         break;
@@ -295,6 +311,7 @@ export class Dataplane {
         const first = await this.reconciler.apply(planned, 'tenant');
         const { state: after, ...result } = await this.retried(first, () => this.reconciler.reconcileTenant(prev, cur, tenant));
         this.stats.reconciles++;
+        this.noteMissing(result.missing, interfacesOf(tenant, prev, planned.state));
         live = carryBookkeeping(live, planned.state, after);
         for (const { j, version, changed } of jobs) {
           // A job that asked for nothing new (e.g. a re-run) changed nothing, whatever its neighbours did.
@@ -349,6 +366,11 @@ function sum(a: Record<string, number>, b: Record<string, number>): Record<strin
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
   return out;
+}
+
+/** The interface names of a tenant in any of the states. */
+function interfacesOf(tenant: string, ...states: DesiredState[]): string[] {
+  return [...new Set(states.flatMap((st) => st.tenants[tenant]?.interfaces.map((x) => x.name) ?? []))];
 }
 
 interface PendingJob {

@@ -232,6 +232,25 @@ export function decapRoute(t: TenantState, mode: DataplaneMode, vrf: string | nu
   }
 }
 
+/**
+ * `o` without what needs one of `devices` to exist: their link settings, addresses, sysctls and
+ * the routes through them (connected, local, broadcast, a cross-connect's host route). Rules stay:
+ * an `iif <tap>` rule needs no device, and keeping it keeps the tap's tenant isolation in place for
+ * the moment the tap comes back. For tenant interfaces that are missing (a VM's tap gone while the
+ * agent was down): the rest of the tenant and the node are reconciled, the tap when it reappears.
+ */
+export function withoutDevices(o: KernelObjects, devices: Set<string>): KernelObjects {
+  if (!devices.size) return o;
+  const keep = <K, V>(m: Map<K, V>, drop: (v: V) => boolean) => new Map([...m].filter(([, v]) => !drop(v)));
+  return {
+    ...o,
+    links: keep(o.links, (l) => devices.has(l.name)),
+    addresses: keep(o.addresses, (a) => devices.has(a.ifname)),
+    sysctls: keep(o.sysctls, (x) => x.path[2] === 'conf' && devices.has(x.path[3])),
+    routes: keep(o.routes, (r) => r.oifName !== undefined && devices.has(r.oifName)),
+  };
+}
+
 /** The local-rule objects of `o`, decided by `state` (a tenant-scoped plan passes the whole state). */
 export function setLocalRules(o: KernelObjects, state: DesiredState, mode: DataplaneMode, own: Ownership): void {
   for (const [k, r] of o.rules) if (isMovedLocalRule(r, own)) o.rules.delete(k);

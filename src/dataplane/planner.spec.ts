@@ -2,7 +2,7 @@
 import type { Link } from '../netlink/link';
 import type { Route } from '../netlink/route';
 import { DesiredState, emptyState } from './desired-state';
-import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, KernelObjects, ruleKey } from './kernel-objects';
+import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, KernelObjects, ruleKey, withoutDevices } from './kernel-objects';
 import { ForeignObjectError, MissingInterfaceError, Observed, Op, phaseOf, plan } from './planner';
 import { allocateNexthops, upsertNode, upsertTenant } from './state-transitions';
 
@@ -206,5 +206,27 @@ describe('planner', () => {
     it('refuses a rule priority that leaves no room for the jump', () => {
       expect(() => buildKernelObjects(state('table'), 'table', { ...own, rulePriority: 2 })).toThrow(/rule priority/);
     });
+  });
+});
+
+describe('withoutDevices (a tenant interface that does not exist)', () => {
+  it('leaves out what needs the device, keeps its iif rules and everything else', () => {
+    const st = upsertTenant(
+      upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 }),
+      { id: 'alpha', behaviour: 'End.DX4', dx: { nexthop: '10.0.1.2', interface: 'ta1' }, interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }, { name: 'ta1', gateways: ['10.0.1.1/24'] }], routes: [] },
+      'table',
+    );
+    const all = buildKernelObjects(st, 'table', DEFAULT_OWNERSHIP);
+    const o = withoutDevices(all, new Set(['ta1']));
+    expect([...o.links.keys()]).toEqual(['ta0']);
+    expect([...o.addresses.keys()]).toEqual(['ta0|10.0.0.1/24']);
+    expect([...o.sysctls.keys()].filter((k) => k.includes('ta'))).toEqual(['net/ipv4/conf/ta0/rp_filter']);
+    expect([...o.routes.values()].filter((r) => r.oifName === 'ta1')).toEqual([]);
+    expect([...o.routes.values()].filter((r) => r.oifName === 'ta0').length).toBeGreaterThan(0);
+    // the SID route, the unreachable defaults, and both interfaces' rules stay
+    expect(o.routes.size).toBe(all.routes.size - [...all.routes.values()].filter((r) => r.oifName === 'ta1').length);
+    expect(o.rules).toEqual(all.rules);
+    expect([...o.rules.values()].filter((r) => r.iif === 'ta1')).toHaveLength(2);
+    expect(withoutDevices(all, new Set())).toBe(all);
   });
 });

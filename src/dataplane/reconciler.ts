@@ -9,7 +9,7 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import { Applier, ApplyResult } from './applier';
 import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
-import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules } from './kernel-objects';
+import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules, withoutDevices } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
 import { withTableModeXdpDecap } from '../xdp/table-mode';
@@ -17,6 +17,8 @@ import type { XdpReport, XdpSync } from '../xdp/xdp-sync';
 
 export interface ReconcileResult extends ApplyResult {
   durationMs: number;
+  /** Tenant interfaces that do not exist, left out (the rest reconciled); in the scope reconciled. */
+  missing?: string[];
   /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs). */
   state: DesiredState;
   /** What the XDP offload did, when it ran (some tenant has xdpOffload, or it was just detached). */
@@ -43,6 +45,8 @@ export interface Planned {
   ops: Op[];
   state: DesiredState;
   links: Map<string, Link>;
+  /** Tenant interfaces of the state that do not exist: left out of the plan (withoutDevices). */
+  missing?: string[];
 }
 
 export class Reconciler {
@@ -157,12 +161,16 @@ export class Reconciler {
     // are made of the node, the tenants and the nexthop ids only (bookkeeping changes don't count).
     const l = this.lastFull?.state;
     const same = !!l && l.node === s.node && l.tenants === s.tenants && l.nexthops === s.nexthops;
-    const desired = same ? this.lastFull!.objects : this.objects(s);
-    this.lastFull = { state: s, objects: desired };
+    const all = same ? this.lastFull!.objects : this.objects(s);
+    this.lastFull = { state: s, objects: all };
+    // A tenant interface that is gone (a VM's tap deleted while the agent was down) degrades that
+    // interface only: the rest reconciles, and the monitor's link event brings it back in.
+    const missing = [...all.links.keys()].filter((n) => !observed.links.has(n));
+    const desired = withoutDevices(all, new Set(missing));
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
     const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
-    return { ops, state: s, links: observed.links };
+    return { ops, state: s, links: observed.links, missing };
   }
 
   /**
@@ -242,7 +250,11 @@ export class Reconciler {
     const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
     const vrfs = new Set(s.ownedVrfs.filter((v) => desired.vrfs.has(v) || before.vrfs.has(v)));
-    return { ops: plan(desired, observed, { ownedVrfs: vrfs, configured }), state: s, links };
+    // An interface the tenant already had may be missing (degraded, as in a full reconcile); one
+    // this job adds must exist (the plan fails with MissingInterfaceError).
+    const had = new Set(prev.tenants[id]?.interfaces.map((i) => i.name) ?? []);
+    const missing = [...desired.links.keys()].filter((n) => !links.has(n) && had.has(n));
+    return { ops: plan(withoutDevices(desired, new Set(missing)), observed, { ownedVrfs: vrfs, configured }), state: s, links, missing };
   }
 
   private readMain(): Promise<MainRoutes> {
@@ -261,17 +273,18 @@ export class Reconciler {
   }
 
   /** The bookkeeping that must be on disk before the kernel changes: MTUs the plan is about to change (a release restores them). */
-  prepare({ ops, state, links }: Planned): Planned {
+  prepare(planned: Planned): Planned {
+    const { ops, state, links } = planned;
     const first = ops.filter((op): op is Extract<Op, { action: 'configure' }> => op.kind === 'link' && op.action === 'configure' && !(op.link.name in state.originalMtu));
     // Unchanged bookkeeping keeps the state object: the caller's commit then writes nothing.
-    if (!first.length) return { ops, state, links };
+    if (!first.length) return planned;
     const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu } };
     for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
-    return { ops, state: s, links };
+    return { ...planned, state: s };
   }
 
   /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
-  async apply({ ops, state, links }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+  async apply({ ops, state, links, missing }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     let result: ApplyResult;
     try {
@@ -289,7 +302,7 @@ export class Reconciler {
     // The offload follows the same state; what it could not do fails the reconcile like an operation.
     const xdp = await this.xdp?.reconcile(s, links, scope);
     if (xdp) result.failed.push(...xdp.failed);
-    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), durationMs: performance.now() - t0, state: s };
+    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), ...(missing?.length ? { missing } : {}), durationMs: performance.now() - t0, state: s };
   }
 }
 

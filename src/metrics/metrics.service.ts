@@ -8,6 +8,8 @@ export interface ScrapeSource {
   /** Owned kernel objects by kind, as the dataplane describes them. */
   ownedObjects(): Record<string, number>;
   driftRepairs(): number;
+  /** Tenant interfaces that do not exist (degraded: left out until they appear). */
+  missingInterfaces?(): { tenant: string; interface: string }[];
   /** Decap counters per tenant SID, from the kernel. */
   sidCounters(): Promise<{ tenant: string; sid: string; behaviour: string; packets: bigint; bytes: bigint; errors: bigint }[]>;
   /** The XDP offload's counters; undefined while it is not loaded. */
@@ -46,6 +48,16 @@ export class MetricsService {
       registers: [this.registry],
       collect() {
         for (const [kind, n] of Object.entries(self.source?.ownedObjects() ?? {})) this.set({ kind }, n);
+      },
+    });
+    new Gauge({
+      name: 'srv6_agent_tenant_interface_missing',
+      help: 'A tenant interface the desired state names that does not exist (1): left out of the kernel until it appears',
+      labelNames: ['tenant', 'interface'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const m of self.source?.missingInterfaces?.() ?? []) this.set({ tenant: m.tenant, interface: m.interface }, 1);
       },
     });
     new Counter({

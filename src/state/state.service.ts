@@ -39,6 +39,11 @@ export class StateService implements ScrapeSource, OnModuleInit {
     return this.dataplane.dataplane.stats.driftRepairs;
   }
 
+  missingInterfaces(): { tenant: string; interface: string }[] {
+    const dp = this.dataplane.dataplane;
+    return Object.values(dp.state.tenants).flatMap((t) => t.interfaces.filter((i) => dp.missingInterfaces.has(i.name)).map((i) => ({ tenant: t.id, interface: i.name })));
+  }
+
   /** The kernel's seg6local counters of every tenant SID (one dump of the agent's routes in main). */
   async sidCounters(): Promise<SidCounter[]> {
     const tenants = Object.values(this.dataplane.dataplane.state.tenants);
@@ -89,6 +94,8 @@ export class StateService implements ScrapeSource, OnModuleInit {
         sid: t.sid,
         behaviour: t.behaviour,
         interfaces: t.interfaces.map((i) => i.name),
+        // Interfaces that do not exist: left out of the kernel until they appear (degraded).
+        missingInterfaces: t.interfaces.map((i) => i.name).filter((n) => dp.missingInterfaces.has(n)),
         routes: Object.keys(t.routes).length,
         decap: countersJson(counters.get(t.id)),
         xdpOffload: t.xdpOffload,
