@@ -244,4 +244,16 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(tc0.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)).toEqual(expect.arrayContaining(['10.9.0.1/24', 'fd00:c::1/64']));
     expect(ns.ipJson(['-6', 'route', 'show', 'table', 'all', 'fd00:c::2/128']).filter((x: any) => x.dev === 'tc0')).toHaveLength(1);
   });
+
+  itWith(SRV6)('a tenant deleted while its tap is gone forgets the tap: a foreign link given the name later is never touched', async () => {
+    ns.ip(['link', 'del', 'tc0']);
+    await eventually(() => dp.missingInterfaces.has('tc0'), scaled(5000));
+    expect((await dp.deleteTenant('gamma')).failed).toEqual([]);
+    expect(dp.state.originalMtu).not.toHaveProperty('tc0');
+    ns.ip(['link', 'add', 'tc0', 'mtu', '9000', 'type', 'veth', 'peer', 'name', 'tc1']);
+    await dp.resync();
+    const [tc0] = ns.ipJson(['link', 'show', 'tc0']);
+    expect({ mtu: tc0.mtu, master: tc0.master }).toEqual({ mtu: 9000, master: undefined });
+    expect(dp.missingInterfaces.size).toBe(0);
+  });
 });

@@ -47,6 +47,11 @@ export interface Planned {
   links: Map<string, Link>;
   /** Tenant interfaces of the state that do not exist: left out of the plan (withoutDevices). */
   missing?: string[];
+  /**
+   * Interfaces the agent configured, no longer desired, that do not exist: nothing to restore, so
+   * their saved MTU goes (kept, a foreign interface given the name later would be "released").
+   */
+  forget?: string[];
 }
 
 export class Reconciler {
@@ -170,7 +175,8 @@ export class Reconciler {
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
     const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
-    return { ops, state: s, links: observed.links, missing };
+    const forget = [...configured.keys()].filter((n) => !all.links.has(n) && !observed.links.has(n));
+    return { ops, state: s, links: observed.links, missing, forget };
   }
 
   /**
@@ -254,7 +260,8 @@ export class Reconciler {
     // this job adds must exist (the plan fails with MissingInterfaceError).
     const had = new Set(prev.tenants[id]?.interfaces.map((i) => i.name) ?? []);
     const missing = [...desired.links.keys()].filter((n) => !links.has(n) && had.has(n));
-    return { ops: plan(withoutDevices(desired, new Set(missing)), observed, { ownedVrfs: vrfs, configured }), state: s, links, missing };
+    const forget = [...configured.keys()].filter((n) => !desired.links.has(n) && !links.has(n));
+    return { ops: plan(withoutDevices(desired, new Set(missing)), observed, { ownedVrfs: vrfs, configured }), state: s, links, missing, forget };
   }
 
   private readMain(): Promise<MainRoutes> {
@@ -284,7 +291,7 @@ export class Reconciler {
   }
 
   /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
-  async apply({ ops, state, links, missing }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+  async apply({ ops, state, links, missing, forget = [] }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     let result: ApplyResult;
     try {
@@ -292,8 +299,9 @@ export class Reconciler {
     } finally {
       this.changedByApply(ops);
     }
-    const bookkeeping = ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
+    const bookkeeping = forget.length > 0 || ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
     const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] } : state;
+    for (const n of forget) delete s.originalMtu[n];
     for (const op of bookkeeping ? ops : []) {
       if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
