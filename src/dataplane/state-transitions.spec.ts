@@ -42,9 +42,18 @@ describe('state transitions', () => {
     ['a table of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { table: 500 }), 'table'), t('b', { table: 500 }), 'table'), 'table'],
     ['the main table', () => upsertTenant(base(), t('a', { table: 254 }), 'table'), 'table'],
     ['a SID of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { sid: 'fc00:0:1:9::' }), 'table'), t('b', { sid: 'fc00:0:1:9::' }), 'table'), 'sid'],
+    ['the SID allocated to another tenant', () => upsertTenant(upsertTenant(base(), t('a'), 'table'), t('b', { sid: 'fc00:0:1:1::' }), 'table'), 'sid'],
     ['a prefix twice', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.1.0.0/24', sids: ['fc00::2'] }] }), 'table'), 'routes[1].prefix'],
     ['removing a route that is not there', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { remove: ['10.1.0.0/24'] }), 'remove[0]'],
     ['a locator too long for SIDs', () => upsertNode(emptyState(), { ...node, locator: 'fc00::/120' }), 'locator'],
+    // inputs that would reach beyond the tenant (issue 15, defect 5)
+    ['the loopback as a tenant interface', () => upsertTenant(base(), t('a', { interfaces: [{ name: 'lo', gateways: [] }] }), 'table'), 'interfaces[0].name'],
+    ['a SID outside the locator (its route in main could shadow the HV’s)', () => upsertTenant(base(), t('a', { sid: 'fc00:0:2:1::' }), 'table'), 'sid'],
+    ['a SID that is another prefix’s address', () => upsertTenant(base(), t('a', { sid: '2001:db8::1' }), 'table'), 'sid'],
+    ['a cross-connect next hop outside the interface’s subnets', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '192.168.1.1', interface: 't-a' } }), 'table'), 'dx.nexthop'],
+    ['an IPv6 cross-connect on an interface with IPv4 gateways only', () => upsertTenant(base(), t('a', { behaviour: 'End.DX6', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'), 'dx.nexthop'],
+    ['a remote route equal to the tenant’s own subnet', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'), 'routes[0].prefix'],
+    ['adding a remote route equal to the tenant’s own subnet', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'add[0].prefix'],
   ];
   it.each(bad)('rejects %s, naming the field', (_n, fn, field) => {
     let err: any;

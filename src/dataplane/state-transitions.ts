@@ -3,7 +3,7 @@
 // nexthop ids. Every function returns a new state and leaves its input untouched.
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from '../netlink/ip';
+import { formatAddress, formatPrefix, mask, parseAddress, parsePrefix } from '../netlink/ip';
 import { DesiredState, encapKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
 import type { DataplaneMode } from './kernel-objects';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
@@ -56,8 +56,12 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   if (!dx && dto.dx) throw new InvalidArgumentError('dx', `only End.DX4/End.DX6 take dx, not ${dto.behaviour}`);
   if (dto.dx) {
     parseAddress(dto.dx.nexthop, 'dx.nexthop', dto.behaviour === 'End.DX4' ? 4 : 6);
-    if (!dto.interfaces.some((i) => i.name === dto.dx!.interface)) throw new InvalidArgumentError('dx.interface', 'must be one of the tenant’s interfaces');
+    const itf = dto.interfaces.find((i) => i.name === dto.dx!.interface);
+    if (!itf) throw new InvalidArgumentError('dx.interface', 'must be one of the tenant’s interfaces');
     const nh = canonAddr(dto.dx.nexthop, 'dx.nexthop');
+    // Its host route goes into main: outside the VM's subnet it could shadow any of the HV's routes.
+    if (!itf.gateways.some((g) => g.includes(':') === nh.includes(':') && inside(nh, canonGateway(g, 'dx.interface'))))
+      throw new InvalidArgumentError('dx.nexthop', `${nh} must lie in a gateway subnet of ${itf.name} (the cross-connected VM is on it)`);
     for (const t of Object.values(s.tenants))
       if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
   }
@@ -75,6 +79,7 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     if (names.has(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is listed twice`);
     names.add(itf.name);
     if (s.node!.underlay.includes(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is an underlay interface`);
+    if (itf.name === 'lo') throw new InvalidArgumentError(`interfaces[${i}].name`, 'lo is the hypervisor’s loopback, not a VM’s interface');
     for (const t of Object.values(s.tenants))
       if (t.id !== dto.id && t.interfaces.some((x) => x.name === itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} belongs to tenant ${t.id}`);
   });
@@ -85,6 +90,9 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   if (table === 253 || table === 254 || table === 255) throw new InvalidArgumentError('table', 'tables 253-255 are the kernel’s own');
 
   let sid = dto.sid ? canonAddr(dto.sid, 'sid') : prev?.sid ?? '';
+  // The SID route goes into main: outside the locator it could shadow any of the HV's routes, and
+  // the fabric routes only the locator to this HV.
+  if (dto.sid && !inside(sid, s.node.locator)) throw new InvalidArgumentError('sid', `${sid} must lie inside the node’s locator ${s.node.locator}`);
   for (const t of Object.values(s.tenants)) if (t.id !== dto.id && sid && t.sid === sid) throw new InvalidArgumentError('sid', `SID ${sid} belongs to tenant ${t.id}`);
 
   const t: TenantState = {
@@ -93,7 +101,7 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     behaviour: dto.behaviour,
     sid,
     interfaces: dto.interfaces.map((itf, i) => ({ name: itf.name, gateways: itf.gateways.map((g, k) => canonGateway(g, `interfaces[${i}].gateways[${k}]`)) })),
-    routes: routesFrom(dto.routes, 'routes'),
+    routes: routesFrom(dto.routes, 'routes', subnetsOf(dto.interfaces)),
     xdpOffload: dto.xdpOffload ?? false,
   };
   if (dto.dx) t.dx = { nexthop: canonAddr(dto.dx.nexthop, 'dx.nexthop'), interface: dto.dx.interface };
@@ -118,22 +126,36 @@ export function changeRoutes(state: DesiredState, id: string, change: { set?: Re
   if (!state.tenants[id]) throw new UnknownTenantError(id);
   const s = clone(state);
   const t = (s.tenants[id] = { ...s.tenants[id], routes: { ...s.tenants[id].routes } });
-  if (change.set) t.routes = routesFrom(change.set, 'set');
+  const subnets = subnetsOf(t.interfaces);
+  if (change.set) t.routes = routesFrom(change.set, 'set', subnets);
   (change.remove ?? []).forEach((p, i) => {
     const key = canonPrefix(p, `remove[${i}]`);
     if (!t.routes[key]) throw new InvalidArgumentError(`remove[${i}]`, `tenant ${id} has no route for ${key}`);
     delete t.routes[key];
   });
-  Object.assign(t.routes, routesFrom(change.add ?? [], 'add'));
+  Object.assign(t.routes, routesFrom(change.add ?? [], 'add', subnets));
   s.version++;
   return s;
 }
 
-function routesFrom(list: RemoteRouteDto[], field: string): Record<string, RemoteRouteState> {
+/** The subnets of a tenant's gateways, canonical, with the interface each is on. */
+function subnetsOf(interfaces: { name: string; gateways: string[] }[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const itf of interfaces)
+    for (const g of itf.gateways) {
+      const p = parsePrefix(g, 'gateway', { allowHostBits: true });
+      out.set(formatPrefix(mask(p.addr, p.len), p.len), itf.name);
+    }
+  return out;
+}
+
+function routesFrom(list: RemoteRouteDto[], field: string, subnets: Map<string, string>): Record<string, RemoteRouteState> {
   const out: Record<string, RemoteRouteState> = {};
   list.forEach((r, i) => {
     const prefix = canonPrefix(r.prefix, `${field}[${i}].prefix`);
     if (out[prefix]) throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is listed twice`);
+    // Same key as the connected route of the tenant's own subnet: it would replace it (table mode).
+    if (subnets.has(prefix)) throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is the tenant’s own subnet on ${subnets.get(prefix)}, not a remote prefix`);
     out[prefix] = { prefix, sids: r.sids.map((x, k) => canonAddr(x, `${field}[${i}].sids[${k}]`)), mode: r.mode ?? 'encap' };
   });
   return out;
@@ -150,9 +172,11 @@ function allocateTable(s: DesiredState): number {
   throw new InvalidArgumentError('table', 'no free table id');
 }
 
+/** Whether `addr` lies in `prefix` (of the same family). */
 function inside(addr: string, prefix: string): boolean {
-  const p = parsePrefix(prefix, 'locator');
-  const a = parseAddress(addr, 'sid', 6);
+  const p = parsePrefix(prefix, 'prefix', { allowHostBits: true });
+  const a = parseAddress(addr, 'address');
+  if (a.length !== p.addr.length) return false;
   for (let bit = 0; bit < p.len; bit++) if (((a[bit >> 3] ^ p.addr[bit >> 3]) >> (7 - (bit & 7))) & 1) return false;
   return true;
 }
