@@ -61,6 +61,28 @@ describe('DesiredStateStore', () => {
     expect(new DesiredStateStore(dir).load().version).toBe(3);
   });
 
+  it('a state file that cannot be opened (EMFILE, EIO) is an error, never made anew: the acknowledged state survives', () => {
+    const s = new DesiredStateStore(dir, 0);
+    s.load();
+    s.save(state(1));
+    s.save(state(2));
+    s.close();
+    const again = new DesiredStateStore(dir, 0);
+    again.load();
+    const real = nodeFs.openSync;
+    const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((path: unknown, flags: unknown, mode?: unknown) => {
+      if (flags === 'r+') throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      return real(path as string, flags as string, mode as number);
+    }) as never);
+    try {
+      expect(() => again.save(state(3))).toThrow(/EMFILE/);
+    } finally {
+      spy.mockRestore();
+    }
+    again.close();
+    expect(new DesiredStateStore(dir, 0).load().version).toBe(2);
+  });
+
   it('refuses to start when no slot is readable (instead of reconciling the host to empty)', () => {
     const s = new DesiredStateStore(dir, 0);
     s.load();

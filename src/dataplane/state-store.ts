@@ -225,8 +225,11 @@ export class DesiredStateStore {
     let fd: number;
     try {
       fd = openSync(path, 'r+');
-    } catch {
-      fd = openSync(path, 'w+', 0o600);
+    } catch (e) {
+      // Only a file that is not there is made; any other failure (EACCES, EMFILE, EIO) is the
+      // caller's: 'w+' here truncated an existing state file.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fd = openSync(path, 'wx+', 0o600);
       created = true;
     }
     if (created) {
