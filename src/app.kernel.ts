@@ -8,6 +8,7 @@
 //   netns srv6-probe-<pid>-<rnd>: the capability probe's, gone once the app has started
 import { INestApplication } from '@nestjs/common';
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 
 import { Capabilities } from './capabilities/capabilities.model';
 import { loadConfig } from './config/config.loader';
@@ -215,4 +216,49 @@ describe('srv6-agent bearer token', () => {
     expect((await fetch(`${url}/v1/state`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
     expect((await fetch(`${url}/v1/health`)).status).toBe(200);
   });
+
+  it('the OpenAPI document and UI need the token too, and a body is refused before it is read', async () => {
+    for (const path of ['/docs-json', '/docs']) expect({ path, status: (await fetch(`${url}${path}`)).status }).toEqual({ path, status: 401 });
+    expect((await fetch(`${url}/docs-json`, { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    // Not valid JSON: a parser ahead of the check would answer 400; the check answers first.
+    const r = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"not json' });
+    expect(r.status).toBe(401);
+  });
 });
+
+describe('srv6-agent on open loopback', () => {
+  let ns: TestNetns;
+  let app: INestApplication;
+  let url: string;
+  beforeAll(async () => {
+    ns = TestNetns.create('open');
+    const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name, SRV6_STATE_DIR: join(stateDir, 'open') } });
+    ({ app, url } = await bootstrap(config, { logger: false }));
+  });
+  afterAll(async () => {
+    await app?.close();
+    destroyAllNetns();
+  });
+
+  // A page a browser on the HV loaded from a name that later resolves to 127.0.0.1 (DNS
+  // rebinding) reaches the port from loopback, but with its own name in Host.
+  it('serves loopback Host names without a token; another Host name (DNS rebinding) needs the token', async () => {
+    const port = new URL(url).port;
+    const get = (host: string) => httpGet(`127.0.0.1`, Number(port), '/v1/state', host);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`rebound.example:${port}`)).toBe(401);
+  });
+});
+
+/** GET with a Host header of our choosing (fetch does not let a caller set Host). */
+function httpGet(address: string, port: number, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port, path, headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

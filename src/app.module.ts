@@ -8,8 +8,6 @@ import { ConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
 import { KernelModule } from './kernel/kernel.module';
 import { LocalRedisModule } from './redis/local-redis.module';
-import { APP_GUARD } from '@nestjs/core';
-import { BearerTokenGuard } from './auth/bearer-token.guard';
 import { DataplaneModule } from './dataplane/dataplane.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -39,7 +37,6 @@ export class AppModule {
         TraceModule,
         HealthModule,
       ],
-      providers: [{ provide: APP_GUARD, useClass: BearerTokenGuard }],
     };
   }
 }

@@ -10,6 +10,7 @@ import { MAX_JOB_BYTES } from './jobs/job-validation';
 import { AddressInfo } from 'node:net';
 
 import { AppModule, AppOptions } from './app.module';
+import { BearerTokenGuard } from './auth/bearer-token.guard';
 import { DomainExceptionFilter } from './common/domain-exception.filter';
 import { AgentConfig } from './config/agent.config';
 
@@ -30,6 +31,8 @@ export async function createApp(config: AgentConfig, opts: BootstrapOptions = {}
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new DomainExceptionFilter());
+  // Who may ask, before anything else (the body parser, /docs): bearer-token.guard.ts.
+  app.use(new BearerTokenGuard(config).middleware());
   // Jobs carry up to 100,000 routes: Express's 100 kB default would refuse them.
   app.useBodyParser('json', { limit: MAX_JOB_BYTES });
   // OpenAPI at /docs (UI) and /docs-json.
