@@ -62,7 +62,7 @@ export class TestNetns {
   /**
    * What a job could change, as iproute2 and procfs show it (never our own decoder): links (MTU,
    * master, flags), addresses, routes of every table and rules of both families (without the
-   * kernel's own IPv6 link-local/multicast routes: isAddrconfRoute), nexthops, and the
+   * kernel's own IPv6 link-local addresses and routes: isAddrconfRoute), nexthops, and the
    * forwarding, rp_filter and seg6 sysctls of every interface. Comparable with toEqual.
    */
   kernelSnapshot(): Record<string, unknown> {
@@ -71,7 +71,8 @@ export class TestNetns {
     const sysctls = this.exec('sh', ['-c', 'grep -H . /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/seg6_enabled /proc/sys/net/vrf/strict_mode 2>/dev/null || true']);
     return {
       links: this.ipJson<Link[]>(['link', 'show']).map((l) => ({ ifname: l.ifname, mtu: l.mtu, master: l.master, flags: l.flags })),
-      addresses: this.ipJson<Addr[]>(['addr', 'show']).map((a) => ({ ifname: a.ifname, addrs: a.addr_info.map((i) => `${i.family} ${i.local}/${i.prefixlen}`) })),
+      // (without the kernel's IPv6 link-local addresses: they come when DAD ends)
+      addresses: this.ipJson<Addr[]>(['addr', 'show']).map((a) => ({ ifname: a.ifname, addrs: a.addr_info.filter((i) => !i.local.startsWith('fe80:')).map((i) => `${i.family} ${i.local}/${i.prefixlen}`) })),
       routes: ['-4', '-6'].flatMap((f) => this.ipJson<{ dst: string; protocol?: string }[]>([f, 'route', 'show', 'table', 'all']).filter((r) => !isAddrconfRoute(r))),
       rules: ['-4', '-6'].flatMap((f) => this.ipJson([f, 'rule', 'show'])),
       nexthops: this.ipJson(['nexthop', 'show']),
