@@ -16,12 +16,14 @@ import { ReadinessReport } from './health/health-check';
 import { bootstrap } from './main';
 import { itWith, itWithout, kernelHas, SRV6 } from './testing/kernel-features';
 import { destroyAllNetns, TestNetns } from './testing/netns';
+import { scaled } from './testing/time-scale';
 import { TestRedis } from './testing/redis';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-jest.setTimeout(20_000);
+jest.setTimeout(scaled(20_000));
+const WAIT = scaled(15000); // ?wait= for a job's result
 
 let redis: TestRedis;
 let stateDir: string;
@@ -98,10 +100,10 @@ describe('srv6-agent HTTP API', () => {
   };
 
   itWith(SRV6)('POST /v1/jobs?wait applies node and tenant jobs through the queue and reports what changed', async () => {
-    const node = await post('/v1/jobs?wait=15000', { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    const node = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
     expect(node.status).toBe(202);
     expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
-    const tenant = await post('/v1/jobs?wait=15000', {
+    const tenant = await post(`/v1/jobs?wait=${WAIT}`, {
       type: 'upsert-tenant',
       idempotencyKey: `app-${process.pid}-alpha`,
       tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] },
@@ -109,7 +111,7 @@ describe('srv6-agent HTTP API', () => {
     expect(tenant.body.job).toMatchObject({ state: 'completed', result: { created: { nexthop: 1 } } });
     // the kernel, seen by iproute2
     expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
-    const again = await post('/v1/jobs?wait=15000', { type: 'upsert-tenant', idempotencyKey: `app-${process.pid}-alpha`, tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [], routes: [] } });
+    const again = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-tenant', idempotencyKey: `app-${process.pid}-alpha`, tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [], routes: [] } });
     expect(again.body).toMatchObject({ duplicate: true, job: { id: tenant.body.job.id } });
     const job = await get<any>(`/v1/jobs/${tenant.body.job.id}`);
     expect(job.body.result.created.nexthop).toBe(1);
@@ -124,12 +126,12 @@ describe('srv6-agent HTTP API', () => {
   });
 
   itWithout(SRV6)('a tenant job this kernel cannot carry out: refused naming every missing feature; kernel and /v1/state unchanged', async () => {
-    const node = await post('/v1/jobs?wait=15000', { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    const node = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
     expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
     const kernelBefore = ns.kernelSnapshot();
     const stateBefore = await get<any>('/v1/state');
     const tenant = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] };
-    const r = await post('/v1/jobs?wait=15000', { type: 'upsert-tenant', tenant });
+    const r = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-tenant', tenant });
     expect(r.body.job).toMatchObject({ type: 'upsert-tenant', state: 'failed', failure: { name: 'CapabilityMissingError', retry: 'permanent' } });
     // Every feature the tenant needs that this kernel lacks is named (End.DT6 by table, counters, H.Encaps nexthops).
     const capabilities = (await get<Capabilities>('/v1/capabilities')).body;

@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 
 import { itWith, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
 import { CliIo } from './commands';
 import { JsonLogger } from './logging';
@@ -23,7 +24,8 @@ import { main, serve, ServeHandle } from './srv6-agent';
 import { RunFile, SystemdNotifier } from './systemd-notify';
 import { notifySocketUnavailable, TestNotifySocket } from './test-notify-socket';
 
-jest.setTimeout(20_000);
+jest.setTimeout(scaled(20_000));
+const WAIT = String(scaled(15)); // --wait seconds
 
 let redis: TestRedis;
 let dir: string;
@@ -110,7 +112,7 @@ describe('srv6-agent CLI against a running agent', () => {
 
   itWith(SRV6)('submit: a YAML file with a node and a tenant job, applied in order; the kernel holds them', async () => {
     const o = io();
-    expect(await main(['submit', file('dc.yaml', DC_YAML), '--url', url, '--wait', '15'], o, {})).toBe(0);
+    expect(await main(['submit', file('dc.yaml', DC_YAML), '--url', url, '--wait', WAIT], o, {})).toBe(0);
     const out = JSON.parse(o.stdout());
     expect(out).toEqual([
       expect.objectContaining({ type: 'upsert-node', state: 'completed' }),
@@ -218,12 +220,12 @@ const skipProcess = distUnavailable() ?? notifySocketUnavailable();
     proc.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => proc!.once('exit', (code) => r(code)));
 
-    const ready = await sock.waitFor('READY=1', 10_000);
+    const ready = await sock.waitFor('READY=1', scaled(10_000));
     expect(ready.pid).toBe(proc.pid); // credited to the agent itself (systemd-notify --pid)
     expect(ready.msg).toMatch(/STATUS=listening on http:\/\/127\.0\.0\.1:\d+, managing netns srv6t-cli-/);
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
-    await sock.waitFor('STOPPING=1');
+    await sock.waitFor('STOPPING=1', scaled(5000));
 
     expect(stderr).toBe('');
     const records = lines.map((l) => JSON.parse(l)); // stdout is not a terminal: every line is JSON

@@ -12,13 +12,15 @@ import { join } from 'node:path';
 
 import { itWith, itWithout, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
 import { CliIo } from './commands';
 import { JsonLogger } from './logging';
 import { ensureSandbox, SANDBOX } from './sandbox-netns';
 import { main, serve, ServeHandle } from './srv6-agent';
 
-jest.setTimeout(20_000);
+jest.setTimeout(scaled(20_000));
+const WAIT = String(scaled(15)); // --wait seconds
 
 const ROOT = join(__dirname, '..', '..');
 /** The first YAML block of the README: the example job file. */
@@ -59,7 +61,7 @@ it('examples/sandbox.yaml is the README’s example, as printed', () => {
 
 itWith(SRV6)('the README’s job file applies on the sandbox: node and tenant completed, the kernel holds them', async () => {
   const o = io();
-  expect(await main(['submit', EXAMPLE, '--url', agent.url, '--wait', '15'], o, {})).toBe(0);
+  expect(await main(['submit', EXAMPLE, '--url', agent.url, '--wait', WAIT], o, {})).toBe(0);
   expect(JSON.parse(o.stdout())).toEqual([expect.objectContaining({ type: 'upsert-node', state: 'completed' }), expect.objectContaining({ type: 'upsert-tenant', state: 'completed' })]);
   // iproute2: the encap route in the tenant's table, the decapsulation SID in main, the tap's MTU
   expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
@@ -70,12 +72,12 @@ itWith(SRV6)('the README’s job file applies on the sandbox: node and tenant co
 itWithout(SRV6)('on this kernel the README’s tenant job is refused, naming the missing features, and changes nothing', async () => {
   const node = join(dir, 'node.yaml');
   writeFileSync(node, README_JOBS.slice(0, README_JOBS.indexOf('---')));
-  expect(await main(['submit', node, '--url', agent.url, '--wait', '15'], io(), {})).toBe(0);
+  expect(await main(['submit', node, '--url', agent.url, '--wait', WAIT], io(), {})).toBe(0);
   const before = ns.kernelSnapshot();
   const state = await (await fetch(`${agent.url}/v1/state`)).json();
 
   const o = io();
-  expect(await main(['submit', EXAMPLE, '--url', agent.url, '--wait', '15'], o, {})).toBe(1);
+  expect(await main(['submit', EXAMPLE, '--url', agent.url, '--wait', WAIT], o, {})).toBe(1);
   const [n, t] = JSON.parse(o.stdout());
   expect(n).toMatchObject({ type: 'upsert-node', state: 'completed', result: { operations: 0 } });
   expect(t).toMatchObject({ type: 'upsert-tenant', state: 'failed', failure: { name: 'CapabilityMissingError' } });

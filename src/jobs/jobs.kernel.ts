@@ -15,12 +15,13 @@ import { NetlinkSocketError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
+import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, JobFailedError, openQueue } from './job-queue';
 import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError } from './job-validation';
 
-jest.setTimeout(60000);
+jest.setTimeout(scaled(60000));
 
 const MODE = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
 const P = DEFAULT_OWNERSHIP.protocol;
@@ -51,7 +52,7 @@ beforeAll(async () => {
   // Concurrent handlers entering the dataplane in queue order, as in the agent.
   const processor = new OrderedJobProcessor(worker, () => dp, idem);
   worker.process(JOB_CONCURRENCY, (job) => processor.handle(job));
-  client = new HypervisorClient({ redisUrl: redis.url, hypervisor: HV, timeoutMs: 20000 });
+  client = new HypervisorClient({ redisUrl: redis.url, hypervisor: HV, timeoutMs: scaled(20000) });
   await dp.upsertNode(node); // node jobs need no SRv6: the tests that run where the kernel lacks it have a node
 });
 
