@@ -50,7 +50,11 @@ if [[ $(id -u) -eq 0 ]]; then
     # (exec: $! is run.sh itself, not a subshell waiting for it).
     mkdir -p "$results/lab"
     t0=$SECONDS
-    (exec env LAB_NO_BUILD=1 LAB_OPTIONAL=1 LAB_KEEP="$results/lab" LAB_TIMEOUT="${LAB_TIMEOUT:-3300}" \
+    # One VM per core, up to four (each is one host thread of single-threaded TCG): the subset's
+    # files split by their measured lab time (netns-tests/lab/durations.txt).
+    cores=$(nproc 2>/dev/null || echo 1)
+    shards=${LAB_SHARDS:-$((cores < 4 ? cores : 4))}
+    (exec env LAB_NO_BUILD=1 LAB_OPTIONAL=1 LAB_KEEP="$results/lab" LAB_TIMEOUT="${LAB_TIMEOUT:-3300}" LAB_SHARDS="$shards" \
       bash netns-tests/lab/run.sh --subset "${extra[@]}" "$@") &
     lab=$!
     trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT

@@ -3,6 +3,7 @@
 // lab subset's per-file name filters. Environment (set by run.sh):
 //   SRV6_LAB_SUBSET=1  only the files listed in netns-tests/lab/subset.txt (and, within each,
 //                      the tests its regex selects: subset-environment.js)
+//   SRV6_LAB_SHARD=i/n only shard i of n of those files (run.sh with LAB_SHARDS=n: one VM each)
 //   LAB_COMPILED=1     the compiled tests in dist/ instead of ts-jest: no faster once ts-jest's
 //                      cache is warm, and stale when dist/ is (run.sh builds first). Only files
 //                      whose TypeScript source still exists run (tsc never deletes outputs).
@@ -42,6 +43,11 @@ if (process.env.SRV6_LAB_SUBSET) {
   sources = SOURCES.flatMap(({ dir, re }) => walk(path.join(root, dir), re, []));
 }
 
+// SRV6_LAB_SHARD=i/n (run.sh with LAB_SHARDS=n): this VM runs shard i of the files (subset.shard).
+const shardSpec = subset.parseShard(process.env.SRV6_LAB_SHARD);
+if (process.env.SRV6_LAB_SHARD && !shardSpec) throw new Error(`SRV6_LAB_SHARD=${process.env.SRV6_LAB_SHARD}: expected i/n`);
+if (shardSpec) sources = subset.shard(sources, shardSpec.count)[shardSpec.index].files;
+
 const project = { ...base, rootDir: root, testEnvironment: path.join(__dirname, 'subset-environment.js') };
 if (process.env.LAB_COMPILED === '1') {
   const compiled = sources.map((s) => path.join('dist', s.replace(/\.ts$/, '.js')));
@@ -50,7 +56,7 @@ if (process.env.LAB_COMPILED === '1') {
   Object.assign(project, { transform: {}, roots: ['<rootDir>/dist'], testMatch: compiled.map((c) => `<rootDir>/${c}`) });
 } else {
   project.roots = ['<rootDir>/src', '<rootDir>/netns-tests']; // jest's file crawl over 9p: ~8 s less
-  if (process.env.SRV6_LAB_SUBSET) project.testMatch = sources.map((s) => `<rootDir>/${s}`);
+  if (process.env.SRV6_LAB_SUBSET || shardSpec) project.testMatch = sources.map((s) => `<rootDir>/${s}`);
 }
 
 module.exports = { rootDir: root, projects: [project] };

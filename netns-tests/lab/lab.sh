@@ -21,6 +21,7 @@
 #   LAB_EXTRA_MODULES     more kernel modules for the initramfs (names, with their dependencies)
 #   LAB_REFRESH=1         look for a newer kernel package (otherwise the cached one is used)
 #   LAB_9P_CACHE=none     no guest caching of the host root (default loose: ~8x faster node start)
+#   LAB_CONSOLE_TAG       a tag put before every line this VM prints (run.sh: the shard, "1/2")
 #   LAB_CACHE, LAB_MEM (MiB, 2048), LAB_CPUS (2); LAB_ACCEL, LAB_CPU, LAB_APPEND for experiments
 set -uo pipefail
 
@@ -33,7 +34,8 @@ MODULES=(virtio_pci netfs 9pnet 9pnet_virtio 9p veth vrf ${LAB_EXTRA_MODULES:-})
 BUILDER=3 # bump when the initramfs layout made below changes
 [[ ${1:-} == -- ]] && shift
 
-log() { echo "lab: $*" >&2; }
+TAG=${LAB_CONSOLE_TAG:+[$LAB_CONSOLE_TAG] } # run.sh's shard "i/n": on every line of this VM's, when several run at once
+log() { echo "lab: $TAG$*" >&2; }
 t0=$EPOCHREALTIME
 phase_start=$t0
 phase() { # phase <name>: prints how long the phase that just ended took
@@ -280,7 +282,7 @@ if [[ ${LAB_SHELL:-} == 1 ]]; then
   qpid=$!
   wait "$qpid"
 else
-  exec {confd}> >(sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' | tee "$consolelog")
+  exec {confd}> >(sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' | tee "$consolelog" | sed -u "s|^|$TAG|")
   conpid=$!
   "${qemu[@]}" </dev/null >&"$confd" 2>&1 &
   qpid=$!

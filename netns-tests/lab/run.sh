@@ -62,19 +62,71 @@ compiled=()
 # multi-threaded emulation sometimes executes stale code while the guest patches its own text
 # (an "Oops: int3" in a function being live-patched by a BPF or tracing attach), which is the
 # emulator's fault, not the test's. Said in the output; a second death fails the run.
-for attempt in 1 2; do
-  (exec bash "$LAB_DIR/lab.sh" -- env SRV6_TEST_TIME_SCALE="$scale" SRV6_E2E_CODE_CACHE=/tmp/lab-cache/e2e-code "${subset[@]}" "${compiled[@]}" \
-    node node_modules/jest/bin/jest.js -c netns-tests/lab/jest.config.js --selectProjects kernel \
-    --runInBand --ci --forceExit --cacheDirectory /tmp/lab-cache/jest --testTimeout "$timeout_ms" \
-    --json --outputFile /tmp/lab-out/jest.json "$@") <&0 &
-  lab=$!
-  trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT
-  trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 143' TERM
-  wait "$lab"
+#
+# LAB_SHARDS=n boots n VMs at once, each running a share of the files of about equal lab time
+# (subset.js shard, from durations.txt): single-threaded TCG keeps one host core busy per VM, so on
+# this 2-core machine two VMs take about half as long as one. Each shard has its own results
+# directory ($out/shard-i), jest cache and code cache; the results are merged into $out/jest.json.
+shards=${LAB_SHARDS:-1}
+[[ $shards =~ ^[1-9][0-9]*$ ]] || { echo "lab: LAB_SHARDS=$shards is not a positive number" >&2; exit 2; }
+
+boot() { # boot <shard-out> <shard-env> <cache-suffix> [jest args]: one VM, retried once if it dies
+  local sout=$1 shard_env=$2 sfx=$3 rc attempt lab
+  shift 3
+  for attempt in 1 2; do
+    (exec env LAB_OUT="$sout" LAB_CONSOLE_TAG="${shard_env#SRV6_LAB_SHARD=}" bash "$LAB_DIR/lab.sh" -- env SRV6_TEST_TIME_SCALE="$scale" SRV6_E2E_CODE_CACHE="/tmp/lab-cache/e2e-code$sfx" \
+      ${shard_env:+"$shard_env"} "${subset[@]}" "${compiled[@]}" \
+      node node_modules/jest/bin/jest.js -c netns-tests/lab/jest.config.js --selectProjects kernel \
+      --runInBand --ci --forceExit --cacheDirectory "/tmp/lab-cache/jest$sfx" --testTimeout "$timeout_ms" \
+      --json --outputFile /tmp/lab-out/jest.json "$@") <&0 &
+    lab=$!
+    trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 130' INT
+    trap 'kill -TERM "$lab" 2>/dev/null; wait "$lab"; exit 143' TERM
+    wait "$lab"
+    rc=$?
+    [[ $rc -eq 125 && $attempt -eq 1 ]] || break
+    echo "lab: the VM${shard_env:+ of shard ${shard_env#SRV6_LAB_SHARD=}} died without reporting (guest kernel panic, see the console log above); running it once more" >&2
+  done
+  return "$rc"
+}
+
+if ((shards == 1)); then
+  boot "$out" "" "" "$@"
   rc=$?
-  [[ $rc -eq 125 && $attempt -eq 1 ]] || break
-  echo "lab: the VM died without reporting (guest kernel panic, see the console log above); running it once more" >&2
-done
+else
+  [[ -n ${subset[*]} ]] && node "$LAB_DIR/subset.js" shards "$shards" | sed 's/^/lab: /' >&2
+  pids=()
+  for ((i = 1; i <= shards; i++)); do
+    mkdir -p "$out/shard-$i" && rm -f "$out/shard-$i/jest.json"
+    boot "$out/shard-$i" "SRV6_LAB_SHARD=$i/$shards" "-$i" --passWithNoTests "$@" &
+    pids+=($!)
+  done
+  trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT
+  trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143' TERM
+  rc=0
+  for p in "${pids[@]}"; do
+    wait "$p"
+    r=$?
+    ((r > rc)) && rc=$r
+  done
+  for f in kernel.config kernel-release unavailable; do [[ -f $out/shard-1/$f ]] && cp "$out/shard-1/$f" "$out/$f"; done
+  # One jest.json over the shards (what test.sh and check-skips.js read); none if a shard has none.
+  node -e '
+    const fs = require("fs");
+    const [out, n] = process.argv.slice(1);
+    const parts = [];
+    for (let i = 1; i <= +n; i++) {
+      const f = `${out}/shard-${i}/jest.json`;
+      if (!fs.existsSync(f)) { console.error(`lab: shard ${i}/${n} left no results`); process.exit(0); }
+      parts.push(JSON.parse(fs.readFileSync(f, "utf8")));
+    }
+    const sum = (k) => parts.reduce((a, p) => a + (p[k] || 0), 0);
+    const merged = { ...parts[0], testResults: parts.flatMap((p) => p.testResults), success: parts.every((p) => p.success) };
+    for (const k of Object.keys(parts[0])) if (typeof parts[0][k] === "number" && k !== "startTime") merged[k] = sum(k);
+    merged.startTime = Math.min(...parts.map((p) => p.startTime));
+    fs.writeFileSync(`${out}/jest.json`, JSON.stringify(merged));
+  ' "$out" "$shards"
+fi
 trap - INT TERM
 [[ -f $out/unavailable ]] && exit "$rc" # lab.sh said why, and whether that is a failure
 

@@ -6,6 +6,8 @@
 //   node netns-tests/lab/subset.js cover <jest.json>     exit 1 if a test that skipped there for a
 //                                                        kernel feature is not selected (the host's
 //                                                        kernel tier results: no lab gap unlisted)
+//   node netns-tests/lab/subset.js shards <n>            the subset's files split over n lab VMs
+//   node netns-tests/lab/subset.js durations <jest.json> durations.txt lines from a lab run's results
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -85,9 +87,66 @@ function main([cmd, arg]) {
     return missing.length ? 1 : 0;
   }
   if (cmd === 'cover' && arg) return cover(arg);
-  console.error('usage: subset.js files | cover <jest.json>');
+  if (cmd === 'durations' && arg) {
+    // durations.txt lines from a lab run's jest.json (what LAB_KEEP keeps): seconds per file.
+    const r = JSON.parse(fs.readFileSync(arg, 'utf8'));
+    for (const f of r.testResults ?? []) {
+      const secs = ((f.perfStats?.end ?? f.endTime) - (f.perfStats?.start ?? f.startTime)) / 1000;
+      if (Number.isFinite(secs)) console.log(`${Math.round(secs)} ${sourceOf(f.name)}`);
+    }
+    return 0;
+  }
+  if (cmd === 'shards' && arg) {
+    // The subset's files per shard, with their expected lab time (what run.sh prints at the start).
+    shard(load().map((e) => e.file), Number(arg)).forEach((s, i) => console.log(`shard ${i + 1}: ~${Math.round(s.seconds)} s: ${s.files.join(' ')}`));
+    return 0;
+  }
+  console.error('usage: subset.js files | cover <jest.json> | shards <n> | durations <jest.json>');
   return 2;
 }
 
-module.exports = { ROOT, LIST, load, entryFor, selects, sourceOf, missingFiles };
+// ---- shards: the lab's files split over several VMs (run.sh, LAB_SHARDS) ----
+
+const DURATIONS = path.join(__dirname, 'durations.txt');
+/** Seconds a file not in durations.txt is assumed to take in the lab. */
+const DEFAULT_SECONDS = 30;
+
+/** durations.txt: "<seconds> <file>" lines, what each file took in the lab (a measured run). */
+function durations(list = DURATIONS) {
+  const d = new Map();
+  if (!fs.existsSync(list)) return d;
+  for (const raw of fs.readFileSync(list, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(\d+(?:\.\d+)?)\s+(\S+)$/.exec(line);
+    if (m) d.set(path.normalize(m[2]), Number(m[1]));
+  }
+  return d;
+}
+
+/**
+ * Splits `files` into `n` shards of about equal lab time: longest first, each to the shard with
+ * the least so far (deterministic: ties go to the lower shard, equal times keep path order).
+ * Returns [{ files, seconds }] in shard order.
+ */
+function shard(files, n, d = durations()) {
+  const shards = Array.from({ length: n }, () => ({ files: [], seconds: 0 }));
+  const cost = (f) => d.get(path.normalize(f)) ?? DEFAULT_SECONDS;
+  const sorted = [...files].sort((a, b) => cost(b) - cost(a) || a.localeCompare(b));
+  for (const f of sorted) {
+    const s = shards.reduce((best, x) => (x.seconds < best.seconds ? x : best), shards[0]);
+    s.files.push(f);
+    s.seconds += cost(f);
+  }
+  return shards;
+}
+
+/** "2/3" → { index: 1, count: 3 } (index from 0); undefined when unset or malformed. */
+function parseShard(spec) {
+  const m = /^(\d+)\/(\d+)$/.exec(spec ?? '');
+  if (!m || +m[1] < 1 || +m[1] > +m[2]) return undefined;
+  return { index: +m[1] - 1, count: +m[2] };
+}
+
+module.exports = { ROOT, LIST, load, entryFor, selects, sourceOf, missingFiles, durations, shard, parseShard };
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
