@@ -24,6 +24,19 @@ tenant:
 `;
 
 describe('parseJobFile', () => {
+  it('refuses a file whose aliases would expand it many times over (a YAML bomb) before building it', () => {
+    // Each level aliases the one before ten times: 100 copies of the first list from three lines
+    // (yaml's default bound refuses it; the 1000 the parser was given before let it through).
+    const levels = ['a: &a [fc00::1, fc00::2, fc00::3, fc00::4, fc00::5, fc00::6, fc00::7, fc00::8, fc00::9, fc00::a]'];
+    for (let i = 1; i <= 2; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    const bomb = `type: resync\n${levels.join('\n')}\n`;
+    expect(() => parseJobFile(bomb, 'bomb.yaml')).toThrow(JobFileError);
+    expect(() => parseJobFile(bomb, 'bomb.yaml')).toThrow(/bomb\.yaml: .*alias/i);
+    // A few aliases, as a job file may use them for shared SID lists, are fine.
+    const shared = 'type: routes\ntenant: alpha\nadd:\n  - { prefix: 10.1.0.0/24, sids: &s ["fc00:0:2:1::"] }\n  - { prefix: 10.2.0.0/24, sids: *s }\n';
+    expect(validateJobFile(parseJobFile(shared, 'shared.yaml')).problems).toEqual([]);
+  });
+
   it('one YAML job: not a list', () => {
     const f = parseJobFile(NODE_YAML, 'node.yaml');
     expect(f.list).toBe(false);

@@ -74,7 +74,9 @@ function jobsOfDocs(docs: Document[], source: string): { jobs: unknown[]; refs: 
   for (const doc of used) {
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 1000 });
+      // yaml's own bound on alias expansion (its default): a file of aliases to aliases cannot
+      // grow a thousandfold in memory before the size check and validation below see it.
+      value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
       throw new JobFileError(`${source}: ${(e as Error).message}`);
     }

@@ -140,8 +140,12 @@ export class JobQueue {
   }
 
   async list(states: Bull.JobStatus[] = ['waiting', 'active', 'completed', 'failed', 'delayed'], limit = 100): Promise<Bull.Job[]> {
+    // Bull applies the range to each state: the newest `limit` of each, of which the newest `limit` overall.
     const jobs = await this.queue.getJobs(states, 0, limit - 1);
-    return jobs.filter((j): j is Bull.Job => !!j).sort((a, b) => b.timestamp - a.timestamp);
+    return jobs
+      .filter((j): j is Bull.Job => !!j)
+      .sort((a, b) => b.timestamp - a.timestamp)
+      .slice(0, limit);
   }
 
   /**

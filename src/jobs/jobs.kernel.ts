@@ -17,7 +17,7 @@ import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { IdempotencyStore, JobFailedError, openQueue } from './job-queue';
+import { IdempotencyStore, JobFailedError, JobQueue, openQueue } from './job-queue';
 import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
 import { JobValidationError } from './job-validation';
 
@@ -101,6 +101,20 @@ describe('jobs through Redis', () => {
     const err = await client.submit({ type: 'upsert-tenant', tenant: { ...alpha([]), interfaces: [{ name: 'nosuch0', gateways: [] }] } }).catch((e) => e);
     expect(err).toBeInstanceOf(JobFailedError);
     expect(err.failure).toMatchObject({ name: 'MissingInterfaceError', retry: 'permanent', ifname: 'nosuch0' });
+  });
+
+  it('listing the newest N jobs gives N, whatever states they are in', async () => {
+    const q = new JobQueue(worker);
+    const done = await Promise.all([1, 2, 3].map(() => worker.add({ type: 'resync' })));
+    const bad = await Promise.all([1, 2, 3].map(() => worker.add({ type: 'resync', bogus: 1 })));
+    for (const j of done) await q.wait(j, scaled(20000));
+    for (const j of bad) await q.wait(j, scaled(20000)).catch(() => undefined);
+    const listed = await q.list(undefined, 4);
+    expect(listed).toHaveLength(4);
+    // the newest four: no job left out is newer than one listed
+    const ids = new Set(listed.map((j) => String(j.id)));
+    const oldestListed = Math.min(...listed.map((j) => j.timestamp));
+    expect([...done, ...bad].filter((j) => !ids.has(String(j.id))).every((j) => j.timestamp <= oldestListed)).toBe(true);
   });
 
   itWith(SRV6)('the same idempotency key twice applies once and returns the first result', async () => {
