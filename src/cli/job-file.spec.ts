@@ -125,7 +125,7 @@ bogus: 1
   it('JSON is located too (parsed again only when a line is wanted)', () => {
     const json = JSON.stringify({ type: 'delete-tenant', tenant: 'NOT OK' }, null, 2);
     const f = parseJobFile(json, 'd.json');
-    expect(formatProblems(f, validateJobFile(f).problems)).toEqual(['d.json:3: tenant: must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-")']);
+    expect(formatProblems(f, validateJobFile(f).problems)).toEqual(['d.json:3: tenant: must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-", not "constructor")']);
     expect(f.hints()).toEqual([]);
   });
 

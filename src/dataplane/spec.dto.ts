@@ -5,8 +5,11 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { IsAbsentOr, IsIfname, IsIpAddr, IsIpPrefix } from './validators';
 
-/** Tenant ids become part of interface names ("vrf-<id>"): IFNAMSIZ leaves 11 characters. */
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,10}$/;
+/**
+ * Tenant ids become part of interface names ("vrf-<id>"): IFNAMSIZ leaves 11 characters. Not
+ * "constructor", the one name of that form every JavaScript object has (state records are keyed by id).
+ */
+export const TENANT_ID_PATTERN = /^(?!constructor$)[a-z0-9][a-z0-9_-]{0,10}$/;
 export const MAX_SIDS = 16;
 export const MAX_ROUTES_PER_JOB = 100_000;
 
@@ -65,7 +68,7 @@ export class DxTargetDto {
 }
 
 export class TenantSpecDto {
-  @IsString() @Matches(TENANT_ID_PATTERN, { message: 'id must be 1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit' })
+  @IsString() @Matches(TENANT_ID_PATTERN, { message: 'id must be 1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit, and not "constructor"' })
   id!: string;
 
   /** Routing table; allocated (and kept across restarts) when not given. */

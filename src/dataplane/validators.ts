@@ -22,8 +22,26 @@ export function IsIpAddr(family?: Family, v?: ValidationOptions): PropertyDecora
   return ValidateBy({ name: 'isIpAddr', validator: { validate: (x) => typeof x === 'string' && accepts(() => parseAddress(x, 'x', family)), defaultMessage: (a) => `${a?.property} must be an ${family ? `IPv${family}` : 'IP'} address` } }, v);
 }
 
+/**
+ * Names every JavaScript object already has (constructor, __proto__, toString, …). The desired
+ * state keys records by tenant ids and interface names: `tenants["constructor"]` would find
+ * Object's constructor, and `delete` of a tenant so named would be a silent no-op.
+ */
+export function isObjectKey(name: string): boolean {
+  return Object.getOwnPropertyNames(Object.prototype).includes(name);
+}
+
 export function IsIfname(v?: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isIfname', validator: { validate: (x) => accepts(() => validateIfname(x)), defaultMessage: (a) => `${a?.property} must be an interface name of 1..15 bytes without '/', ':' or spaces` } }, v);
+  return ValidateBy(
+    {
+      name: 'isIfname',
+      validator: {
+        validate: (x) => accepts(() => validateIfname(x)) && !isObjectKey(x as string),
+        defaultMessage: (a) => (typeof a?.value === 'string' && isObjectKey(a.value) ? `${a?.property} must not be "${a.value}": the agent keys its state by interface names` : `${a?.property} must be an interface name of 1..15 bytes without '/', ':' or spaces`),
+      },
+    },
+    v,
+  );
 }
 
 /**

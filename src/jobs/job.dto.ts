@@ -9,7 +9,7 @@ import { IsAbsentOr, IsIpPrefix } from '../dataplane/validators';
 export const JOB_TYPES = ['upsert-node', 'upsert-tenant', 'delete-tenant', 'routes', 'resync'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
-const TENANT_MSG = 'tenant must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-")';
+const TENANT_MSG = 'tenant must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-", not "constructor")';
 
 export class JobEnvelopeDto {
   @IsIn(JOB_TYPES)
