@@ -112,8 +112,9 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   return s;
 }
 
+/** Deleting a tenant that is not there (a repeated or re-run delete) changes nothing and succeeds: applied twice as once. */
 export function deleteTenant(state: DesiredState, id: string): DesiredState {
-  if (!state.tenants[id]) throw new UnknownTenantError(id);
+  if (!state.tenants[id]) return state;
   const s = clone(state);
   delete s.tenants[id];
   s.version++;
@@ -128,11 +129,8 @@ export function changeRoutes(state: DesiredState, id: string, change: { set?: Re
   const t = (s.tenants[id] = { ...s.tenants[id], routes: { ...s.tenants[id].routes } });
   const subnets = subnetsOf(t.interfaces);
   if (change.set) t.routes = routesFrom(change.set, 'set', subnets);
-  (change.remove ?? []).forEach((p, i) => {
-    const key = canonPrefix(p, `remove[${i}]`);
-    if (!t.routes[key]) throw new InvalidArgumentError(`remove[${i}]`, `tenant ${id} has no route for ${key}`);
-    delete t.routes[key];
-  });
+  // Removing a route that is not there is done already (a repeated or re-run job): applied twice as once.
+  (change.remove ?? []).forEach((p, i) => delete t.routes[canonPrefix(p, `remove[${i}]`)]);
   Object.assign(t.routes, routesFrom(change.add ?? [], 'add', subnets));
   s.version++;
   return s;
