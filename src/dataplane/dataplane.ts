@@ -1,7 +1,7 @@
 // The dataplane as one object: desired state on disk, jobs as state transitions, the reconciler,
 // drift repair. Jobs run one at a time in submission order. The desired state is written ahead
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
-import { TRANSIENT_ERRNO } from '../netlink/errors';
+import { InvalidArgumentError, TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
@@ -115,14 +115,21 @@ export class Dataplane {
   }
 
   /**
-   * The underlay interfaces must exist: checked when the job's turn comes, before its transition
-   * (the kernel would refuse only the sysctls, after the state was saved and the rules made).
+   * The underlay interfaces must exist, with an MTU of at least underlayMtu: checked when the
+   * job's turn comes, before its transition (the kernel would refuse only the sysctls of a missing
+   * one, after the state was saved and the rules made).
    */
   upsertNode(dto: NodeSpecDto): Promise<JobResult> {
-    const underlayExists = async () => {
-      for (const name of dto.underlay) if (!(await this.opts.nl.link(name))) throw new MissingInterfaceError(name, 'underlay');
+    const underlayFits = async () => {
+      for (const name of dto.underlay) {
+        const l = await this.opts.nl.link(name);
+        if (!l) throw new MissingInterfaceError(name, 'underlay');
+        // The tenant MTUs are computed from underlayMtu: one above the link's lets the VMs send
+        // packets that, encapsulated, the underlay cannot carry.
+        if (l.mtu < dto.underlayMtu) throw new InvalidArgumentError('underlayMtu', `${dto.underlayMtu} is more than ${name}'s MTU (${l.mtu}): encapsulated packets would not fit it`);
+      }
     };
-    return this.job((s) => upsertNode(s, dto), undefined, underlayExists);
+    return this.job((s) => upsertNode(s, dto), undefined, underlayFits);
   }
 
   upsertTenant(dto: TenantSpecDto): Promise<JobResult> {

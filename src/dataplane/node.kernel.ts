@@ -48,6 +48,20 @@ describe(`node jobs (${MODE} mode)`, () => {
     expect(ns.kernelSnapshot()).toEqual(before);
   });
 
+  it('an underlayMtu above the underlay link\'s MTU: refused naming the field; nothing changes', async () => {
+    const before = ns.kernelSnapshot();
+    await expect(dp.upsertNode({ ...node, underlayMtu: 9000 })).rejects.toMatchObject({ field: 'underlayMtu', message: expect.stringContaining("more than ul0's MTU (1500)") });
+    expect(dp.state.node).toBeUndefined();
+    expect(ns.kernelSnapshot()).toEqual(before);
+    ns.ip(['link', 'set', 'ul0', 'mtu', '9000']);
+    try {
+      expect((await dp.upsertNode({ ...node, underlayMtu: 9000 })).failed).toEqual([]);
+      expect((await dp.upsertNode(node)).failed).toEqual([]);
+    } finally {
+      ns.ip(['link', 'set', 'ul0', 'mtu', '1500']);
+    }
+  });
+
   it('a new underlay: the old interface\'s rules go, the new one\'s come, seg6 is enabled on it; a resync then changes nothing', async () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul0', 'ul0']);

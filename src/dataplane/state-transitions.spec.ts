@@ -52,6 +52,10 @@ describe('state transitions', () => {
     ['a cross-connect next hop outside the interface’s subnets', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '192.168.1.1', interface: 't-a' } }), 'table'), 'dx.nexthop'],
     ['an IPv6 cross-connect on an interface with IPv4 gateways only', () => upsertTenant(base(), t('a', { behaviour: 'End.DX6', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'), 'dx.nexthop'],
     ['a remote route equal to the tenant’s own subnet', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'), 'routes[0].prefix'],
+    // MTU: underlay 1500 minus 40 + 8 + 16 x 11 SIDs = 1276 < 1280 (issue 15, defect 6)
+    ['a route whose SRH takes the tenant below the IPv6 minimum MTU', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 11 }, (_, i) => `fc00:0:2:${i + 1}::`) }] }), 'table'), 'routes'],
+    ['adding such a route', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 14 }, (_, i) => `fc00:0:2:${i + 1}::`) }] }), 'add'],
+    ['a smaller underlay MTU that takes a tenant below it', () => upsertNode(upsertTenant(base(), t('a'), 'table'), { ...node, underlayMtu: 1343 }), 'underlayMtu'],
     ['adding a remote route equal to the tenant’s own subnet', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'add[0].prefix'],
   ];
   it.each(bad)('rejects %s, naming the field', (_n, fn, field) => {
@@ -85,6 +89,14 @@ describe('state transitions', () => {
     // The refused job left the state as it was: still offloaded.
     expect(s.tenants.a.xdpOffload).toBe(true);
     expect(() => upsertTenant(s, t('a', { behaviour: 'End.DT6', xdpOffload: false }), 'table')).not.toThrow();
+  });
+
+  it('the largest SID lists and underlay MTUs that keep IPv6 on the tenant interfaces are accepted', () => {
+    const sids = (n: number) => Array.from({ length: n }, (_, i) => `fc00:0:2:${i + 1}::`);
+    expect(() => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(10) }] }), 'table')).not.toThrow(); // 1500 - 208 = 1292
+    expect(() => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(11), mode: 'encap.red' }] }), 'table')).not.toThrow(); // reduced: 1500 - 208
+    expect(() => upsertTenant(upsertNode(emptyState(), { ...node, underlayMtu: 9000 }), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(16) }] }), 'table')).not.toThrow();
+    expect(upsertNode(upsertTenant(base(), t('a'), 'table'), { ...node, underlayMtu: 1344 }).node?.underlayMtu).toBe(1344); // 1344 - 64 = 1280
   });
 
   it('routes jobs for unknown tenants are their own error', () => {

@@ -5,7 +5,7 @@ import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
 import { formatAddress, formatPrefix, mask, parseAddress, parsePrefix } from '../netlink/ip';
 import { DesiredState, encapKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
-import type { DataplaneMode } from './kernel-objects';
+import { DataplaneMode, encapOverhead, tenantMtu } from './kernel-objects';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
 
 /** Tables the agent allocates from (user-given ids may be anywhere else). */
@@ -33,6 +33,7 @@ export function upsertNode(state: DesiredState, dto: NodeSpecDto): DesiredState 
   if (loc.len > 112) throw new InvalidArgumentError('locator', 'must be /112 or shorter: SIDs take the 16 bits after it');
   const node: NodeState = { underlay: [...dto.underlay], locator: formatPrefix(loc.addr, loc.len), encapSource: canonAddr(dto.encapSource, 'encapSource'), underlayMtu: dto.underlayMtu };
   if (new Set(node.underlay).size !== node.underlay.length) throw new InvalidArgumentError('underlay', 'lists an interface twice');
+  for (const t of Object.values(s.tenants)) requireIpv6Mtu(t, node.underlayMtu, 'underlayMtu');
   for (const t of Object.values(s.tenants)) {
     if (t.interfaces.some((i) => node.underlay.includes(i.name))) throw new InvalidArgumentError('underlay', `interface already belongs to tenant ${t.id}`);
   }
@@ -106,6 +107,7 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   };
   if (dto.dx) t.dx = { nexthop: canonAddr(dto.dx.nexthop, 'dx.nexthop'), interface: dto.dx.interface };
   if (dto.description !== undefined) t.description = dto.description;
+  requireIpv6Mtu(t, s.node.underlayMtu, 'routes');
   s.tenants[dto.id] = t;
   if (!t.sid) t.sid = allocateSid(s, t.id);
   s.version++;
@@ -132,8 +134,26 @@ export function changeRoutes(state: DesiredState, id: string, change: { set?: Re
   // Removing a route that is not there is done already (a repeated or re-run job): applied twice as once.
   (change.remove ?? []).forEach((p, i) => delete t.routes[canonPrefix(p, `remove[${i}]`)]);
   Object.assign(t.routes, routesFrom(change.add ?? [], 'add', subnets));
+  requireIpv6Mtu(t, s.node!.underlayMtu, change.add ? 'add' : 'set');
   s.version++;
   return s;
+}
+
+/** The smallest MTU IPv6 works with: below it the kernel removes IPv6 from an interface. */
+export const IPV6_MIN_MTU = 1280;
+
+/**
+ * The tenant's interfaces get the underlay MTU minus the largest encapsulation of its routes; below
+ * 1280 the kernel would take IPv6 off them (link-local, NDP, the tenant's IPv6 traffic).
+ */
+function requireIpv6Mtu(t: TenantState, underlayMtu: number, field: string): void {
+  const mtu = tenantMtu(t, underlayMtu);
+  if (mtu >= IPV6_MIN_MTU) return;
+  const worst = Object.values(t.routes).reduce<RemoteRouteState | undefined>((w, r) => (!w || encapOverhead(r.mode, r.sids.length) > encapOverhead(w.mode, w.sids.length) ? r : w), undefined);
+  throw new InvalidArgumentError(
+    field,
+    `tenant ${t.id}'s interfaces would get MTU ${mtu} (underlay ${underlayMtu} minus ${underlayMtu - mtu} bytes of SRv6${worst ? ` for ${worst.prefix}'s ${worst.sids.length} SIDs, ${worst.mode}` : ''}), below ${IPV6_MIN_MTU}: the kernel would remove IPv6 from them`,
+  );
 }
 
 /** The subnets of a tenant's gateways, canonical, with the interface each is on. */

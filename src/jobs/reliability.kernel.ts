@@ -279,9 +279,9 @@ describe('1,000 malformed payloads', () => {
       for (const o of outcomes) expect(o).toMatchObject({ name: 'JobValidationError', retry: 'permanent' });
       expect(ns.kernelSnapshot()).toEqual(before);
       // Still serving: a valid job after the flood applies (a node job: the underlay MTU changes).
-      const ok = await worker.add({ type: 'upsert-node', node: { ...node, underlayMtu: 9000 } });
+      const ok = await worker.add({ type: 'upsert-node', node: { ...node, underlayMtu: 1400 } });
       expect(await results.wait(ok, scaled(60_000))).toMatchObject({ type: 'upsert-node' });
-      expect(dp.state.node?.underlayMtu).toBe(9000);
+      expect(dp.state.node?.underlayMtu).toBe(1400);
     } finally {
       await worker.close();
       dp.stop();
