@@ -1,12 +1,13 @@
 // Typed errors of the netlink layer. Callers branch on the class and on errno, never on text.
 import { constants as os } from 'node:os';
 
-const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(os.errno).map(([name, n]) => [n, name]),
-);
+const ERRNO_NAMES = new Map<number, string>(Object.entries(os.errno).map(([name, n]) => [n, name]));
+// The kernel's own ENOTSUPP (524, include/linux/errno.h) reaches user space from BPF attaches; libc has no name for it.
+ERRNO_NAMES.set(524, 'ENOTSUPP');
 
+/** "ENOENT" for 2; the one table of errno names (netlink, bpf and the tracer's attach errors). */
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
 /** The failing request, as much as is needed to act on an error. */

@@ -3,10 +3,10 @@
 // fentry → kprobe-multi → kprobe → tp_btf (kprobe-multi first for more than a few dozen
 // functions: ADR 0006); the kernel's own error is the reason a backend is not used. planTargets() (pure) decides, per backend, which discovered targets are attached, filtered
 // (regex) or untraceable, with the reason.
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 
 import { BpfError, BpfObject } from '../bpf/libbpf';
+import { errnoName } from '../netlink/errors';
 import { packageRoot } from '../native/addon';
 import { FUNC_ID_MARKER } from './event';
 import { findMarker, kprobePmuType, ProbeSet, programInsns, setupProgram } from './probes';
@@ -122,12 +122,6 @@ export interface BackendCheck {
   reason: string;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v as number, k]));
-ERRNO_NAMES.set(524, 'ENOTSUPP');
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
 
 const HINTS: Record<Backend, Record<string, string>> = {
   fentry: {

@@ -10,11 +10,11 @@ import { availableParallelism } from 'node:os';
 
 import { BpfError, BpfObject, RingBuffer } from '../bpf/libbpf';
 import { CapabilityMissingError } from '../common/errors';
+import { errnoName } from '../netlink/errors';
 import {
   AttachPlan,
   Backend,
   BackendSelection,
-  errnoName,
   FENTRY_AUTO_MAX_TARGETS,
   objectPath,
   planTargets,
