@@ -14,7 +14,8 @@ import type { Ownership } from './kernel-objects';
 import { MissingInterfaceError, Op, phaseOf } from './planner';
 
 /** 'xdp': the XDP offload's step of a reconcile (src/xdp/xdp-sync.ts), reported like an operation. */
-export type ObjectKind = Op['kind'] | 'xdp';
+/** Op kinds, and what reconciles set beside the plan: the XDP offload, the seg6 tunnel source. */
+export type ObjectKind = Op['kind'] | 'xdp' | 'tunsrc';
 
 export interface OpFailure {
   kind: ObjectKind;

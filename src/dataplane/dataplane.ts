@@ -110,6 +110,7 @@ export class Dataplane {
   stop(): void {
     this.watcher?.stop();
     this.reconciler.disableReadCache(); // nothing reports changes any more
+    this.reconciler.close();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.opts.store.close(); // reopened by a later save, should a job still finish after this
   }

@@ -62,6 +62,20 @@ describe(`node jobs (${MODE} mode)`, () => {
     }
   });
 
+  it('the node\'s encapSource is the namespace\'s seg6 tunnel source (ip sr tunsrc), set again after a foreign change', async () => {
+    const tunsrc = () => ns.ip(['sr', 'tunsrc', 'show']).trim();
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
+    expect(tunsrc()).toBe('tunsrc addr fc00:0:1::1');
+    const r = await dp.upsertNode({ ...node, encapSource: 'fc00:0:1::2' });
+    expect({ failed: r.failed, updated: r.updated.tunsrc }).toEqual({ failed: [], updated: 1 });
+    expect(tunsrc()).toBe('tunsrc addr fc00:0:1::2');
+    ns.ip(['sr', 'tunsrc', 'set', 'fc00:9::9']);
+    expect((await dp.resync()).updated.tunsrc).toBe(1);
+    expect(tunsrc()).toBe('tunsrc addr fc00:0:1::2');
+    expect((await dp.resync()).operations).toBe(0);
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
+  });
+
   it('a new underlay: the old interface\'s rules go, the new one\'s come, seg6 is enabled on it; a resync then changes nothing', async () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul0', 'ul0']);

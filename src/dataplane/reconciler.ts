@@ -6,6 +6,8 @@ import type { Route } from '../netlink/route';
 import type { Rule } from '../netlink/rule';
 import { MonitorEvent, NetlinkMonitor } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
+import type { KernelError } from '../netlink/errors';
+import { Seg6Genl } from '../netlink/seg6-genl';
 import { Applier, ApplyResult } from './applier';
 import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
@@ -71,6 +73,8 @@ export class Reconciler {
     /** The XDP offload, kept in sync after every apply; without it no tenant is offloaded. */
     private readonly xdp?: XdpSync,
     readCacheMaxAgeMs = READ_CACHE_MAX_AGE_MS,
+    /** The namespace's seg6 tunnel source (the node's encapSource), set by full reconciles. */
+    private readonly seg6: Seg6Genl = new Seg6Genl(nl.socket.netns),
   ) {
     this.applier = new Applier(nl, own);
     this.cached = { rules: new CachedRead(() => this.ruleList(), readCacheMaxAgeMs), main: new CachedRead(() => this.mainRoutes(), readCacheMaxAgeMs) };
@@ -290,6 +294,25 @@ export class Reconciler {
     return { ...planned, state: s };
   }
 
+  /** Releases what the reconciler opened itself (the seg6 genl socket; opened again if used after). */
+  close(): void {
+    this.seg6.close();
+  }
+
+  /** Sets the namespace's seg6 tunnel source to `address` unless it is; a kernel without seg6 has none to set. */
+  private async ensureTunsrc(address: string, result: ApplyResult): Promise<void> {
+    try {
+      const now = await this.seg6.tunsrc();
+      if (now === undefined || now === address) return;
+      await this.seg6.setTunsrc(address);
+      result.updated.tunsrc = (result.updated.tunsrc ?? 0) + 1;
+      result.operations++;
+    } catch (e) {
+      const k = e as Partial<KernelError>;
+      result.failed.push({ kind: 'tunsrc', action: 'set', what: `seg6 tunsrc ${address}`, errno: k.errno, code: k.code, extack: k.extack, message: (e as Error).message });
+    }
+  }
+
   /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
   async apply({ ops, state, links, missing, forget = [] }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
@@ -307,6 +330,9 @@ export class Reconciler {
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
         s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);
     }
+    // The node's encapSource as the outer source of every H.Encaps: one setting of the namespace,
+    // node-wide, so full reconciles keep it (a tenant job never changes the node).
+    if (scope === 'full' && s.node) await this.ensureTunsrc(s.node.encapSource, result);
     // The offload follows the same state; what it could not do fails the reconcile like an operation.
     const xdp = await this.xdp?.reconcile(s, links, scope);
     if (xdp) result.failed.push(...xdp.failed);

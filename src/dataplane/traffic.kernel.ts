@@ -15,6 +15,7 @@
 //   |        | vm-b1 10.0.1.2 fd00:1::2    | vm-b2 10.0.2.2 fd00:2::2    |
 //
 // Both tenants use the same prefixes on purpose: only the SIDs tell them apart.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +73,23 @@ function ping(from: TestNetns, to: string): boolean {
 }
 
 /** The first pings may be spent on neighbour resolution: retry a few times before calling it lost. */
+/** The outer IPv6 source of the first frame to `dst` that arrives on `dev` within `ms` ([] if none). */
+function outerSources(ns: TestNetns, dev: string, dst: string, ms: number): Promise<string[]> {
+  const py = [
+    'import socket, sys, ipaddress',
+    's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x86dd)); s.bind((sys.argv[1], 0)); s.settimeout(float(sys.argv[3]))',
+    'want = ipaddress.IPv6Address(sys.argv[2]).packed',
+    'try:',
+    '  while True:',
+    '    f = s.recv(65535)',
+    '    if f[38:54] == want: print(ipaddress.IPv6Address(f[22:38])); break',
+    'except socket.timeout: pass',
+  ].join('\n');
+  return new Promise((resolve, reject) =>
+    execFile('ip', ['netns', 'exec', ns.name, 'python3', '-c', py, dev, dst, String(ms / 1000)], (e, out) => (e ? reject(e) : resolve(out.split('\n').filter(Boolean)))),
+  );
+}
+
 function reaches(from: TestNetns, to: string): boolean {
   for (let i = 0; i < 3; i++) if (ping(from, to)) return true;
   return false;
@@ -178,11 +196,16 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect(ping(vm(1, 'a'), 'fc00:0:2:b::')).toBe(false);
   });
 
-  itWith(SRV6)('the outer packets leave through the underlay with the peer SID as destination', () => {
+  itWith(SRV6)('the outer packets leave through the underlay with the peer SID as destination and the node\'s encapSource as source', async () => {
     const hv2 = hvs[1].ns;
     const rx = () => hv2.ipJson(['-s', 'link', 'show', 'ul0'])[0].stats64.rx.packets as number;
     const before = rx();
+    // An independent observer on hv2's uplink: a raw socket that prints the outer IPv6 source of
+    // the first frame addressed to alpha's SID there.
+    const capture = outerSources(hv2, 'ul0', 'fc00:0:2:a::', scaled(10_000));
+    await new Promise((r) => setTimeout(r, scaled(300))); // the socket is bound
     expect(reaches(vm(1, 'a'), VRF ? '10.0.2.2' : 'fd00:2::2')).toBe(true);
+    expect(await capture).toEqual(['fc00:f::1']);
     expect(rx() - before).toBeGreaterThanOrEqual(1);
     // The SID route counts what it decapsulated (seg6local `count`), seen through iproute2.
     const sid = hv2.ipJson(['-6', '-s', 'route', 'show', 'fc00:0:2:a::/128'])[0];

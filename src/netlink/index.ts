@@ -18,3 +18,6 @@ export * from './seg6local';
 export * from './sysctl';
 export * from './monitor';
 export * from './rtnetlink';
+export * from './genl';
+export * from './seg6-tunsrc';
+export * from './seg6-genl';

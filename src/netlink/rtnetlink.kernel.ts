@@ -8,6 +8,7 @@ import { Rtnetlink } from './rtnetlink';
 import { Seg6Local } from './seg6local';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { itWith } from '../testing/kernel-features';
+import { Seg6Genl } from './seg6-genl';
 
 jest.setTimeout(20000);
 
@@ -319,6 +320,22 @@ describe('monitor', () => {
       expect(routes).toEqual(['new', 'del']);
     } finally {
       mon.close();
+    }
+  });
+});
+
+describe('seg6 tunnel source (generic netlink family SEG6)', () => {
+  it('reads and sets what iproute2 shows as `ip sr tunsrc`', async () => {
+    const g = new Seg6Genl(ns.name);
+    try {
+      if (!(await g.available())) throw new Error('no SEG6 genl family: the kernel has no IPv6 segment routing core');
+      expect(await g.tunsrc()).toBe('::');
+      await g.setTunsrc('fc00:0:1::1');
+      expect(ns.ip(['sr', 'tunsrc', 'show']).trim()).toBe('tunsrc addr fc00:0:1::1');
+      ns.ip(['sr', 'tunsrc', 'set', 'fc00:0:9::9']);
+      expect(await g.tunsrc()).toBe('fc00:0:9::9');
+    } finally {
+      g.close();
     }
   });
 });
