@@ -45,7 +45,7 @@ let orch: Orchestrator;
 
 beforeAll(async () => {
   const t0 = performance.now();
-  dc = await DataCenter.build({ tag: 'flt', hvs: 2, vms: [vm('a1', 1, 11), vm('a2', 2, 12)], agent: { lockMs: scaled(2000) } });
+  dc = await DataCenter.build({ tag: 'flt', hvs: 2, vms: [vm('a1', 1, 11), vm('a2', 2, 12)], agent: { lockMs: scaled(5000) } });
   const t1 = performance.now();
   orch = new Orchestrator(dc, [TENANT]);
   await orch.converge();

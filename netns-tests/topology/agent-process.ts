@@ -94,8 +94,9 @@ export class AgentProcess {
       agent: { hypervisor: o.hypervisor },
       auth: { tokenFile, loopback: 'token' },
       // Scaled like every deadline: under the lab's emulation the agent's event loop can stall
-      // longer than 2 s (a large job), and a lock not renewed in time is lost ("Missing lock").
-      queue: { lockMs: o.lockMs ?? scaled(2000) },
+      // for seconds (a large job), and a lock not renewed in time is lost ("Missing lock"). 20 s
+      // in the lab was lost once by a 10,000-route job while the host was busy (2026-12-07).
+      queue: { lockMs: o.lockMs ?? scaled(5000) },
       dataplane: { resyncSeconds: o.resyncSeconds ?? 0 },
       server: { listen: `${o.mgmtAddress}:${AGENT_PORT}` },
       kernel: { netns: o.netns },
