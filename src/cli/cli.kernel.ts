@@ -18,7 +18,7 @@ import { itWith, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { CliIo } from './commands';
+import { recordingIo } from './test-io';
 import { JsonLogger } from './logging';
 import { main, serve, ServeHandle } from './srv6-agent';
 import { RunFile, SystemdNotifier } from './systemd-notify';
@@ -52,11 +52,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function io(): CliIo & { stdout: () => string; stderr: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out: (s) => void out.push(s), err: (s) => void err.push(s), readStdin: async () => '', errIsTTY: false, stdout: () => out.join(''), stderr: () => err.join('') };
-}
+const io = recordingIo;
 
 function file(name: string, text: string): string {
   const p = join(dir, name);

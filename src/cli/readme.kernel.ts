@@ -14,7 +14,7 @@ import { itWith, itWithout, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { CliIo } from './commands';
+import { recordingIo } from './test-io';
 import { JsonLogger } from './logging';
 import { ensureSandbox, SANDBOX } from './sandbox-netns';
 import { main, serve, ServeHandle } from './srv6-agent';
@@ -32,11 +32,7 @@ let dir: string;
 let ns: TestNetns;
 let agent: ServeHandle;
 
-function io(): CliIo & { stdout: () => string; stderr: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out: (s) => void out.push(s), err: (s) => void err.push(s), readStdin: async () => '', errIsTTY: false, stdout: () => out.join(''), stderr: () => err.join('') };
-}
+const io = recordingIo;
 
 beforeAll(async () => {
   redis = await TestRedis.start();
