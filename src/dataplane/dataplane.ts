@@ -32,6 +32,12 @@ export interface DataplaneOptions {
   /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
   xdp?: XdpSync;
   /**
+   * What start() does when the store found no state at all but the kernel holds objects of the
+   * agent's protocol (its state directory lost, or another agent's objects): 'refuse' (default)
+   * fails with StateMissingError; 'wipe' lets the startup reconcile delete them.
+   */
+  orphans?: 'refuse' | 'wipe';
+  /**
    * The capability report: a tenant job whose objects need a feature it names as not working is
    * refused before anything is saved or applied (kernel-requirements.ts; End.DT* XDP offloads
    * need bpf.fib_lookup_tbid). Features it does not name are not checked; none: nothing is.
@@ -97,6 +103,7 @@ export class Dataplane {
 
   /** Startup reconcile from the stored state, then drift repair. */
   async start(): Promise<JobResult> {
+    if (this.opts.store.foundNothing) await this.checkNoOrphans();
     const r = await this.resync();
     this.watcher = new DriftWatcher(this.opts.netns, this.own, () => this.configuredInterfaces(), (reason) => this.repair(reason), this.opts.nl.socket.portId, this.opts.debounceMs);
     this.watcher.onError = (e, reason) => this.opts.log?.('drift repair failed', { reason, error: (e as Error).message });
@@ -105,6 +112,15 @@ export class Dataplane {
     this.reconciler.enableReadCache(); // the monitor is subscribed: no change from here on goes unseen
     if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => this.watcher?.schedule('periodic resync'), this.opts.resyncIntervalMs).unref();
     return r;
+  }
+
+  /** With no state on disk, the startup reconcile would delete every object the agent owns in the kernel. */
+  private async checkNoOrphans(): Promise<void> {
+    const o = await this.reconciler.observe();
+    const held = { routes: o.routes.size, rules: o.rules.size, nexthops: o.nexthops.size, addresses: o.addresses.size };
+    if (!Object.values(held).some(Boolean)) return;
+    if (this.opts.orphans !== 'wipe') throw new StateMissingError(this.opts.store.directory, this.own.protocol, held);
+    this.opts.log?.('no desired state: deleting the objects of the agent the kernel holds, as told', held);
   }
 
   stop(): void {
@@ -413,4 +429,17 @@ function carryBookkeeping(into: DesiredState, before: DesiredState, after: Desir
   const originalMtu = { ...into.originalMtu };
   for (const k of released) delete originalMtu[k];
   return { ...into, originalMtu, ownedVrfs: [...new Set([...into.ownedVrfs, ...added])].filter((v) => !gone.has(v)) };
+}
+
+/** No desired state on disk, but the kernel holds the agent's objects: reconciling would delete them all. */
+export class StateMissingError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly protocol: number,
+    readonly held: Record<string, number>,
+  ) {
+    const what = Object.entries(held).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
+    super(`no desired state in ${dir}, but the kernel holds objects of the agent (protocol ${protocol}: ${what}); restore the state directory, or start once with --wipe-orphans to delete them`);
+    this.name = 'StateMissingError';
+  }
 }

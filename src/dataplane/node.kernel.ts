@@ -86,3 +86,45 @@ describe(`node jobs (${MODE} mode)`, () => {
     expect((await dp.resync()).operations).toBe(0);
   });
 });
+
+describe('a start without any desired state, in a kernel holding objects of the agent (its state directory lost)', () => {
+  let other: TestNetns;
+  let onl: Rtnetlink;
+  const dirs: string[] = [];
+  const newDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'srv6t-orphans-'));
+    dirs.push(d);
+    return d;
+  };
+  beforeAll(async () => {
+    other = TestNetns.create('orphans');
+    other.vethPairs([['ul0', 'ul1']]);
+    onl = Rtnetlink.open({ netns: other.name });
+    const first = new Dataplane({ nl: onl, store: new DesiredStateStore(newDir()), mode: MODE, netns: other.name });
+    await first.start();
+    expect((await first.upsertNode(node)).failed).toEqual([]);
+    first.stop();
+  });
+  afterAll(() => {
+    onl?.close();
+    other?.destroy();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const ownRules = () => [...other.ipJson(['-4', 'rule', 'show']), ...other.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.protocol === '196' || r.protocol === 196);
+
+  it('is refused, naming what the kernel holds, and changes nothing', async () => {
+    expect(ownRules().length).toBeGreaterThan(0);
+    const before = other.kernelSnapshot();
+    const dp2 = new Dataplane({ nl: onl, store: new DesiredStateStore(newDir()), mode: MODE, netns: other.name });
+    await expect(dp2.start()).rejects.toMatchObject({ name: 'StateMissingError', message: expect.stringMatching(new RegExp(`^no desired state in .*srv6t-orphans-.*, but the kernel holds objects of the agent \\(protocol 196: ${ownRules().length} rules\\)`)) });
+    dp2.stop();
+    expect(other.kernelSnapshot()).toEqual(before);
+  });
+
+  it("with orphans: 'wipe' the startup reconcile deletes them", async () => {
+    const dp2 = new Dataplane({ nl: onl, store: new DesiredStateStore(newDir()), mode: MODE, netns: other.name, orphans: 'wipe' });
+    expect((await dp2.start()).failed).toEqual([]);
+    dp2.stop();
+    expect(ownRules()).toEqual([]);
+  });
+});

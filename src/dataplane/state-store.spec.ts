@@ -48,17 +48,64 @@ describe('DesiredStateStore', () => {
     const s = new DesiredStateStore(dir, 0);
     s.load();
     s.save(state(1));
+    const journalBefore = readFileSync(join(dir, 'desired-state.journal'));
     s.save(state(2));
     s.close();
     const probe = new DesiredStateStore(dir, 0);
     expect(probe.load().version).toBe(2);
     damage(probe.path); // the slot the interrupted save was writing
+    writeFileSync(join(dir, 'desired-state.journal'), journalBefore); // cut before its mark was written
     const again = new DesiredStateStore(dir, 0);
     expect(again.load().version).toBe(1);
     // and saving on continues from there, over the damaged slot
     again.save(state(3));
     again.close();
     expect(new DesiredStateStore(dir).load().version).toBe(3);
+  });
+
+  it.each([
+    ['alone', (_st: DesiredStateStore) => undefined],
+    ['with records after it', (st: DesiredStateStore) => st.save(state(3))],
+  ])('a damaged snapshot that was acknowledged (its mark in the journal, %s) is a refusal to start, never a step back', (_what, more) => {
+    const st = new DesiredStateStore(dir);
+    st.load();
+    st.save(state(1));
+    const older = st.path;
+    const newer = new DesiredStateStore(dir, 0); // the next save is a snapshot into the other slot
+    newer.load();
+    newer.save(state(2));
+    newer.close();
+    const again = new DesiredStateStore(dir);
+    again.load();
+    more(again);
+    again.close();
+    const slot = older.endsWith('.0') ? join(dir, 'desired-state.1') : join(dir, 'desired-state.0');
+    const b = readFileSync(slot);
+    b[b.length - 3] ^= 0x20; // bit rot in the acknowledged snapshot
+    writeFileSync(slot, b);
+    expect(() => new DesiredStateStore(dir).load()).toThrow(/journal records state #2 \(a snapshot\), the readable files reach only #1/);
+    st.close();
+  });
+
+  it('refuses to start when the slots are gone but the journal is not (the snapshots were removed)', () => {
+    const st = new DesiredStateStore(dir);
+    st.load();
+    st.save(state(1));
+    st.save(state(2));
+    st.close();
+    for (const f of ['desired-state.0', 'desired-state.1']) rmSync(join(dir, f), { force: true });
+    expect(() => new DesiredStateStore(dir).load()).toThrow(/holds records but no snapshot exists/);
+  });
+
+  it('says whether it found no state at all (a new host or a lost directory)', () => {
+    const st = new DesiredStateStore(join(dir, 'nothing-here'));
+    st.load();
+    expect(st.foundNothing).toBe(true);
+    st.save(state(1));
+    st.close();
+    const again = new DesiredStateStore(join(dir, 'nothing-here'));
+    again.load();
+    expect(again.foundNothing).toBe(false);
   });
 
   it('a state file that cannot be opened (EMFILE, EIO) is an error, never made anew: the acknowledged state survives', () => {
@@ -161,7 +208,7 @@ describe('DesiredStateStore', () => {
         folded = st.path !== first;
       }
       expect(folded).toBe(true);
-      expect(statSync(journal()).size).toBe(0);
+      expect(readFileSync(journal(), 'utf8')).toMatch(/^\{"seq":\d+,"len":\d+,"crc":\d+\}\n\{"durable":"snapshot"\}\n$/); // only the mark
       st.save((s = withRoute(s, 't2', '10.255.0.0/24')));
       st.close();
       expect(new DesiredStateStore(dir).load()).toEqual(s);
@@ -227,12 +274,12 @@ describe('DesiredStateStore', () => {
       expect(new DesiredStateStore(dir).load()).toEqual(s);
     });
 
-    it('a record out of sequence ends the replay', () => {
-      const { st, s: acknowledged } = snapshotAndOneRecord();
+    it('a record beyond the next one is a refusal to start: the states between were acknowledged and are lost', () => {
+      const { st } = snapshotAndOneRecord();
       st.close();
       const body = Buffer.from(JSON.stringify({ set: { version: 99 }, keys: {} }));
       appendFileSync(journal(), `${JSON.stringify({ seq: 9, len: body.length, crc: crc32(body) })}\n${body}\n`);
-      expect(new DesiredStateStore(dir).load()).toEqual(acknowledged);
+      expect(() => new DesiredStateStore(dir).load()).toThrow(/journal records state #9, the readable files reach only #2/);
     });
 
     // A save that fails part-way (EIO, a full disk) is not acknowledged, and whatever it left on
@@ -240,9 +287,10 @@ describe('DesiredStateStore', () => {
     // Here the failing save is a fold into a snapshot much larger than the last one, so the saves
     // after it fit in the journal again: appends whose sequence numbers the failed save had used.
     it.each([
-      ['emptying the journal after the snapshot', 'ftruncateSync', (a: unknown[]) => a[1] === 0],
+      ['emptying the journal after the snapshot', 'ftruncateSync', (a: unknown[]) => (a[1] as number) < 100],
+      ['marking the snapshot durable', 'writeSync', (a: unknown[]) => a[4] === 0 && (a[1] as Buffer).includes('"durable"')],
       ["flushing the snapshot's slot", 'fdatasyncSync', () => true],
-      ['a short write of the snapshot', 'writeSync', (a: unknown[]) => a[4] === 0],
+      ['a short write of the snapshot', 'writeSync', (a: unknown[]) => a[4] === 0 && !(a[1] as Buffer).includes('"durable"')],
     ] as const)('a save failing in %s: a restart loads what the saves after it acknowledged', (_what, call, when) => {
       const st = new DesiredStateStore(dir, 4096);
       st.load();
@@ -257,6 +305,7 @@ describe('DesiredStateStore', () => {
         if (!armed || !when(a)) return real(...a);
         armed = false;
         if (call === 'writeSync') return real(a[0], a[1], a[2], (a[3] as number) - 10, a[4]);
+        if (call === 'ftruncateSync' && (a[1] as number) > 0) real(...a); // the size is set, then the flush fails
         throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
       }) as never);
       try {
@@ -276,8 +325,9 @@ describe('DesiredStateStore', () => {
       st.load();
       const s = big(1, 3);
       st.save(s);
+      const before = readFileSync(journal());
       st.save({ ...s, tenants: { ...s.tenants } });
-      expect(existsSync(journal()) ? statSync(journal()).size : 0).toBe(0);
+      expect(readFileSync(journal())).toEqual(before);
       st.close();
     });
   });

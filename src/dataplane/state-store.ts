@@ -3,7 +3,8 @@
 // sequence number, length and CRC-32, and a journal of changes since the newer snapshot, records
 // of the same form holding a StateDelta. A save appends the change to the journal and ends with
 // one fdatasync; when the journal has grown to the size of a snapshot, the save writes a snapshot
-// to the older slot instead and empties the journal. Nothing acknowledged is ever overwritten
+// to the older slot instead and starts the journal over with a mark saying that snapshot is
+// durable (so a later damaged slot is a refusal to start, not a silent step back). Nothing acknowledged is ever overwritten
 // before a newer copy is flushed, so after a power loss at any point load() finds the last
 // acknowledged state or, for a save that was cut, the one before it (docs/adr/0008).
 import * as fs from 'node:fs';
@@ -52,18 +53,28 @@ export class DesiredStateStore {
   private saved?: DesiredState;
   private journalBytes = 0;
   private snapshotBytes = 0;
+  private empty = false;
 
   constructor(
     private readonly dir: string,
     /**
      * The journal is folded into a snapshot once it would pass this size or the snapshot's,
-     * whichever is larger; 0: no journal, every save is a snapshot.
+     * whichever is larger; 0: every save is a snapshot (the journal holds only its mark).
      */
     private readonly journalMinBytes = 256 * 1024,
   ) {
     this.slots = [join(dir, 'desired-state.0'), join(dir, 'desired-state.1')];
     this.journalPath = join(dir, 'desired-state.journal');
     this.legacyPath = join(dir, 'desired-state.json');
+  }
+
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** Whether load() found no state at all: a new host, or a state directory lost (see Dataplane.start). */
+  get foundNothing(): boolean {
+    return this.empty;
   }
 
   get path(): string {
@@ -80,6 +91,8 @@ export class DesiredStateStore {
       const broken = read.map((r, i) => (r && !r.ok ? `${this.slots[i]}: ${r.why}` : '')).filter(Boolean);
       // Refuse to start from a state we cannot read rather than "reconcile" the host to empty.
       if (broken.length) throw new StateCorruptError(this.dir, broken.join('; '));
+      // Records without any snapshot: the slots were removed, and what they held is lost.
+      if (readRecord(readOptional(this.journalPath) ?? Buffer.alloc(0), 0)) throw new StateCorruptError(this.dir, `${this.journalPath} holds records but no snapshot exists`);
       return this.loadLegacy();
     }
     this.seq = best.seq;
@@ -151,12 +164,15 @@ export class DesiredStateStore {
       yield { op: 'datasync', fd }; // data and the size needed to read it: the one flush of the snapshot
       this.newest = w.slot;
       this.snapshotBytes = w.buf.length;
-      if (this.journalBytes > 0) {
-        const j = this.open(2);
-        yield { op: 'truncate', fd: j, len: 0 }; // stale records are skipped by sequence number should this not land
-        yield { op: 'datasync', fd: j };
-        this.journalBytes = 0;
-      }
+        // The journal starts over with a mark that snapshot w.seq is durable: should that slot be
+      // damaged later, load() knows an acknowledged state is lost instead of taking the older slot.
+      // Records left after the mark, should the truncation not land, are older and skipped.
+      const j = this.open(2);
+      const mark = frame(w.seq, MARK);
+      written(yield { op: 'write', fd: j, buf: mark, at: 0 }, mark);
+      if ((yield { op: 'size', fd: j }) > mark.length) yield { op: 'truncate', fd: j, len: mark.length };
+      yield { op: 'datasync', fd: j };
+      this.journalBytes = mark.length;
     }
     this.seq = w.seq;
     this.saved = w.state;
@@ -181,20 +197,19 @@ export class DesiredStateStore {
    * and is cut off so that appends continue after the last good record.
    */
   private replayJournal(snapshot: DesiredState): DesiredState {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(this.journalPath);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return snapshot;
-      throw e;
-    }
+    const buf = readOptional(this.journalPath);
+    if (!buf) return snapshot;
     let state = snapshot;
     let at = 0;
     for (;;) {
       const rec = readRecord(buf, at);
       if (!rec) break;
       if (rec.seq > this.seq) {
-        if (rec.seq !== this.seq + 1) break;
+        // A mark is written once its snapshot is durable, a record once the save before it was
+        // acknowledged: either one beyond what the slots and records before it reach means an
+        // acknowledged state is unreadable. Starting from an older one would make the startup
+        // reconcile delete everything added since, so the operator decides (docs/operations.md).
+        if (isMark(rec.body) || rec.seq !== this.seq + 1) throw new StateCorruptError(this.dir, `the journal records state #${rec.seq}${isMark(rec.body) ? ' (a snapshot)' : ''}, the readable files reach only #${this.seq}`);
         state = applyDelta(state, JSON.parse(rec.body.toString()) as StateDelta);
         this.seq = rec.seq;
       }
@@ -246,13 +261,12 @@ export class DesiredStateStore {
   }
 
   private loadLegacy(): DesiredState {
-    let text: string;
-    try {
-      text = readFileSync(this.legacyPath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-      throw e;
+    const buf = readOptional(this.legacyPath);
+    if (!buf) {
+      this.empty = true;
+      return emptyState();
     }
+    const text = buf.toString();
     try {
       return checked(JSON.parse(text));
     } catch (e) {
@@ -268,6 +282,13 @@ function frame(seq: number, body: Buffer): Buffer {
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/** The body of the journal's first record after a snapshot: that snapshot (its sequence number) is durable. */
+const MARK = Buffer.from('{"durable":"snapshot"}');
+
+function isMark(body: Buffer): boolean {
+  return body.equals(MARK);
+}
 
 /** The checked record at `at`, or undefined where the journal ends or a record is damaged. */
 function readRecord(buf: Buffer, at: number): { seq: number; body: Buffer; end: number } | undefined {
@@ -326,14 +347,19 @@ function checked(s: DesiredState): DesiredState {
   return upgradeState({ ...emptyState(), ...s });
 }
 
-function readSlot(path: string): Slot {
-  let buf: Buffer;
+/** The file's bytes, or undefined if it does not exist. */
+function readOptional(path: string): Buffer | undefined {
   try {
-    buf = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+function readSlot(path: string): Slot {
+  const buf = readOptional(path);
+  if (!buf) return undefined;
   if (buf.length === 0) return undefined; // created, never completely written
   const nl = buf.indexOf(0x0a);
   try {
