@@ -98,7 +98,6 @@ export function srv6Role(c: Pick<Capabilities, 'mode' | 'features'>): string {
   const table = c.mode === 'table';
   // Table mode: End.DT6 by table lookup, End.DT4/DT46 only through the XDP offload (in front of a seg6local placeholder).
   const decaps = DECAPS.filter((b) => {
-    if (!ok('seg6local.counters')) return false;
     if (table && (b === 'End.DT4' || b === 'End.DT46')) return ok('seg6local.End') && ok('bpf.fib_lookup_tbid') && (ok('xdp.native') || ok('xdp.generic'));
     return ok(`seg6local.${b}` as Feature);
   });

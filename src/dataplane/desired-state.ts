@@ -41,12 +41,18 @@ export interface DesiredState {
   nexthops: Record<string, Record<string, number>>;
   /** MTUs of tenant interfaces before the agent changed them, restored when released. */
   originalMtu: Record<string, number>;
+  /**
+   * Values of sysctls before the agent first changed them, by key ("net/ipv6/conf/ul0/seg6_enabled",
+   * see sysctlKey): written back once the sysctl is no longer desired (an old underlay, the last
+   * tenant gone, a released tenant interface), then forgotten; forgotten too when its interface is gone.
+   */
+  originalSysctl: Record<string, string>;
   /** VRF devices the agent created and has not deleted yet: the only links it ever deletes. */
   ownedVrfs: string[];
 }
 
 export function emptyState(): DesiredState {
-  return { version: 0, tenants: {}, nexthops: {}, originalMtu: {}, ownedVrfs: [] };
+  return { version: 0, tenants: {}, nexthops: {}, originalMtu: {}, originalSysctl: {}, ownedVrfs: [] };
 }
 
 export function encapKey(mode: EncapMode, sids: string[]): string {
@@ -61,8 +67,11 @@ export function nexthopId(s: DesiredState, tenant: string, mode: EncapMode, sids
 /**
  * States written before nexthop ids were nested by tenant held them flat, keyed
  * "<tenant>|<mode>|<sids>" (tenant ids never contain "|"): nested here when such a state is read.
+ * States written before sysctls were restored have no originalSysctl: what the agent set then has
+ * no value from before, and stays as it is when no longer desired.
  */
 export function upgradeState(s: DesiredState): DesiredState {
+  if (!s.originalSysctl) s = { ...s, originalSysctl: {} };
   const flat = Object.entries(s.nexthops ?? {}).filter(([, v]) => typeof v === 'number') as unknown as [string, number][];
   if (!flat.length) return s;
   const nexthops: DesiredState['nexthops'] = {};

@@ -16,6 +16,11 @@ export interface Ownership {
   vrfPrefix: string;
   /** Priority of the table-mode `iif <if> lookup <table>` rules. */
   rulePriority: number;
+  /**
+   * SID routes count packets (seg6local `count`); false where the kernel keeps no seg6local
+   * counters: a kernel that ignores the attribute would dump every SID route as drift. Default true.
+   */
+  counters?: boolean;
 }
 
 export const DEFAULT_OWNERSHIP: Ownership = { protocol: 196, vrfPrefix: 'vrf-', rulePriority: 1000 };
@@ -144,19 +149,12 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   if (!node) return o;
   setLocalRules(o, state, mode, own);
   if (mode === 'table') for (const r of tableModeNodeRules(state, own)) o.rules.set(ruleKey(r), r);
-  const sysctl = (path: string[], value: string | number) => o.sysctls.set(path.join('/'), { path, value: String(value) });
+  const sysctl = (path: string[], value: string | number) => o.sysctls.set(sysctlKey(path), { path, value: String(value) });
   const route = (r: NamedRoute) => o.routes.set(routeKey(r), { protocol: own.protocol, ...r });
   const uplink = node.underlay[0];
 
-  sysctl(['net', 'ipv4', 'conf', 'all', 'forwarding'], 1);
-  sysctl(['net', 'ipv6', 'conf', 'all', 'forwarding'], 1);
-  sysctl(['net', 'ipv6', 'conf', 'all', 'seg6_enabled'], 1);
-  for (const u of node.underlay) sysctl(['net', 'ipv6', 'conf', u, 'seg6_enabled'], 1);
+  setNodeSysctls(o, state, mode);
   const tenants = Object.values(state.tenants);
-  if (mode === 'vrf' && tenants.length) sysctl(['net', 'vrf', 'strict_mode'], 1);
-  // The kernel applies max(all, <dev>): `all` must not re-enable the check on tenant interfaces.
-  // Other interfaces keep their own per-device setting.
-  if (mode === 'table' && tenants.length) sysctl(['net', 'ipv4', 'conf', 'all', 'rp_filter'], 0);
 
   for (const t of tenants) {
     const vrf = mode === 'vrf' ? vrfName(own, t.id) : null;
@@ -191,7 +189,7 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
     for (const family of [4, 6] as const) route({ family, dst: 'default', type: 'unreachable', table: t.table, priority: UNREACHABLE_METRIC });
 
     // Decapsulation on this HV's SID (the packet's outer destination), looked up in main.
-    route({ family: 6, dst: `${t.sid}/128`, table: 254, ...decapRoute(t, mode, vrf, uplink) });
+    route({ family: 6, dst: `${t.sid}/128`, table: 254, ...decapRoute(t, mode, vrf, uplink, own.counters ?? true) });
     // End.DX4/DX6 forward to their nexthop through a lookup in main: a host route to the VM.
     if (t.dx) {
       const family = t.behaviour === 'End.DX4' ? 4 : 6;
@@ -215,20 +213,55 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   return o;
 }
 
+/** Key of a sysctl in KernelObjects.sysctls and DesiredState.originalSysctl (no key segment contains '/'). */
+export function sysctlKey(path: string[]): string {
+  return path.join('/');
+}
+
+export function sysctlPath(key: string): string[] {
+  return key.split('/');
+}
+
+/** The interface of a per-interface sysctl (net/<family>/conf/<ifname>/...); undefined for the others (all, default, net/vrf). */
+export function sysctlInterface(path: string[]): string | undefined {
+  return path[2] === 'conf' && path[3] !== 'all' && path[3] !== 'default' ? path[3] : undefined;
+}
+
+/**
+ * The node's sysctls, decided by the node and by whether any tenant exists (the tenants' own
+ * interfaces have theirs in buildKernelObjects). A tenant-scoped plan sets them from the whole
+ * state: the ones of a state cut down to some tenants are a subset of the whole state's.
+ */
+export function setNodeSysctls(o: KernelObjects, state: DesiredState, mode: DataplaneMode): void {
+  const node = state.node;
+  if (!node) return;
+  const sysctl = (path: string[], value: string | number) => o.sysctls.set(sysctlKey(path), { path, value: String(value) });
+  sysctl(['net', 'ipv4', 'conf', 'all', 'forwarding'], 1);
+  sysctl(['net', 'ipv6', 'conf', 'all', 'forwarding'], 1);
+  sysctl(['net', 'ipv6', 'conf', 'all', 'seg6_enabled'], 1);
+  for (const u of node.underlay) sysctl(['net', 'ipv6', 'conf', u, 'seg6_enabled'], 1);
+  const tenants = Object.keys(state.tenants).length > 0;
+  if (mode === 'vrf' && tenants) sysctl(['net', 'vrf', 'strict_mode'], 1);
+  // The kernel applies max(all, <dev>): `all` must not re-enable the check on tenant interfaces.
+  // Other interfaces keep their own per-device setting.
+  if (mode === 'table' && tenants) sysctl(['net', 'ipv4', 'conf', 'all', 'rp_filter'], 0);
+}
+
 /** The decapsulation SID route's device and seg6local encap for a tenant (also what kernel-requirements.ts checks). */
-export function decapRoute(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: string): Partial<NamedRoute> {
+export function decapRoute(t: TenantState, mode: DataplaneMode, vrf: string | null, uplink: string, counters = true): Partial<NamedRoute> {
+  const count = counters ? { counters: true } : {};
   switch (t.behaviour) {
     case 'End.DX4':
     case 'End.DX6': {
       const nh = t.behaviour === 'End.DX4' ? { nh4: t.dx!.nexthop } : { nh6: t.dx!.nexthop };
-      return { oifName: uplink, encap: { type: 'seg6local', action: t.behaviour, ...nh, counters: true } };
+      return { oifName: uplink, encap: { type: 'seg6local', action: t.behaviour, ...nh, ...count } };
     }
     case 'End.DT6':
     case 'End.DT4':
     case 'End.DT46':
       // Table mode has only End.DT6's legacy table lookup; VRF mode decapsulates through the VRF.
-      if (mode === 'table' && t.behaviour === 'End.DT6') return { oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, counters: true } };
-      return { oifName: vrf ?? uplink, encap: { type: 'seg6local', action: t.behaviour, vrftable: t.table, counters: true } };
+      if (mode === 'table' && t.behaviour === 'End.DT6') return { oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, ...count } };
+      return { oifName: vrf ?? uplink, encap: { type: 'seg6local', action: t.behaviour, vrftable: t.table, ...count } };
   }
 }
 

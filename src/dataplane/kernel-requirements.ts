@@ -17,7 +17,6 @@ export function tenantFeatures(t: TenantState, mode: DataplaneMode): Feature[] {
     if (encap.vrftable !== undefined && mode === 'table') need.add('seg6local.End'); // a placeholder XDP decapsulates in front of (src/xdp/table-mode.ts)
     else if (encap.vrftable !== undefined && encap.action === 'End.DT6') need.add('seg6local.End.DT6.vrftable');
     else need.add(`seg6local.${encap.action}` as Feature);
-    if (encap.counters) need.add('seg6local.counters');
   }
   for (const r of Object.values(t.routes)) {
     need.add('nexthop.seg6');

@@ -85,6 +85,24 @@ describe(`node jobs (${MODE} mode)`, () => {
     expect(ns.exec('sysctl', ['-n', 'net.ipv6.conf.ul2.seg6_enabled']).trim()).toBe('1');
     expect((await dp.resync()).operations).toBe(0);
   });
+
+  it('the underlay no longer used gets back the seg6_enabled it had before the agent set it, also after a restart (issue 15, defect 11)', async () => {
+    const seg6 = (dev: string) => ns.exec('sysctl', ['-n', `net.ipv6.conf.${dev}.seg6_enabled`]).trim();
+    // ul0 and ul2 were made with the namespace's default, which the agent never sets
+    expect(seg6('default')).toBe('0');
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
+    expect([seg6('ul0'), seg6('ul2')]).toEqual(['1', '0']);
+    expect((await dp.upsertNode({ ...node, underlay: ['ul2'] })).failed).toEqual([]);
+    expect([seg6('ul0'), seg6('ul2')]).toEqual(['0', '1']);
+    expect((await dp.resync()).operations).toBe(0);
+    // a new agent on the same state directory still knows ul2's value from before
+    dp.stop();
+    dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
+    expect((await dp.start()).operations).toBe(0);
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
+    expect([seg6('ul0'), seg6('ul2')]).toEqual(['1', '0']);
+    expect((await dp.resync()).operations).toBe(0);
+  });
 });
 
 describe('a start without any desired state, in a kernel holding objects of the agent (its state directory lost)', () => {

@@ -39,7 +39,7 @@ function observedFrom(d: KernelObjects, mode: DataplaneMode): Observed {
 }
 
 const summary = (ops: Op[]) => ops.map((o) => `${o.action} ${o.kind}`);
-const ctx = (configured: string[] = []) => ({ ownedVrfs: new Set<string>(), configured: new Map(configured.map((n) => [n, 1500] as [string, number])) });
+const ctx = (configured: string[] = [], originalSysctls: Record<string, string> = {}) => ({ ownedVrfs: new Set<string>(), configured: new Map(configured.map((n) => [n, 1500] as [string, number])), originalSysctls: new Map(Object.entries(originalSysctls)) });
 
 describe('planner', () => {
   const own = DEFAULT_OWNERSHIP;
@@ -63,6 +63,15 @@ describe('planner', () => {
   it.each(['table', 'vrf'] as const)('%s mode: a kernel that matches plans nothing', (mode) => {
     const d = buildKernelObjects(state(mode), mode, own);
     expect(plan(d, observedFrom(d, mode), { ...ctx(['ta0', 'tb0']), ownedVrfs: new Set(d.vrfs.keys()) })).toEqual([]);
+  });
+
+  it('a kernel without seg6local counters (SID routes dump without them): asked for none, plans nothing; asked for them, replaces every SID route', () => {
+    const without = buildKernelObjects(state('table'), 'table', { ...own, counters: false });
+    const sids = [...without.routes.values()].filter((r) => r.encap?.type === 'seg6local');
+    expect(sids.map((r) => r.encap)).toEqual([expect.not.objectContaining({ counters: expect.anything() }), expect.not.objectContaining({ counters: expect.anything() })]);
+    const kernel = observedFrom(without, 'table');
+    expect(plan(without, kernel, ctx(['ta0', 'tb0']))).toEqual([]);
+    expect(summary(plan(buildKernelObjects(state('table'), 'table', own), kernel, ctx(['ta0', 'tb0'])))).toEqual(['replace route', 'replace route']);
   });
 
   const cases: [string, (o: Observed, d: KernelObjects) => void, string[]][] = [
@@ -95,7 +104,7 @@ describe('planner', () => {
     const full = buildKernelObjects(state('vrf'), 'vrf', own);
     const o = observedFrom(full, 'vrf');
     const d = buildKernelObjects(state('vrf', false), 'vrf', own);
-    const ops = summary(plan(d, o, { ownedVrfs: new Set(['vrf-a', 'vrf-b']), configured: new Map([['ta0', 1500], ['tb0', 1500]]) }));
+    const ops = summary(plan(d, o, { ...ctx(), ownedVrfs: new Set(['vrf-a', 'vrf-b']), configured: new Map([['ta0', 1500], ['tb0', 1500]]) }));
     // connected route, two unreachable defaults, the remote route and its SID's throw route
     expect(ops).toEqual(['delete route', 'delete route', 'delete route', 'delete route', 'delete route', 'delete nexthop', 'delete address', 'release link', 'delete vrf']);
   });
@@ -104,7 +113,7 @@ describe('planner', () => {
     const d = buildKernelObjects(state('vrf', false), 'vrf', own);
     const o = observedFrom(d, 'vrf');
     o.links.set('vrf-x', { index: 50, name: 'vrf-x', kind: 'vrf', table: 77, mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
-    expect(plan(d, o, { ownedVrfs: new Set(['vrf-a']), configured: new Map([['ta0', 1500]]) })).toEqual([]);
+    expect(plan(d, o, { ...ctx(), ownedVrfs: new Set(['vrf-a']), configured: new Map([['ta0', 1500]]) })).toEqual([]);
   });
 
   it('refuses to take over a foreign link that has a VRF’s name', () => {
@@ -120,6 +129,51 @@ describe('planner', () => {
     o.links.delete('tb0');
     expect(() => plan(d, o, ctx())).toThrow(MissingInterfaceError);
     expect(() => plan(d, o, ctx())).toThrow(/tb0/);
+  });
+
+  describe('sysctls the agent set and no longer wants: back to their value from before', () => {
+    const node = (underlay: string[]) => upsertNode(emptyState(), { underlay, locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
+    const sysctlOps = (ops: Op[]) => ops.filter((op) => op.kind === 'sysctl').map((op) => `${op.action} ${(op as any).path.join('.')}=${(op as any).value}`);
+    const rpf = (dev: string) => `net/ipv4/conf/${dev}/rp_filter`;
+
+    it('a released tenant interface gets its rp_filter back, after everything else; the tenant still there keeps its own', () => {
+      const o = observedFrom(buildKernelObjects(state('table'), 'table', own), 'table');
+      const d = buildKernelObjects(state('table', false), 'table', own);
+      const ops = plan(d, o, ctx(['ta0', 'tb0'], { [rpf('ta0')]: '2', [rpf('tb0')]: '1', 'net/ipv4/conf/all/rp_filter': '2' }));
+      expect(sysctlOps(ops)).toEqual(['restore net.ipv4.conf.tb0.rp_filter=1']);
+      expect(ops[ops.length - 1]).toEqual({ kind: 'sysctl', action: 'restore', path: ['net', 'ipv4', 'conf', 'tb0', 'rp_filter'], value: '1' });
+      expect(phaseOf(ops[ops.length - 1])).toBeGreaterThan(Math.max(...ops.slice(0, -1).map(phaseOf)));
+    });
+
+    it('an underlay interface no longer used: its seg6_enabled goes back; the new one is set', () => {
+      const o = observedFrom(buildKernelObjects(node(['ul0']), 'table', own), 'table');
+      o.links.set('ul2', { ...o.links.get('ul0')!, index: 20, name: 'ul2' });
+      o.sysctls.set('net/ipv6/conf/ul2/seg6_enabled', '0');
+      const d = buildKernelObjects(node(['ul2']), 'table', own);
+      const ops = plan(d, o, ctx([], { 'net/ipv6/conf/ul0/seg6_enabled': '0' }));
+      expect(sysctlOps(ops)).toEqual(['set net.ipv6.conf.ul2.seg6_enabled=1', 'restore net.ipv6.conf.ul0.seg6_enabled=0']);
+    });
+
+    it.each([
+      ['table', 'net/ipv4/conf/all/rp_filter', 'restore net.ipv4.conf.all.rp_filter=2'],
+      ['vrf', 'net/vrf/strict_mode', 'restore net.vrf.strict_mode=0'],
+    ] as const)('%s mode, the last tenant gone: %s goes back (node-wide)', (mode, key, expected) => {
+      const o = observedFrom(buildKernelObjects(state(mode, false), mode, own), mode);
+      const d = buildKernelObjects(node(['ul0']), mode, own);
+      const original = key.endsWith('strict_mode') ? '0' : '2';
+      const ops = plan(d, o, { ...ctx(['ta0'], { [key]: original, [rpf('ta0')]: '1' }), ownedVrfs: new Set(['vrf-a']) });
+      expect(sysctlOps(ops)).toEqual([expected, 'restore net.ipv4.conf.ta0.rp_filter=1']);
+    });
+
+    it('an interface that is gone, or a desired one that is missing, has nothing to restore; an existing one has', () => {
+      const d = withoutDevices(buildKernelObjects(state('table'), 'table', own), new Set(['tb0']));
+      const o = observedFrom(d, 'table');
+      o.links.delete('tb0');
+      o.links.set('ul7', { ...o.links.get('ul0')!, index: 70, name: 'ul7' });
+      const ops = plan(d, o, ctx(['ta0', 'tb0'], { [rpf('gone0')]: '1', [rpf('tb0')]: '1', [rpf('ta0')]: '1', 'net/ipv6/conf/ul7/seg6_enabled': '0' }));
+      expect(sysctlOps(ops)).toEqual(['restore net.ipv6.conf.ul7.seg6_enabled=0']);
+      expect(ops).toHaveLength(1);
+    });
   });
 
   describe('table mode: the local rule behind the tenant rules (ADR 0011)', () => {

@@ -6,7 +6,7 @@ import type { Nexthop } from '../netlink/nexthop';
 import type { Route } from '../netlink/route';
 import type { Rule } from '../netlink/rule';
 import type { Seg6Encap } from '../netlink/seg6';
-import { KernelObjects, LinkConfig, NamedNexthop, NamedRoute, routeKey, ruleKey } from './kernel-objects';
+import { KernelObjects, LinkConfig, NamedNexthop, NamedRoute, routeKey, ruleKey, sysctlInterface, sysctlPath } from './kernel-objects';
 
 /** What the kernel holds: every link (for names), and the agent's own objects of each kind. */
 export interface Observed {
@@ -24,7 +24,8 @@ export interface Observed {
 
 export type Op =
   | { kind: 'vrf'; action: 'create' | 'delete'; name: string; table: number }
-  | { kind: 'sysctl'; action: 'set'; path: string[]; value: string }
+  /** restore: back to the value from before the agent set it (PlanContext.originalSysctls). */
+  | { kind: 'sysctl'; action: 'set' | 'restore'; path: string[]; value: string }
   | { kind: 'link'; action: 'configure'; link: LinkConfig }
   | { kind: 'link'; action: 'release'; name: string; mtu?: number }
   | { kind: 'address'; action: 'create' | 'delete'; ifname: string; address: string; noprefixroute: boolean }
@@ -49,6 +50,7 @@ export const PHASES: [Op['kind'], Op['action'][]][] = [
   ['address', ['delete']],
   ['link', ['release']],
   ['vrf', ['delete']],
+  ['sysctl', ['restore']],
 ];
 
 const PHASE_NEXTHOPS = PHASES.findIndex(([k]) => k === 'nexthop');
@@ -58,6 +60,8 @@ export interface PlanContext {
   ownedVrfs: Set<string>;
   /** Interfaces the agent configured, with their MTU before (restored on release). */
   configured: Map<string, number | undefined>;
+  /** Sysctls the agent changed, by key, with their value before (restored when no longer desired). */
+  originalSysctls: Map<string, string>;
 }
 
 export function phaseOf(op: Op): number {
@@ -82,6 +86,15 @@ export function plan(desired: KernelObjects, observed: Observed, ctx: PlanContex
     if (!desired.vrfs.has(name) && observed.links.get(name)?.kind === 'vrf') ops.push({ kind: 'vrf', action: 'delete', name, table: observed.links.get(name)!.table ?? 0 });
 
   for (const [key, s] of desired.sysctls) if (observed.sysctls.get(key) !== s.value) ops.push({ kind: 'sysctl', action: 'set', ...s });
+  // What the agent changed and no longer wants goes back to its value from before, last. A
+  // per-interface sysctl whose interface is gone has nothing to restore (the reconciler forgets
+  // it); that of a tenant interface that is missing is still desired, only left out by withoutDevices.
+  for (const [key, value] of ctx.originalSysctls) {
+    if (desired.sysctls.has(key)) continue;
+    const path = sysctlPath(key);
+    const ifname = sysctlInterface(path);
+    if (ifname === undefined || observed.links.has(ifname)) ops.push({ kind: 'sysctl', action: 'restore', path, value });
+  }
 
   for (const want of desired.links.values()) {
     const l = observed.links.get(want.name);

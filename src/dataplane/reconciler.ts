@@ -11,7 +11,7 @@ import { Seg6Genl } from '../netlink/seg6-genl';
 import { Applier, ApplyResult } from './applier';
 import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
-import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules, withoutDevices } from './kernel-objects';
+import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules, setNodeSysctls, sysctlInterface, sysctlKey, sysctlPath, withoutDevices } from './kernel-objects';
 import { Observed, Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
 import { withTableModeXdpDecap } from '../xdp/table-mode';
@@ -21,7 +21,7 @@ export interface ReconcileResult extends ApplyResult {
   durationMs: number;
   /** Tenant interfaces that do not exist, left out (the rest reconciled); in the scope reconciled. */
   missing?: string[];
-  /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs). */
+  /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs and sysctls). */
   state: DesiredState;
   /** What the XDP offload did, when it ran (some tenant has xdpOffload, or it was just detached). */
   xdp?: XdpReport;
@@ -54,6 +54,10 @@ export interface Planned {
    * their saved MTU goes (kept, a foreign interface given the name later would be "released").
    */
   forget?: string[];
+  /** Current values of the sysctls the plan sets (prepare saves them as their value from before). */
+  sysctls?: Map<string, string | undefined>;
+  /** The same as `forget` for saved sysctls (keys): per-interface ones, not desired, their interface gone. */
+  forgetSysctls?: string[];
 }
 
 export class Reconciler {
@@ -178,9 +182,11 @@ export class Reconciler {
     const desired = withoutDevices(all, new Set(missing));
     observed.sysctls = this.readSysctls(desired);
     const configured = new Map(Object.entries(s.originalMtu).map(([k, v]) => [k, v] as [string, number | undefined]));
-    const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured });
+    const originalSysctls = new Map(Object.entries(s.originalSysctl));
+    const ops = plan(desired, observed, { ownedVrfs: new Set(s.ownedVrfs), configured, originalSysctls });
     const forget = [...configured.keys()].filter((n) => !all.links.has(n) && !observed.links.has(n));
-    return { ops, state: s, links: observed.links, missing, forget };
+    const forgetSysctls = interfaceGone([...originalSysctls.keys()], all, observed.links);
+    return { ops, state: s, links: observed.links, missing, forget, sysctls: observed.sysctls, forgetSysctls };
   }
 
   /**
@@ -221,6 +227,7 @@ export class Reconciler {
     // Node-wide, decided by all tenants, not by this one alone.
     setLocalRules(desired, s, this.mode, this.own);
     setLocalRules(before, prev, this.mode, this.own);
+    setNodeSysctls(desired, s, this.mode);
     const p = this.own.protocol;
     const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
     const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
@@ -259,13 +266,21 @@ export class Reconciler {
 
     const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
+    // Saved sysctls in scope: the tenant's interfaces', and the node-wide ones (desired as the whole
+    // state decides, setNodeSysctls); other interfaces' (an old underlay) stay to full reconciles.
+    const originalSysctls = new Map(Object.entries(s.originalSysctl).filter(([k]) => {
+      const ifname = sysctlInterface(sysctlPath(k));
+      return ifname === undefined || names2.has(ifname);
+    }));
     const vrfs = new Set(s.ownedVrfs.filter((v) => desired.vrfs.has(v) || before.vrfs.has(v)));
     // An interface the tenant already had may be missing (degraded, as in a full reconcile); one
     // this job adds must exist (the plan fails with MissingInterfaceError).
     const had = new Set(prev.tenants[id]?.interfaces.map((i) => i.name) ?? []);
     const missing = [...desired.links.keys()].filter((n) => !links.has(n) && had.has(n));
     const forget = [...configured.keys()].filter((n) => !desired.links.has(n) && !links.has(n));
-    return { ops: plan(withoutDevices(desired, new Set(missing)), observed, { ownedVrfs: vrfs, configured }), state: s, links, missing, forget };
+    const forgetSysctls = interfaceGone([...originalSysctls.keys()], desired, links);
+    const ops = plan(withoutDevices(desired, new Set(missing)), observed, { ownedVrfs: vrfs, configured, originalSysctls });
+    return { ops, state: s, links, missing, forget, sysctls: observed.sysctls, forgetSysctls };
   }
 
   private readMain(): Promise<MainRoutes> {
@@ -283,14 +298,26 @@ export class Reconciler {
     return { ...(await this.apply(p, scope)), durationMs: performance.now() - t0 };
   }
 
-  /** The bookkeeping that must be on disk before the kernel changes: MTUs the plan is about to change (a release restores them). */
+  /**
+   * The bookkeeping that must be on disk before the kernel changes: MTUs and sysctls the plan is
+   * about to change for the first time, with their values before (a release or restore puts them back).
+   */
   prepare(planned: Planned): Planned {
-    const { ops, state, links } = planned;
+    const { ops, state, links, sysctls } = planned;
     const first = ops.filter((op): op is Extract<Op, { action: 'configure' }> => op.kind === 'link' && op.action === 'configure' && !(op.link.name in state.originalMtu));
-    // Unchanged bookkeeping keeps the state object: the caller's commit then writes nothing.
-    if (!first.length) return planned;
-    const s: DesiredState = { ...state, originalMtu: { ...state.originalMtu } };
-    for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
+    // A sysctl that could not be read has no value to save (its set fails the same way).
+    const firstSet = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'set' ? [sysctlKey(op.path)] : [])).filter((k) => !(k in state.originalSysctl) && sysctls?.get(k) !== undefined);
+    // Unchanged bookkeeping keeps the state object (and each record): the caller's commit then writes nothing.
+    if (!first.length && !firstSet.length) return planned;
+    const s: DesiredState = { ...state };
+    if (first.length) {
+      s.originalMtu = { ...state.originalMtu };
+      for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
+    }
+    if (firstSet.length) {
+      s.originalSysctl = { ...state.originalSysctl };
+      for (const k of firstSet) s.originalSysctl[k] = sysctls!.get(k)!;
+    }
     return { ...planned, state: s };
   }
 
@@ -313,8 +340,8 @@ export class Reconciler {
     }
   }
 
-  /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs restored. */
-  async apply({ ops, state, links, missing, forget = [] }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
+  /** Applies a prepared plan. The returned state is a new object carrying what the apply did: VRFs now owned or gone, MTUs and sysctls restored. */
+  async apply({ ops, state, links, missing, forget = [], forgetSysctls = [] }: Planned, scope: 'full' | 'tenant'): Promise<ReconcileResult> {
     const t0 = performance.now();
     let result: ApplyResult;
     try {
@@ -322,9 +349,12 @@ export class Reconciler {
     } finally {
       this.changedByApply(ops);
     }
-    const bookkeeping = forget.length > 0 || ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
-    const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, ownedVrfs: [...state.ownedVrfs] } : state;
+    // A restored sysctl's value from before is forgotten (a failed restore keeps it for the next reconcile).
+    const restored = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'restore' && !result.failed.some((f) => f.kind === 'sysctl' && f.action === 'restore' && f.what === `sysctl ${op.path.join('.')}`) ? [sysctlKey(op.path)] : []));
+    const bookkeeping = forget.length > 0 || forgetSysctls.length > 0 || restored.length > 0 || ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
+    const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, originalSysctl: { ...state.originalSysctl }, ownedVrfs: [...state.ownedVrfs] } : state;
     for (const n of forget) delete s.originalMtu[n];
+    for (const k of [...forgetSysctls, ...restored]) delete s.originalSysctl[k];
     for (const op of bookkeeping ? ops : []) {
       if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
       if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
@@ -342,6 +372,14 @@ export class Reconciler {
 
 /** How long a kept node-wide read may be used without a fresh one, whatever the monitor says (a lost event costs at most this). */
 const READ_CACHE_MAX_AGE_MS = 1000;
+
+/** Of the saved sysctls `keys`, the per-interface ones `all` (the objects before withoutDevices) no longer has, whose interface is gone. */
+function interfaceGone(keys: string[], all: KernelObjects, links: Map<string, Link>): string[] {
+  return keys.filter((k) => {
+    const ifname = sysctlInterface(sysctlPath(k));
+    return ifname !== undefined && !all.sysctls.has(k) && !links.has(ifname);
+  });
+}
 
 /** Families whose rule list has the kernel's `0: lookup local`. */
 function localRuleAtZero(rules: Rule[]): Set<number> {

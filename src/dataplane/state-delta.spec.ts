@@ -31,6 +31,14 @@ describe('state deltas', () => {
     expect(Object.keys(d.set)).toEqual(['version']);
   });
 
+  it('carries only the saved sysctls that came or went', () => {
+    const s1 = { ...s0, originalSysctl: { 'net/ipv6/conf/ul0/seg6_enabled': '0', 'net/ipv6/conf/ul2/seg6_enabled': '0' } };
+    const s2 = { ...s1, originalSysctl: { 'net/ipv6/conf/ul2/seg6_enabled': '0' } };
+    const d = diffState(s1, s2);
+    expect(d).toEqual({ set: {}, keys: { originalSysctl: { 'net/ipv6/conf/ul0/seg6_enabled': null } } });
+    expect(stateJson(applyDelta(s1, d))).toBe(stateJson(s2));
+  });
+
   it('a copy with equal content is no change', () => {
     expect(isEmptyDelta(diffState(s0, { ...s0, node: { ...s0.node! }, ownedVrfs: [...s0.ownedVrfs] }))).toBe(true);
   });

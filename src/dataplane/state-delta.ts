@@ -5,7 +5,7 @@
 import type { DesiredState } from './desired-state';
 
 /** Top-level fields diffed key by key (records); every other field is carried whole when it changed. */
-const RECORDS = ['tenants', 'nexthops', 'originalMtu'] as const;
+const RECORDS = ['tenants', 'nexthops', 'originalMtu', 'originalSysctl'] as const;
 
 export interface StateDelta {
   /** Fields replaced whole (a value of null: the field is gone). */
