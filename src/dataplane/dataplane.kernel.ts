@@ -209,6 +209,41 @@ describe(`dataplane (${MODE} mode)`, () => {
     expect(routes()).toEqual(before2);
   });
 
+  itWith(SRV6)('a kernel refusal mid-job (a foreign route on a key the job needs): the job is undone, the kernel and the state as before', async () => {
+    const table = String(dp.state.tenants.alpha.table);
+    ns.ip(['route', 'add', '10.88.0.0/24', 'dev', 'fx0', 'table', table, 'proto', 'static']);
+    try {
+      const before2 = ns.kernelSnapshot();
+      const state = JSON.stringify(dp.state);
+      const add = ['10.87.0.0/24', '10.88.0.0/24', '10.89.0.0/24'].map((prefix) => ({ prefix, sids: ['fc00:0:7:1::'] }));
+      const r = await dp.changeRoutes('alpha', { add });
+      expect(r.failed).toEqual([expect.objectContaining({ kind: 'route', code: 'EEXIST', what: expect.stringContaining('10.88.0.0/24') })]);
+      expect(r.rolledBack).toEqual({ operations: expect.any(Number), failed: [] });
+      expect(r.rolledBack!.operations).toBeGreaterThanOrEqual(3); // two routes, the new SID's nexthop (and its throw route)
+      expect(ns.kernelSnapshot()).toEqual(before2);
+      expect(JSON.stringify(dp.state)).toBe(state);
+      expect((await dp.resync()).operations).toBe(0);
+
+      // Queued behind a running job, it is undone alone: the tenant next to it in the group keeps its change.
+      const running = dp.resync();
+      const failing = dp.changeRoutes('alpha', { add });
+      const other = dp.changeRoutes('gamma', { add: [{ prefix: 'fd00:77::/64', sids: ['fc00:0:7:3::'] }] });
+      await running;
+      const [rf, ro] = await Promise.all([failing, other]);
+      expect(rf.coalesced ?? 1).toBe(1);
+      expect({ failed: rf.failed.map((f) => f.code), undone: rf.rolledBack?.failed }).toEqual({ failed: ['EEXIST'], undone: [] });
+      expect(ro.failed).toEqual([]);
+      expect(ns.ipJson(['route', 'show', 'table', table, 'proto', String(P)]).map((x: any) => x.dst)).not.toEqual(expect.arrayContaining(['10.87.0.0/24']));
+      expect(Object.keys(dp.state.tenants.alpha.routes)).not.toContain('10.87.0.0/24');
+      expect(ns.ipJson(['-6', 'route', 'show', 'table', String(dp.state.tenants.gamma.table), 'fd00:77::/64'])).toHaveLength(1);
+      expect(dp.state.tenants.gamma.routes).toHaveProperty(['fd00:77::/64']);
+      expect((await dp.changeRoutes('gamma', { remove: ['fd00:77::/64'] })).failed).toEqual([]);
+      expect((await dp.resync()).operations).toBe(0);
+    } finally {
+      ns.ip(['route', 'del', '10.88.0.0/24', 'table', table]);
+    }
+  });
+
   itWith(SRV6)('never touched the foreign route, rule, nexthop and link', () => {
     expect(foreignSnapshot()).toEqual(before);
   });

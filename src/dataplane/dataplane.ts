@@ -51,7 +51,15 @@ export interface DataplaneOptions {
   retry?: { isTransient: (failed: OpFailure[]) => boolean; attempts: number; baseDelayMs: number };
 }
 
+/** What undoing a job the kernel refused part of did: its operations, and those the kernel refused too. */
+export interface RollBack {
+  operations: number;
+  failed: OpFailure[];
+}
+
 export type JobResult = Omit<ReconcileResult, 'state'> & {
+  /** The kernel refused part of the job (`failed`): it was undone, back to the previous version. */
+  rolledBack?: RollBack;
   version: number;
   /** Applied as one with this many consecutive jobs about the same tenant (this one included): the changes are theirs together. */
   coalesced?: number;
@@ -71,7 +79,8 @@ export class Dataplane {
   private readonly missing = new Set<string>();
 
   constructor(private readonly opts: DataplaneOptions) {
-    this.own = opts.ownership ?? DEFAULT_OWNERSHIP;
+    const counters = opts.features?.['seg6local.counters'];
+    this.own = { ...(opts.ownership ?? DEFAULT_OWNERSHIP), ...(counters ? { counters: counters.supported === true } : {}) };
     this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.xdp, opts.readCacheMaxAgeMs);
     this.desired = opts.store.load();
   }
@@ -244,23 +253,44 @@ export class Dataplane {
   }
 
   private async runOne(j: PendingJob): Promise<void> {
+    const prev = this.desired;
+    let scope: string | undefined;
     try {
       await j.check?.();
-      const prev = this.desired;
       const next = unlessSame(prev, j.transition(prev), j.tenant);
       const commit = (s: DesiredState) => this.commit(s);
       // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
       const scoped = !!j.tenant && this.stats.reconciles > 0 && !!next.node;
+      scope = scoped ? j.tenant : undefined;
       const again = () => (scoped ? this.reconciler.reconcileTenant(prev, this.desired, j.tenant!, commit) : this.reconciler.reconcile(this.desired, commit));
       const r = await this.retried(scoped ? await this.reconciler.reconcileTenant(prev, next, j.tenant!, commit) : await this.reconciler.reconcile(next, commit), again);
       this.stats.reconciles++;
+      const rolledBack = r.failed.length && next !== prev ? await this.rollBack(withContentOf(r.state, prev), r.state, scope) : undefined;
       this.noteMissing(r.missing, scoped ? interfacesOf(j.tenant!, prev, next) : undefined);
-      await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
+      if (!rolledBack) await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
       const { state: _s, ...result } = r;
-      j.resolve({ ...result, version: this.desired.version });
+      j.resolve({ ...result, version: this.desired.version, ...(rolledBack ? { rolledBack } : {}) });
     } catch (e) {
+      // Thrown after the state was written ahead (a socket failure mid-apply): undone the same way.
+      if (this.desired !== prev && this.desired.version !== prev.version) await this.rollBack(withContentOf(this.desired, prev), this.desired, scope).catch(() => undefined);
       j.reject(e);
     }
+  }
+
+  /**
+   * A job the kernel refused part of is undone: `back`, the state before it (version included,
+   * with the bookkeeping of the failed apply: VRFs it created, MTUs and sysctls it saved, so that
+   * what it made is deleted and what it changed restored), is written ahead and reconciled in the
+   * job's scope (`tenant`, or everything). Returns what the undo did.
+   */
+  private async rollBack(back: DesiredState, attempted: DesiredState, tenant?: string): Promise<RollBack> {
+    await this.commit(back);
+    const commit = (s: DesiredState) => this.commit(s);
+    const again = () => (tenant ? this.reconciler.reconcileTenant(attempted, this.desired, tenant, commit) : this.reconciler.reconcile(this.desired, commit));
+    const undo = await this.retried(tenant ? await this.reconciler.reconcileTenant(attempted, back, tenant, commit) : await this.reconciler.reconcile(back, commit), again);
+    await this.commit(undo.state);
+    this.opts.log?.('job undone after a kernel refusal', { version: back.version, tenant, operations: undo.operations, failed: undo.failed.length });
+    return { operations: undo.operations, failed: undo.failed };
   }
 
   /**
@@ -281,6 +311,12 @@ export class Dataplane {
     const nodeRules = new Set<string>();
     const shared: SharedReads = {};
     for (const [i, member] of group.entries()) {
+      // With no tenant left, node-wide objects go (the moved local rule, the table-mode
+      // rp_filter): a member planned now would see them still there. It waits for the next round.
+      if (ready.length && !Object.keys(cur.tenants).length) {
+        this.pending.unshift(...group.slice(i).flat());
+        break;
+      }
       const tenant = member[0].tenant!;
       let next = cur;
       const jobs: { j: PendingJob; version: number; changed: boolean }[] = [];
@@ -337,6 +373,13 @@ export class Dataplane {
         this.stats.reconciles++;
         this.noteMissing(result.missing, interfacesOf(tenant, prev, planned.state));
         live = carryBookkeeping(live, planned.state, after);
+        if (result.failed.length && jobs.some((x) => x.changed)) {
+          // Undone: this tenant back to what it was before the member; the others' changes stay.
+          const rolledBack = await this.rollBack(withTenantOf(live, prev, tenant), live, tenant);
+          live = this.desired;
+          for (const { j } of jobs) done.push({ j, result: { ...result, version: live.version, rolledBack } });
+          continue;
+        }
         for (const { j, version, changed } of jobs) {
           // A job that asked for nothing new (e.g. a re-run) changed nothing, whatever its neighbours did.
           const own = jobs.length === 1 || changed ? result : { ...result, created: {}, updated: {}, deleted: {}, operations: 0 };
@@ -420,15 +463,36 @@ function unlessSame(prev: DesiredState, next: DesiredState, tenant?: string): De
   return same(prev.tenants[tenant], next.tenants[tenant]) ? prev : next;
 }
 
+/** `attempted` with the content of `prev` (version, node, tenants, nexthop ids): its bookkeeping stays. */
+function withContentOf(attempted: DesiredState, prev: DesiredState): DesiredState {
+  const back: DesiredState = { ...attempted, version: prev.version, node: prev.node, tenants: prev.tenants, nexthops: prev.nexthops };
+  if (!prev.node) delete back.node;
+  return back;
+}
+
+/** `s` with tenant `id` (and its nexthop ids) as in `prev`: gone if it was not there. */
+function withTenantOf(s: DesiredState, prev: DesiredState, id: string): DesiredState {
+  const tenants = { ...s.tenants };
+  const nexthops = { ...s.nexthops };
+  if (prev.tenants[id]) tenants[id] = prev.tenants[id];
+  else delete tenants[id];
+  if (prev.nexthops[id]) nexthops[id] = prev.nexthops[id];
+  else delete nexthops[id];
+  return { ...s, tenants, nexthops };
+}
+
 /** What one apply changed in the bookkeeping (`before` → `after`), carried over to `into`. */
 function carryBookkeeping(into: DesiredState, before: DesiredState, after: DesiredState): DesiredState {
   const added = after.ownedVrfs.filter((v) => !before.ownedVrfs.includes(v));
   const gone = new Set(before.ownedVrfs.filter((v) => !after.ownedVrfs.includes(v)));
   const released = Object.keys(before.originalMtu).filter((k) => !(k in after.originalMtu));
-  if (!added.length && !gone.size && !released.length) return into;
+  const restored = Object.keys(before.originalSysctl).filter((k) => !(k in after.originalSysctl));
+  if (!added.length && !gone.size && !released.length && !restored.length) return into;
   const originalMtu = { ...into.originalMtu };
   for (const k of released) delete originalMtu[k];
-  return { ...into, originalMtu, ownedVrfs: [...new Set([...into.ownedVrfs, ...added])].filter((v) => !gone.has(v)) };
+  const originalSysctl = { ...into.originalSysctl };
+  for (const k of restored) delete originalSysctl[k];
+  return { ...into, originalMtu, originalSysctl, ownedVrfs: [...new Set([...into.ownedVrfs, ...added])].filter((v) => !gone.has(v)) };
 }
 
 /** No desired state on disk, but the kernel holds the agent's objects: reconciling would delete them all. */

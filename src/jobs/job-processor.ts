@@ -16,7 +16,10 @@ export function failureOf(e: unknown): JobFailure {
   const err = e as Error & Record<string, unknown>;
   const f: JobFailure = { name: err?.name ?? 'Error', message: err?.message ?? String(e), retry: classify(e) };
   if (e instanceof JobValidationError) f.errors = e.errors;
-  if (e instanceof KernelApplyError) f.failures = e.failures;
+  if (e instanceof KernelApplyError) {
+    f.failures = e.failures;
+    if (e.result.rolledBack) f.rolledBack = { ...e.result.rolledBack, version: e.result.version };
+  }
   for (const k of ['field', 'feature', 'features', 'alternative', 'reason', 'errno', 'code', 'extack', 'ifname', 'tenant']) if (err && err[k] !== undefined) f[k] = err[k];
   return f;
 }

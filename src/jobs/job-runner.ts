@@ -31,7 +31,9 @@ export class KernelApplyError extends Error {
     readonly result: JobResult,
   ) {
     const first = failures[0];
-    super(`${failures.length} kernel operation(s) failed; first: ${first.what}: ${first.code ?? ''} ${first.extack ?? first.message}`.trim());
+    const back = result.rolledBack;
+    const undone = !back ? '' : back.failed.length ? `; undoing it failed too (${back.failed.length} operation(s), first: ${back.failed[0].what}: ${back.failed[0].extack ?? back.failed[0].message}): resyncs retry` : `; undone: the kernel and the desired state are back at version ${result.version}`;
+    super(`${failures.length} kernel operation(s) failed; first: ${first.what}: ${first.code ?? ''} ${first.extack ?? first.message}`.trim() + undone);
     this.name = 'KernelApplyError';
     this.retry = failures.every((f) => f.code && TRANSIENT_ERRNO.has(f.code)) ? 'transient' : 'permanent';
   }

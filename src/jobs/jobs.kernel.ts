@@ -170,4 +170,29 @@ describe('jobs through Redis', () => {
     expect(versions.map((v, i) => v - versions[0] - i)).toEqual(versions.map(() => 0));
     expect(ns.ipJson(['route', 'show', 'table', '10000', '10.9.0.0/24'])[0].segs).toEqual([`fc00:0:9:${N}::`]); // the last job's SID
   });
+
+  itWith(SRV6)('every job type submitted a second time ends as submitted once: no operation, same kernel, same state', async () => {
+    ns.vethPairs([['tb0', 'tb1']]);
+    const beta = { id: 'beta', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.8.0.1/24', 'fd00:8::1/64'] }], routes: [{ prefix: 'fd00:88::/64', sids: ['fc00:0:8:1::'] }] };
+    const jobs = [
+      { type: 'upsert-node', node: { ...node, underlayMtu: 1480 } },
+      { type: 'upsert-tenant', tenant: beta },
+      { type: 'routes', tenant: 'beta', add: [{ prefix: 'fd00:89::/64', sids: ['fc00:0:8:2::'] }] },
+      { type: 'routes', tenant: 'beta', set: [{ prefix: 'fd00:90::/64', sids: ['fc00:0:8:3::'] }] },
+      { type: 'routes', tenant: 'beta', remove: ['fd00:90::/64'] },
+      { type: 'resync' },
+      { type: 'delete-tenant', tenant: 'beta' },
+      { type: 'upsert-node', node },
+    ];
+    for (const job of jobs) {
+      const first = await client.submit(job);
+      expect({ type: job.type, failed: first.failed }).toEqual({ type: job.type, failed: [] });
+      const kernel = ns.kernelSnapshot();
+      const state = JSON.stringify(dp.state);
+      const second = await client.submit(job);
+      expect({ type: job.type, operations: second.operations, version: second.version }).toEqual({ type: job.type, operations: 0, version: dp.state.version });
+      expect(ns.kernelSnapshot()).toEqual(kernel);
+      expect(JSON.stringify(dp.state)).toBe(state);
+    }
+  });
 });

@@ -401,8 +401,16 @@ describe('XDP offload failures in the agent', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  itWith(SRV6)('an offload that cannot load fails the job with a typed, clear error; the kernel objects are applied', async () => {
+  itWith(SRV6)('an offload that cannot load fails the job with a typed, clear error, and the job is undone', async () => {
     await dp2.upsertNode({ ...node, underlay: ['ul0'] });
+    // The VRF driver adds its `1000: lookup [l3mdev-table]` rules with the namespace's first VRF
+    // and keeps them (it never adds them again): the kernel's, not part of the job.
+    const snapshot = () => {
+      const s = ns.kernelSnapshot() as { rules: { l3mdev?: unknown }[] };
+      return { ...s, rules: s.rules.filter((r) => !('l3mdev' in r)) };
+    };
+    const before = snapshot();
+    const version = dp2.state.version;
     const spec: TenantSpecDto = { id: 'gamma', behaviour: 'End.DX4', sid: 'fc00:0:2:c::', xdpOffload: true, dx: { nexthop: '10.9.0.2', interface: 'tx0' }, interfaces: [{ name: 'tx0', gateways: ['10.9.0.1/24'] }], routes: [] };
     let err: unknown;
     try {
@@ -414,9 +422,13 @@ describe('XDP offload failures in the agent', () => {
     const f = (err as KernelApplyError).failures;
     expect(f).toEqual([expect.objectContaining({ kind: 'xdp', action: 'load', what: 'xdp offload on ul0', message: expect.stringMatching(/^xdp offload could not be loaded: .*nonexistent/) })]);
     expect((err as KernelApplyError).retry).toBe('permanent');
-    // The rest of the job happened: the kernel's End.DX4 carries the tenant meanwhile.
-    expect(ns.ipJson(['-6', 'route', 'show', 'fc00:0:2:c::/128'])[0]).toMatchObject({ encap: 'seg6local', action: 'End.DX4' });
+    expect((err as KernelApplyError).result.rolledBack).toEqual({ operations: expect.any(Number), failed: [] });
+    expect((err as KernelApplyError).message).toMatch(new RegExp(`undone: the kernel and the desired state are back at version ${version}$`));
+    // Undone: no End.DX4 route, no tenant, nothing on the uplink, the kernel as before the job.
+    expect(ns.ipJson(['-6', 'route', 'show', 'fc00:0:2:c::/128'])).toEqual([]);
     expect(ns.ipJson(['link', 'show', 'dev', 'ul0'])[0].xdp).toBeUndefined();
-    expect((await sync2.status(dp2.state)).error).toMatchObject({ step: 'load' });
+    expect(dp2.state.version).toBe(version);
+    expect(dp2.state.tenants.gamma).toBeUndefined();
+    expect(snapshot()).toEqual(before);
   });
 });
