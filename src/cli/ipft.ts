@@ -11,7 +11,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 import { rmSync, writeFileSync } from 'node:fs';
 
-import { BACKENDS, checkBackend, isFunctionBackend, planTargets, selectBackend, selectionSummary, targetLabel, TP_MODE_NOTE } from '../trace/backend';
+import { BACKENDS, checkBackend, isFunctionBackend, planTargets, prefilter, selectBackend, selectionSummary, targetLabel, TP_MODE_NOTE } from '../trace/backend';
 import { formatAggregate, jsonEvent, Labels } from '../trace/format';
 import { EXIT, IpftArgs, parseIpftArgs, USAGE, UsageError } from '../trace/ipft-args';
 import { PacketSplitter } from '../trace/packets';
@@ -30,11 +30,11 @@ const stdio: Io = {
 
 async function list(args: IpftArgs, io: Io): Promise<number> {
   const kernel = readKernelView();
-  const regex = args.regex ? new RegExp(args.regex) : undefined;
-  const sel = await selectBackend(kernel.discovery, kernel.syms, { requested: args.backend, type: args.type, regex });
+  const filter = await prefilter(kernel.discovery, args.regex);
+  const sel = await selectBackend(kernel.discovery, kernel.syms, { requested: args.backend, type: args.type, filter });
   io.err(`${selectionSummary(sel)}\n`);
   if (!sel.backend) return EXIT.RUNTIME;
-  const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, regex);
+  const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, filter);
   const lines = plan.targets.map((t) => {
     const extra = [`skb arg ${t.skbArg + 1}`];
     if (t.module) extra.push(`module ${t.module}`);
@@ -105,6 +105,7 @@ async function trace(args: IpftArgs, io: Io): Promise<number> {
         regex: args.regex,
         backend: args.backend,
         type: args.type,
+        maxProbes: args.maxProbes,
         netnsInode: args.netnsInode,
         ifindex: args.ifindex,
         ringBufferBytes: args.ringBufferBytes,

@@ -1,6 +1,21 @@
 // What each backend attaches, filters and refuses (the numbers of the attach summary line), which
 // programs carry which targets, and the marker the clones are patched at.
-import { autoBackendOrder, Backend, BackendCheck, FENTRY_AUTO_MAX_TARGETS, planTargets, selectBackend, selectionSummary, tracepointLabel } from './backend';
+import {
+  autoBackendOrder,
+  Backend,
+  BACKENDS,
+  BackendCheck,
+  DEFAULT_MAX_PROBES,
+  FENTRY_AUTO_MAX_TARGETS,
+  MAX_PROBES_LIMIT,
+  planTargets,
+  planTrace,
+  selectBackend,
+  selectionSummary,
+  TooManyProbesError,
+  tracepointLabel,
+} from './backend';
+import { NameFilterError } from './name-filter';
 import { findMarker } from './probes';
 import { Discovery, KernelSymbols, SkbFunction, SkbTracepoint } from './targets';
 import { attachLine, AttachSummary, programSpecs } from './tracer';
@@ -117,7 +132,7 @@ describe('backend choice', () => {
 
   it('a regex that leaves few functions keeps fentry first', async () => {
     const f = fake(['fentry', 'kprobe-multi']);
-    const sel = await selectBackend(big, bigSyms, { check: f.check, regex: /^fn_1\d$/ });
+    const sel = await selectBackend(big, bigSyms, { check: f.check, filter: /^fn_1\d$/ });
     expect([sel.backend, f.tried]).toEqual(['fentry', ['fentry']]);
     expect(selectionSummary(sel)).toBe('Backend: fentry');
   });
@@ -142,6 +157,86 @@ describe('backend choice', () => {
     const sel = await selectBackend(big, bigSyms, { check: f.check, requested: 'fentry' });
     expect([sel.backend, f.tried]).toEqual([undefined, ['fentry']]);
     expect(selectionSummary(sel)).toBe('No usable backend (fentry: load: EPERM)');
+  });
+});
+
+describe('planTrace', () => {
+  const works = async (b: Backend): Promise<BackendCheck> => ({ backend: b, ok: true, reason: 'attached to x' });
+  /** `n` traceable functions and `n` traceable tracepoints. */
+  const kernel = (n: number) => {
+    const names = Array.from({ length: n }, (_, i) => `fn_${i}`);
+    const discovery: Discovery = { functions: names.map((x) => fn(x)), tracepoints: names.map((x) => tp(`tp_${x}`)) };
+    const syms: KernelSymbols = { text: new Map(names.map((x) => [x, 1])) };
+    return { discovery, syms };
+  };
+  const refusal = (p: Promise<unknown>) => p.then(() => { throw new Error('not refused'); }, (e: unknown) => e as TooManyProbesError);
+
+  describe.each(BACKENDS)('probe cap, %s', (backend) => {
+    const { discovery, syms } = kernel(50);
+
+    it('refuses more probes than maxProbes, naming the count and the cap', async () => {
+      const err = await refusal(planTrace(discovery, syms, { requested: backend, maxProbes: 49, check: works }));
+      expect(err).toBeInstanceOf(TooManyProbesError);
+      expect(err).toMatchObject({ backend, probes: 50, maxProbes: 49, targets: 50 });
+      expect(err.message).toMatch(new RegExp(`^50 probes to attach with ${backend} \\(50 (functions|tracepoints)\\), more than the cap of 49: nothing was attached; narrow the targets with a regex, or raise the cap \\(.*at most ${MAX_PROBES_LIMIT}\\)$`));
+    });
+
+    it('attaches up to the cap, and counts what the filter leaves', async () => {
+      await expect(planTrace(discovery, syms, { requested: backend, maxProbes: 50, check: works })).resolves.toMatchObject({ plan: { backend, targets: expect.any(Array) } });
+      const narrowed = await planTrace(discovery, syms, { requested: backend, maxProbes: 10, regex: '_[0-9]$', check: works });
+      expect([narrowed.plan.targets.length, narrowed.plan.filtered]).toEqual([10, 40]);
+    });
+
+    it(`refuses more than DEFAULT_MAX_PROBES (${DEFAULT_MAX_PROBES}) without maxProbes`, async () => {
+      const big = kernel(DEFAULT_MAX_PROBES + 1);
+      const err = await refusal(planTrace(big.discovery, big.syms, { requested: backend, check: works }));
+      expect(err).toMatchObject({ probes: DEFAULT_MAX_PROBES + 1, maxProbes: DEFAULT_MAX_PROBES });
+    });
+  });
+
+  it('the automatic choice is capped too', async () => {
+    const { discovery, syms } = kernel(50);
+    await expect(planTrace(discovery, syms, { maxProbes: 20, check: works })).rejects.toMatchObject({ backend: 'kprobe-multi', probes: 50 });
+  });
+
+  it('function_graph counts entry and return probes', async () => {
+    const { discovery, syms } = kernel(30);
+    const err = await refusal(planTrace(discovery, syms, { requested: 'fentry', type: 'function_graph', maxProbes: 59, check: works }));
+    expect(err).toMatchObject({ probes: 60, maxProbes: 59, targets: 30 });
+    expect(err.message).toContain('(30 functions, entry and return)');
+  });
+
+  it('says when the cap is already the hard maximum, and refuses caps beyond it', async () => {
+    const { discovery, syms } = kernel(MAX_PROBES_LIMIT + 1);
+    const err = await refusal(planTrace(discovery, syms, { requested: 'kprobe-multi', maxProbes: MAX_PROBES_LIMIT, check: works }));
+    expect(err.message).toMatch(new RegExp(`more than the cap of ${MAX_PROBES_LIMIT}: .*\\(${MAX_PROBES_LIMIT} is the most a trace may attach\\)$`));
+    await expect(planTrace(discovery, syms, { requested: 'tp_btf', maxProbes: MAX_PROBES_LIMIT + 1, check: works })).rejects.toThrow(RangeError);
+  });
+
+  it('refuses a filter it cannot match in linear time before choosing a backend', async () => {
+    const { discovery, syms } = kernel(5);
+    const tried: Backend[] = [];
+    const check = (b: Backend) => (tried.push(b), works(b));
+    await expect(planTrace(discovery, syms, { regex: '(seg6)\\1', check })).rejects.toThrow(NameFilterError);
+    expect(tried).toEqual([]);
+  });
+
+  it('matches a catastrophic pattern against 100,000 names with the event loop turning', async () => {
+    // (\w+)+\. backtracks exponentially in RegExp on every one of these names (no dot in them).
+    const names = Array.from({ length: 100_000 }, (_, i) => `skb_gso_validate_network_len_${i}`);
+    const discovery: Discovery = { functions: names.map((x) => fn(x)), tracepoints: [] };
+    const syms: KernelSymbols = { text: new Map(names.map((x) => [x, 1])) };
+    let turns = 0;
+    let running = true;
+    const turn = () => {
+      turns++;
+      if (running) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const err = await refusal(planTrace(discovery, syms, { requested: 'kprobe-multi', regex: '(\\w+)+\\.|_9999[0-9]$', maxProbes: 5, check: works }));
+    running = false;
+    expect(err).toMatchObject({ probes: 10, maxProbes: 5 });
+    expect(turns).toBeGreaterThan(1);
   });
 });
 

@@ -2,13 +2,17 @@
 // smallest program of each kind (bpf/trace/probe.bpf.c) to one real target, in the order
 // fentry → kprobe-multi → kprobe → tp_btf (kprobe-multi first for more than a few dozen
 // functions: ADR 0006); the kernel's own error is the reason a backend is not used. planTargets() (pure) decides, per backend, which discovered targets are attached, filtered
-// (regex) or untraceable, with the reason.
+// (regex) or untraceable, with the reason. planTrace() does all of it before anything is
+// attached: the user's filter (name-filter.ts: linear time, in slices off the event loop), the
+// backend, the plan, and the probe cap.
 import { join } from 'node:path';
 
 import { BpfError, BpfObject } from '../bpf/libbpf';
+import { CapabilityMissingError } from '../common/errors';
 import { errnoName } from '../netlink/errors';
 import { packageRoot } from '../native/addon';
 import { FUNC_ID_MARKER } from './event';
+import { compileNameFilter, matchNames, NameTest } from './name-filter';
 import { findMarker, kprobePmuType, ProbeSet, programInsns, setupProgram } from './probes';
 import { Discovery, KernelSymbols, MAX_FENTRY_ARGS, MAX_KPROBE_SLOTS, SkbFunction, SkbTarget } from './targets';
 
@@ -49,7 +53,7 @@ export interface AttachPlan {
   total: number;
   /** Targets to attach; an event's funcId is the index in this list. */
   targets: SkbTarget[];
-  /** Excluded by the user's regex. */
+  /** Excluded by the user's filter. */
   filtered: number;
   untraceable: Untraceable[];
 }
@@ -72,12 +76,15 @@ function untraceableReason(b: Backend, t: SkbTarget, syms: KernelSymbols): strin
   return undefined;
 }
 
-/** The targets `backend` attaches for `discovery`, the ones `regex` filters out, and the rest. */
-export function planTargets(backend: Backend, discovery: Discovery, syms: KernelSymbols, regex?: RegExp): AttachPlan {
+/**
+ * The targets `backend` attaches for `discovery`, the ones `filter` excludes, and the rest.
+ * Synchronous: pass the answers of matchNames() (prefilter), not a pattern to run here.
+ */
+export function planTargets(backend: Backend, discovery: Discovery, syms: KernelSymbols, filter?: NameTest): AttachPlan {
   const all: SkbTarget[] = isFunctionBackend(backend) ? discovery.functions : discovery.tracepoints;
   const plan: AttachPlan = { backend, total: all.length, targets: [], filtered: 0, untraceable: [] };
   for (const t of all) {
-    if (regex && !regex.test(t.name)) {
+    if (filter && !filter.test(t.name)) {
       plan.filtered++;
       continue;
     }
@@ -256,8 +263,8 @@ export interface SelectOptions {
   /** Only this backend (-b). */
   requested?: Backend;
   type?: TraceType;
-  /** The user's target filter: the automatic choice depends on how many functions remain. */
-  regex?: RegExp;
+  /** The user's target filter (prefilter()): the automatic choice depends on how many functions remain. */
+  filter?: NameTest;
   /** The check per backend (default checkBackend: the kernel); unit tests pass a fake. */
   check?: (b: Backend) => Promise<BackendCheck>;
 }
@@ -272,7 +279,7 @@ export async function selectBackend(discovery: Discovery, syms: KernelSymbols, o
   let order: Backend[];
   let fentryDeferred: string | undefined;
   if (opts.requested) order = [opts.requested];
-  else ({ order, fentryDeferred } = autoBackendOrder(opts.type ?? 'function', planTargets('fentry', discovery, syms, opts.regex).targets.length));
+  else ({ order, fentryDeferred } = autoBackendOrder(opts.type ?? 'function', planTargets('fentry', discovery, syms, opts.filter).targets.length));
   for (const b of order) {
     const c = await check(b);
     // Passed over and never tried: say so, first (where it stands in the usual order).
@@ -288,4 +295,102 @@ export function selectionSummary(sel: BackendSelection): string {
   const others = sel.checks.filter((c) => c.backend !== sel.backend).map((c) => `${c.backend}: ${c.reason}`);
   if (!sel.backend) return `No usable backend (${others.join('; ')})`;
   return `Backend: ${sel.backend}${others.length ? ` (not used: ${others.join('; ')})` : ''}`;
+}
+
+// ---- the whole plan, before anything is attached ----
+
+/** Probes a trace attaches unless the request says otherwise: above a whole-kernel trace of the
+ *  machines we know (host 6.18: 2,310 functions; lab 6.12: 1,735), so that keeps working. */
+export const DEFAULT_MAX_PROBES = 4096;
+/** The most a request may allow: every probe is a kernel object (fentry, kprobe and tp_btf: one
+ *  file descriptor each), and fentry detaches them one grace period at a time. */
+export const MAX_PROBES_LIMIT = 16384;
+
+/** More probes than the request allows; nothing was attached. */
+export class TooManyProbesError extends Error {
+  override readonly name = 'TooManyProbesError';
+  constructor(
+    readonly backend: Backend,
+    readonly probes: number,
+    readonly maxProbes: number,
+    /** Targets (functions or tracepoints); function_graph attaches two probes to each. */
+    readonly targets: number,
+  ) {
+    const what = `${targets} ${isFunctionBackend(backend) ? 'functions' : 'tracepoints'}${probes > targets ? ', entry and return' : ''}`;
+    const raise = maxProbes < MAX_PROBES_LIMIT ? `, or raise the cap (maxProbes, ipft --max-probes; at most ${MAX_PROBES_LIMIT})` : ` (${MAX_PROBES_LIMIT} is the most a trace may attach)`;
+    super(`${probes} probes to attach with ${backend} (${what}), more than the cap of ${maxProbes}: nothing was attached; narrow the targets with a regex${raise}`);
+  }
+}
+
+/** Probes `plan` attaches: one per target, two with function_graph (fentry and fexit). Counted per
+ *  function for kprobe-multi too (one link per slot, but the kernel patches every function). */
+export function probeCount(plan: AttachPlan, type: TraceType = 'function'): number {
+  return plan.targets.length * (type === 'function_graph' && supportsFunctionGraph(plan.backend) ? 2 : 1);
+}
+
+/** Throws TooManyProbesError when `plan` needs more than `maxProbes` (default DEFAULT_MAX_PROBES). */
+export function checkProbeCap(plan: AttachPlan, type: TraceType = 'function', maxProbes = DEFAULT_MAX_PROBES): void {
+  if (!Number.isInteger(maxProbes) || maxProbes < 1 || maxProbes > MAX_PROBES_LIMIT)
+    throw new RangeError(`maxProbes must be an integer between 1 and ${MAX_PROBES_LIMIT}, got ${maxProbes}`);
+  const probes = probeCount(plan, type);
+  if (probes > maxProbes) throw new TooManyProbesError(plan.backend, probes, maxProbes, plan.targets.length);
+}
+
+/**
+ * The user's pattern as a filter for planTargets: compiled (NameFilterError when refused) and
+ * matched against every target name once, in slices with the event loop free in between; the
+ * planners then look the answers up. Undefined without a pattern.
+ */
+export async function prefilter(discovery: Discovery, pattern: string | undefined, signal?: AbortSignal): Promise<NameTest | undefined> {
+  if (pattern === undefined) return undefined;
+  const filter = compileNameFilter(pattern);
+  const names = (function* () {
+    for (const t of discovery.functions) yield t.name;
+    for (const t of discovery.tracepoints) yield t.name;
+  })();
+  const matched = await matchNames(filter, names, { signal });
+  return { test: (name) => matched.has(name) };
+}
+
+export interface TracePlanOptions {
+  /** The user's target filter (name-filter.ts syntax). */
+  regex?: string;
+  /** Only this backend. */
+  requested?: Backend;
+  type?: TraceType;
+  /** Refuse plans with more probes (default DEFAULT_MAX_PROBES, at most MAX_PROBES_LIMIT). */
+  maxProbes?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** The check per backend (default checkBackend: the kernel); unit tests pass a fake. */
+  check?: (b: Backend) => Promise<BackendCheck>;
+}
+
+export interface TracePlan {
+  selection: BackendSelection & { backend: Backend };
+  plan: AttachPlan;
+}
+
+/**
+ * Everything decided before a probe is attached: the filter, the backend (its choice logged),
+ * the targets, and the probe cap. CapabilityMissingError when no backend (or not the one needed)
+ * works; TooManyProbesError when the plan is over the cap.
+ */
+export async function planTrace(discovery: Discovery, syms: KernelSymbols, opts: TracePlanOptions = {}): Promise<TracePlan> {
+  const type = opts.type ?? 'function';
+  const filter = await prefilter(discovery, opts.regex, opts.signal);
+  const selection = await selectBackend(discovery, syms, { requested: opts.requested, type, filter, check: opts.check });
+  opts.log?.(selectionSummary(selection));
+  const backend = selection.backend;
+  if (!backend) {
+    const why = selection.checks.map((c) => `${c.backend}: ${c.reason}`).join('; ');
+    if (type === 'function_graph' && !opts.requested)
+      throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs fentry, the only backend with return probes that see the arguments: ${why}`);
+    throw new CapabilityMissingError(`tracing${opts.requested ? `.${opts.requested}` : ''}`, opts.requested ? 'leave the backend to the automatic choice' : undefined, why);
+  }
+  if (type === 'function_graph' && !supportsFunctionGraph(backend))
+    throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`);
+  const plan = planTargets(backend, discovery, syms, filter);
+  checkProbeCap(plan, type, opts.maxProbes);
+  return { selection: { ...selection, backend }, plan };
 }

@@ -1,5 +1,5 @@
 // ipft's command line: ipftrace2's options, hex marks, and refusals with a reason.
-import { parseIpftArgs, parseSize, parseU32, UsageError } from './ipft-args';
+import { parseIpftArgs, parseSize, parseU32, USAGE, UsageError } from './ipft-args';
 
 describe('parseIpftArgs', () => {
   it('takes ipftrace2 options', () => {
@@ -33,6 +33,16 @@ describe('parseIpftArgs', () => {
     ).toMatchObject({ netnsInode: 4026531840, ifindex: 3, duration: 2.5, limit: 100, readyFile: '/tmp/r', ringBufferBytes: 16 << 20, maxEvents: 5000, splitGapMs: 0, verbose: true });
   });
 
+  it('takes a probe cap and any pattern it can match in linear time', () => {
+    expect(parseIpftArgs(['-m', '1', '--max-probes', '100', '-r', '(\\w+)+\\.'])).toMatchObject({ maxProbes: 100, regex: '(\\w+)+\\.' });
+    expect(parseIpftArgs(['-m', '1']).maxProbes).toBeUndefined(); // the tracer's default
+  });
+
+  it('documents the filter syntax and the cap in the usage', () => {
+    expect(USAGE).toContain('backreferences, lookaround or \\b: matched in linear time');
+    expect(USAGE).toMatch(/--max-probes N .*\n.*default 4096, at most 16384/);
+  });
+
   it('maps backend aliases: ftrace (ipftrace2) = fentry, auto = none', () => {
     expect(parseIpftArgs(['-m', '1', '-b', 'ftrace']).backend).toBe('fentry');
     expect(parseIpftArgs(['-m', '1', '-b', 'kprobe_multi']).backend).toBe('kprobe-multi');
@@ -59,6 +69,10 @@ describe('parseIpftArgs', () => {
     [['-m', '1', '-b', 'ebpf'], /--backend/],
     [['-m', '1', '-t', 'graph'], /--tracer/],
     [['-m', '1', '-r', '('], /--regex/],
+    [['-m', '1', '-r', '(ip)\\1'], /^--regex: backreferences \(\\1\) are not supported .*\(at position 4\)$/],
+    [['-m', '1', '-r', 'seg6(?!_)'], /^--regex: lookahead and lookbehind/],
+    [['-m', '1', '--max-probes', '0'], /--max-probes: expected a positive integer/],
+    [['-m', '1', '--max-probes', '16385'], /--max-probes: at most 16384/],
     [['-m', '1', '--duration', '0'], /--duration/],
     [['-m', '1', '--limit', '1.5'], /--limit/],
     [['-m', '1', '--ringbuf-size', '3000'], /power of two/],

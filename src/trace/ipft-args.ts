@@ -3,7 +3,8 @@
 // pwru-style filters and script helpers.
 import { parseArgs } from 'node:util';
 
-import { Backend, BACKENDS, TraceType } from './backend';
+import { Backend, BACKENDS, DEFAULT_MAX_PROBES, MAX_PROBES_LIMIT, TraceType } from './backend';
+import { nameFilterProblem } from './name-filter';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
 
@@ -22,6 +23,8 @@ export interface IpftArgs {
   output: 'aggregate' | 'json';
   backend?: Backend;
   type: TraceType;
+  /** Refuse to attach more probes (Tracer default when unset). */
+  maxProbes?: number;
   netnsInode?: number;
   ifindex?: number;
   /** Seconds. */
@@ -44,13 +47,16 @@ Marks, filters:
       --mask MASK        compare (skb->mark & MASK) == (MARK & MASK); default 0xffffffff
       --netns-inode N    only skbs in this network namespace (inode, as in ls -Li /proc/PID/ns/net)
       --ifindex N        only skbs whose device has this ifindex
-  -r, --regex REGEX      only functions/tracepoints whose name matches
+  -r, --regex REGEX      only functions/tracepoints whose name matches (RegExp syntax without
+                         backreferences, lookaround or \\b: matched in linear time)
 
 Tracing:
   -b, --backend NAME     fentry | kprobe-multi | kprobe | tp_btf ("ftrace" = fentry);
                          default: the first of these that really loads and attaches here
                          (kprobe-multi before fentry for more than 32 functions: ADR 0006)
   -t, --tracer TYPE      function (default) | function_graph (also returns; fentry only)
+      --max-probes N     refuse to trace when more than N probes would be attached
+                         (default ${DEFAULT_MAX_PROBES}, at most ${MAX_PROBES_LIMIT}; function_graph: 2 per function)
   -o, --output FORMAT    aggregate (default: per packet, at the end) | json (a line per event, live)
       --duration SECONDS stop after this long (default: until Ctrl-C or SIGTERM)
       --limit N          stop after N events
@@ -77,6 +83,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   backend: { type: 'string', short: 'b' },
   tracer: { type: 'string', short: 't' },
+  'max-probes': { type: 'string' },
   'netns-inode': { type: 'string' },
   ifindex: { type: 'string' },
   duration: { type: 'string' },
@@ -138,11 +145,8 @@ export function parseIpftArgs(argv: string[]): IpftArgs {
   if (str('mask') !== undefined) args.mask = parseU32(str('mask')!, '--mask');
   if (!args.list && !args.checkBackends && args.mark === undefined) throw new UsageError('-m/--mark is required (or -l to list targets)');
   if (str('regex') !== undefined) {
-    try {
-      new RegExp(str('regex')!);
-    } catch (e) {
-      throw new UsageError(`--regex: ${(e as Error).message}`);
-    }
+    const problem = nameFilterProblem(str('regex')!);
+    if (problem) throw new UsageError(`--regex: ${problem}`);
     args.regex = str('regex');
   }
   const out = str('output');
@@ -162,6 +166,10 @@ export function parseIpftArgs(argv: string[]): IpftArgs {
     args.type = t;
     if (t === 'function_graph' && args.backend && args.backend !== 'fentry')
       throw new UsageError(`--tracer function_graph needs the fentry backend (return probes that see the arguments); ${args.backend} has none`);
+  }
+  if (str('max-probes') !== undefined) {
+    args.maxProbes = parsePositive(str('max-probes')!, '--max-probes');
+    if (args.maxProbes > MAX_PROBES_LIMIT) throw new UsageError(`--max-probes: at most ${MAX_PROBES_LIMIT}, got ${args.maxProbes}`);
   }
   if (str('netns-inode') !== undefined) args.netnsInode = parseU32(str('netns-inode')!, '--netns-inode');
   if (str('ifindex') !== undefined) args.ifindex = parseU32(str('ifindex')!, '--ifindex');

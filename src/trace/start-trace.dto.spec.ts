@@ -11,7 +11,8 @@ const errors = (body: object) =>
 describe('StartTraceDto', () => {
   it('accepts marks as numbers, hex or decimal strings, and the optional fields', () => {
     expect(errors({ mark: 0xdeadbeef })).toEqual([]);
-    expect(errors({ mark: '0xdeadbeef', mask: '0xffff', regex: '^seg6', backend: 'tp_btf', type: 'function', netnsInode: 4026531840, ifindex: 3, durationMs: 5000, limit: 100 })).toEqual([]);
+    expect(errors({ mark: '0xdeadbeef', mask: '0xffff', regex: '^seg6', backend: 'tp_btf', type: 'function', netnsInode: 4026531840, ifindex: 3, durationMs: 5000, limit: 100, maxProbes: 16384 })).toEqual([]);
+    expect(errors({ mark: 1, regex: '(\\w+)+\\.' })).toEqual([]); // matched in linear time: nothing to fear
   });
 
   it('names the fields it refuses', () => {
@@ -19,6 +20,9 @@ describe('StartTraceDto', () => {
     expect(errors({ mark: '0x1ffffffff' })).toEqual(['mark']);
     expect(errors({ mark: -1 })).toEqual(['mark']);
     expect(errors({ mark: 1, backend: 'ebpf', type: 'graph', durationMs: 0, bogus: 1 }).sort()).toEqual(['backend', 'bogus', 'durationMs', 'type']);
+    expect(errors({ mark: 1, regex: '(a)\\1', maxProbes: 0 }).sort()).toEqual(['maxProbes', 'regex']);
+    expect(errors({ mark: 1, regex: 'a(?=b)' })).toEqual(['regex']);
+    expect(errors({ mark: 1, maxProbes: 16385 })).toEqual(['maxProbes']);
   });
 });
 
@@ -41,6 +45,11 @@ describe('traceBodyPipe', () => {
       durationMs: ['durationMs must not be less than 1'],
       bogus: ['property bogus should not exist'],
     });
+  });
+
+  it('says why a filter is refused, and where', async () => {
+    const err = (await pipe.transform({ mark: 1, regex: '^ip6?_\\brcv' }, meta).catch((e: unknown) => e)) as TraceRequestError;
+    expect(err.errors).toEqual([{ field: 'regex', messages: ['regex is not a usable filter: word boundaries (\\b, \\B) are not supported (at position 6)'] }]);
   });
 
   it('refuses a body that is not an object', async () => {

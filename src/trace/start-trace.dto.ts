@@ -3,9 +3,23 @@
 import 'reflect-metadata';
 import { ValidationPipe } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, Validate, ValidationError, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  Validate,
+  ValidationArguments,
+  ValidationError,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
 
-import { BACKENDS, Backend, TraceType } from './backend';
+import { BACKENDS, Backend, DEFAULT_MAX_PROBES, MAX_PROBES_LIMIT, TraceType } from './backend';
+import { nameFilterProblem } from './name-filter';
 import { TraceRequest, TraceRequestError } from './trace.service';
 
 /** A 32-bit unsigned number, or a string with one in hex (0x…) or decimal. */
@@ -21,6 +35,18 @@ export class U32OrStringConstraint implements ValidatorConstraintInterface {
   }
 }
 
+/** A target filter the tracer accepts: RegExp syntax without backtracking constructs (name-filter.ts). */
+@ValidatorConstraint({ name: 'nameFilter' })
+export class NameFilterConstraint implements ValidatorConstraintInterface {
+  validate(v: unknown): boolean {
+    return typeof v === 'string' && nameFilterProblem(v) === undefined;
+  }
+  defaultMessage(args: ValidationArguments): string {
+    const problem = typeof args.value === 'string' ? nameFilterProblem(args.value) : 'not a string';
+    return `$property is not a usable filter: ${problem}`;
+  }
+}
+
 const U32_SCHEMA = { oneOf: [{ type: 'integer', minimum: 0, maximum: 0xffffffff }, { type: 'string', pattern: '^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$' }] };
 
 export class StartTraceDto implements TraceRequest {
@@ -32,8 +58,11 @@ export class StartTraceDto implements TraceRequest {
   @IsOptional() @Validate(U32OrStringConstraint)
   mask?: number | string;
 
-  @ApiPropertyOptional({ example: '^(seg6|ip6_|__dev_queue_xmit)', description: 'Only functions/tracepoints whose name matches (JavaScript RegExp)' })
-  @IsOptional() @IsString() @MaxLength(256)
+  @ApiPropertyOptional({
+    example: '^(seg6|ip6_|__dev_queue_xmit)',
+    description: 'Only functions/tracepoints whose name matches: JavaScript RegExp syntax without backreferences, lookaround or \\b, matched in linear time',
+  })
+  @IsOptional() @IsString() @MaxLength(256) @Validate(NameFilterConstraint)
   regex?: string;
 
   @ApiPropertyOptional({ enum: BACKENDS, description: 'Default: the automatic choice (docs/tracing.md, ADR 0006)' })
@@ -43,6 +72,10 @@ export class StartTraceDto implements TraceRequest {
   @ApiPropertyOptional({ enum: ['function', 'function_graph'], description: 'function_graph adds return events (fentry only)' })
   @IsOptional() @IsIn(['function', 'function_graph'])
   type?: TraceType;
+
+  @ApiPropertyOptional({ type: 'integer', example: DEFAULT_MAX_PROBES, description: `Refuse the trace (nothing attached) if it needs more probes. Default ${DEFAULT_MAX_PROBES}, at most ${MAX_PROBES_LIMIT}; function_graph counts two per function` })
+  @IsOptional() @IsInt() @Min(1) @Max(MAX_PROBES_LIMIT)
+  maxProbes?: number;
 
   @ApiPropertyOptional({ type: 'integer', example: 0, description: "Network namespace inode; default: the agent's managed namespace; 0: every namespace" })
   @IsOptional() @IsInt() @Min(0) @Max(0xffffffff)

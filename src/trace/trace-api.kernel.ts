@@ -264,6 +264,30 @@ describe('traces API errors', () => {
     expect((await call('GET', '/v1/traces')).body[0]).toMatchObject({ state: 'failed', error: expect.stringMatching(/function_graph/) });
   });
 
+  it('400 TooManyProbes for a plan over maxProbes: nothing attached, the start recorded as failed', async () => {
+    const r = await call('POST', '/v1/traces', { mark: MARK, maxProbes: 2 });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ error: 'TooManyProbes', maxProbes: 2, backend: expect.any(String) });
+    expect(r.body.probes).toBeGreaterThan(2);
+    expect(r.body.message).toMatch(new RegExp(`^${r.body.probes} probes to attach with ${r.body.backend} .*more than the cap of 2: nothing was attached`));
+    await expectNothingInKernel();
+    expect((await call('GET', '/v1/traces')).body[0]).toMatchObject({ state: 'failed', request: { maxProbes: 2 } });
+  });
+
+  it('a filter RegExp would backtrack on for ever starts at once; a backreference is refused naming the field', async () => {
+    const bad = await call('POST', '/v1/traces', { mark: MARK, regex: '(veth)\\1' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([{ field: 'regex', messages: [expect.stringMatching(/^regex is not a usable filter: backreferences/)] }]);
+    // The agent runs in this process: with RegExp, (\w+)+\. would hold this event loop for years
+    // on a 49-character function name.
+    const r = await call('POST', '/v1/traces', { mark: MARK, regex: `(\\w+)+\\.|${DEVICE}`, durationMs: LONG });
+    expect(r.status).toBe(201);
+    expect(r.body.attach.filtered).toBeGreaterThan(0);
+    expect(r.body.attach.succeeded).toBeGreaterThan(0);
+    expect((await call('POST', `/v1/traces/${r.body.id}/stop`)).body.state).toBe('done');
+    await expectNothingInKernel();
+  });
+
   it('a trace ends by itself after its duration and detaches', async () => {
     const r = await call('POST', '/v1/traces', { mark: MARK, regex: DEVICE, durationMs: 200 });
     expect(r.status).toBe(201);

@@ -1,7 +1,9 @@
 // The traces API's error answers: status, error name, and what a client needs to act.
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
+import { TooManyProbesError } from './backend';
 import { ManagedNetnsUnavailableError } from './managed-netns';
+import { NameFilterError } from './name-filter';
 import { mapTraceError, TraceExceptionFilter } from './trace-exception.filter';
 import { TraceBusyError, TraceNotFoundError, TraceRequestError } from './trace.service';
 import { TraceAbortedError } from './tracer';
@@ -22,6 +24,16 @@ describe('mapTraceError', () => {
       { error: 'ManagedNetnsUnavailable', netns: 'hv1', message: expect.stringMatching(/"hv1" is not available: .*ENOENT/) },
     ],
     [new TraceAbortedError(), 503, { error: 'TraceAborted', message: expect.stringMatching(/shutting down/) }],
+    [
+      new TooManyProbesError('fentry', 4620, 4096, 2310),
+      400,
+      { error: 'TooManyProbes', backend: 'fentry', probes: 4620, maxProbes: 4096, message: expect.stringMatching(/^4620 probes to attach with fentry \(2310 functions, entry and return\), more than the cap of 4096/) },
+    ],
+    [
+      new NameFilterError('(a)\\1', 3, 'backreferences (\\1) are not supported'),
+      400,
+      { error: 'InvalidTraceRequest', errors: [{ field: 'regex', messages: [expect.stringMatching(/^backreferences .* at position 3/)] }] },
+    ],
   ];
   for (const [err, status, body] of cases)
     it(`${err.name} → ${status}`, () => {

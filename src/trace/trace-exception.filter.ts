@@ -5,11 +5,21 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
 
 import { InvalidArgumentError } from '../netlink/errors';
+import { TooManyProbesError } from './backend';
 import { ManagedNetnsUnavailableError } from './managed-netns';
+import { NameFilterError } from './name-filter';
 import { TraceBusyError, TraceNotFoundError, TraceRequestError } from './trace.service';
 import { TraceAbortedError } from './tracer';
 
-type TraceError = TraceBusyError | TraceNotFoundError | TraceRequestError | InvalidArgumentError | ManagedNetnsUnavailableError | TraceAbortedError;
+type TraceError =
+  | TraceBusyError
+  | TraceNotFoundError
+  | TraceRequestError
+  | InvalidArgumentError
+  | ManagedNetnsUnavailableError
+  | TraceAbortedError
+  | TooManyProbesError
+  | NameFilterError;
 
 export interface TraceErrorResponse {
   status: number;
@@ -24,6 +34,11 @@ export function mapTraceError(err: unknown): TraceErrorResponse | undefined {
   if (err instanceof TraceRequestError) return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: err.errors });
   if (err instanceof InvalidArgumentError)
     return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: [{ field: err.field, messages: [err.message] }] });
+  if (err instanceof TooManyProbesError)
+    return answer(HttpStatus.BAD_REQUEST, 'TooManyProbes', err.message, { backend: err.backend, probes: err.probes, maxProbes: err.maxProbes });
+  // The body pipe and normalize() refuse bad patterns first; this is for direct callers.
+  if (err instanceof NameFilterError)
+    return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: [{ field: 'regex', messages: [err.message] }] });
   if (err instanceof ManagedNetnsUnavailableError) return answer(HttpStatus.SERVICE_UNAVAILABLE, 'ManagedNetnsUnavailable', err.message, { netns: err.netns });
   if (err instanceof TraceAbortedError) return answer(HttpStatus.SERVICE_UNAVAILABLE, 'TraceAborted', `${err.message}: the agent is shutting down`);
   return undefined;
@@ -33,7 +48,7 @@ interface HttpResponseLike {
   status(code: number): { json(body: unknown): unknown };
 }
 
-@Catch(TraceBusyError, TraceNotFoundError, TraceRequestError, InvalidArgumentError, ManagedNetnsUnavailableError, TraceAbortedError)
+@Catch(TraceBusyError, TraceNotFoundError, TraceRequestError, InvalidArgumentError, ManagedNetnsUnavailableError, TraceAbortedError, TooManyProbesError, NameFilterError)
 export class TraceExceptionFilter implements ExceptionFilter<TraceError> {
   catch(err: TraceError, host: ArgumentsHost): void {
     const mapped = mapTraceError(err)!; // @Catch lists exactly the classes mapTraceError knows

@@ -31,7 +31,7 @@ export class TraceController {
   })
   @ApiBody({ type: StartTraceDto })
   @ApiResponse({ status: 201, description: 'Running: backend, why the others were not used, attach summary' })
-  @ApiResponse({ status: 400, description: 'InvalidTraceRequest: errors[] with field and messages' })
+  @ApiResponse({ status: 400, description: 'InvalidTraceRequest: errors[] with field and messages; TooManyProbes: the plan needs more probes than maxProbes (nothing attached)' })
   @ApiResponse({ status: 409, description: 'TraceBusy: another trace is running' })
   @ApiResponse({ status: 501, description: 'CapabilityMissing: no (or not the requested) tracing backend on this kernel; feature names it' })
   @ApiResponse({ status: 503, description: 'ManagedNetnsUnavailable, or the agent is shutting down' })

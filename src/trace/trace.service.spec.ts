@@ -61,11 +61,24 @@ describe('TraceService', () => {
       backend: 'tp_btf',
       backendSelection: 'Backend: tp_btf (not used: fentry: load: EPERM)',
       note: expect.stringMatching(/seg6\/lwtunnel .* not visible/),
-      request: { mark: '0xdeadbeef', mask: '0xffffffff', regex: 'seg6', netnsInode: 7, durationMs: 10_000, limit: 1000 },
+      request: { mark: '0xdeadbeef', mask: '0xffffffff', regex: 'seg6', netnsInode: 7, durationMs: 10_000, limit: 1000, maxProbes: 4096 },
       attach: { total: 30, succeeded: 30 },
     });
-    expect(tracers[0].opts).toMatchObject({ mark: 0xdeadbeef, mask: 0xffffffff, regex: 'seg6', netnsInode: 7, collect: true, maxEvents: 1000, limit: 1000 });
+    expect(tracers[0].opts).toMatchObject({ mark: 0xdeadbeef, mask: 0xffffffff, regex: 'seg6', netnsInode: 7, collect: true, maxEvents: 1000, limit: 1000, maxProbes: 4096 });
     await svc.shutdown();
+  });
+
+  it('passes a pattern RegExp would backtrack on for ever, and the probe cap, to the tracer', async () => {
+    const { svc, tracers } = service();
+    const info = await svc.start({ mark: 1, regex: '(\\w+)+\\.', maxProbes: 100 });
+    expect(info.request).toMatchObject({ regex: '(\\w+)+\\.', maxProbes: 100 });
+    expect(tracers[0].opts).toMatchObject({ regex: '(\\w+)+\\.', maxProbes: 100 });
+    await svc.shutdown();
+  });
+
+  it('says why a pattern is refused', async () => {
+    const { svc } = service();
+    await expect(svc.start({ mark: 1, regex: '(?<=ip)_rcv' })).rejects.toThrow('regex: lookahead and lookbehind are not supported (the filter is matched without backtracking) (at position 0)');
   });
 
   it('runs one trace at a time', async () => {
@@ -202,6 +215,11 @@ describe('TraceService', () => {
     [{ mark: 'x' }, 'mark'],
     [{ mark: 1, mask: 2 ** 33 }, 'mask'],
     [{ mark: 1, regex: '(' }, 'regex'],
+    [{ mark: 1, regex: '(seg6)\\1' }, 'regex'],
+    [{ mark: 1, regex: 'seg6(?!_)' }, 'regex'],
+    [{ mark: 1, maxProbes: 0 }, 'maxProbes'],
+    [{ mark: 1, maxProbes: 16385 }, 'maxProbes'],
+    [{ mark: 1, maxProbes: 1.5 }, 'maxProbes'],
     [{ mark: 1, backend: 'ebpf' }, 'backend'],
     [{ mark: 1, type: 'graph' }, 'type'],
     [{ mark: 1, ifindex: -1 }, 'ifindex'],

@@ -15,10 +15,11 @@
 import { randomUUID } from 'node:crypto';
 
 import { InvalidArgumentError } from '../netlink/errors';
-import { Backend, BACKENDS, TP_MODE_NOTE, TraceType, selectionSummary } from './backend';
+import { Backend, BACKENDS, DEFAULT_MAX_PROBES, MAX_PROBES_LIMIT, TP_MODE_NOTE, TraceType, selectionSummary } from './backend';
 import { decodeEvent, encodeEvent, EVENT_SIZE, TraceEvent } from './event';
 import { eventRecord, formatPacket, Labels } from './format';
 import { parseU32 } from './ipft-args';
+import { nameFilterProblem } from './name-filter';
 import { groupPackets } from './packets';
 import { attachLine, AttachSummary, kernelViewCache, Tracer, TraceOptions, TraceSummary } from './tracer';
 
@@ -48,9 +49,12 @@ export interface TraceRequest {
   /** Number, or a string in hex (0x…) or decimal. */
   mark: number | string;
   mask?: number | string;
+  /** RegExp syntax without backreferences and lookaround (name-filter.ts). */
   regex?: string;
   backend?: Backend;
   type?: TraceType;
+  /** Probes the trace may attach; default DEFAULT_MAX_PROBES, at most MAX_PROBES_LIMIT. */
+  maxProbes?: number;
   /** Only skbs in this network namespace (inode); 0: every namespace; default: the service's. */
   netnsInode?: number;
   ifindex?: number;
@@ -66,7 +70,7 @@ export type StopReason = 'duration' | 'limit' | 'stopped' | 'shutdown' | 'error'
 export interface TraceInfo {
   id: string;
   state: TraceState;
-  request: Required<Pick<TraceRequest, 'durationMs' | 'limit'>> & { mark: string; mask: string } & Omit<TraceRequest, 'mark' | 'mask' | 'durationMs' | 'limit'>;
+  request: Required<Pick<TraceRequest, 'durationMs' | 'limit' | 'maxProbes'>> & { mark: string; mask: string } & Omit<TraceRequest, 'mark' | 'mask' | 'durationMs' | 'limit' | 'maxProbes'>;
   createdAt: string;
   readyAt?: string;
   stoppedAt?: string;
@@ -191,11 +195,8 @@ export class TraceService {
     const mask = num(req.mask, 'mask', 0xffffffff);
     if (req.regex !== undefined) {
       if (typeof req.regex !== 'string' || req.regex.length > 256) throw new InvalidArgumentError('regex', 'must be a string of at most 256 characters');
-      try {
-        new RegExp(req.regex);
-      } catch (e) {
-        throw new InvalidArgumentError('regex', (e as Error).message);
-      }
+      const problem = nameFilterProblem(req.regex);
+      if (problem) throw new InvalidArgumentError('regex', problem);
     }
     if (req.backend !== undefined && !(BACKENDS as readonly string[]).includes(req.backend))
       throw new InvalidArgumentError('backend', `must be one of ${BACKENDS.join(', ')}`);
@@ -208,7 +209,10 @@ export class TraceService {
       throw new InvalidArgumentError('durationMs', `must be an integer between 1 and ${this.maxDurationMs}`);
     const limit = req.limit ?? this.maxEvents;
     if (!Number.isInteger(limit) || limit < 1 || limit > this.maxEvents) throw new InvalidArgumentError('limit', `must be an integer between 1 and ${this.maxEvents}`);
-    const out: TraceInfo['request'] = { mark: `0x${mark.toString(16)}`, mask: `0x${mask.toString(16)}`, durationMs, limit };
+    const maxProbes = req.maxProbes ?? DEFAULT_MAX_PROBES;
+    if (!Number.isInteger(maxProbes) || maxProbes < 1 || maxProbes > MAX_PROBES_LIMIT)
+      throw new InvalidArgumentError('maxProbes', `must be an integer between 1 and ${MAX_PROBES_LIMIT}`);
+    const out: TraceInfo['request'] = { mark: `0x${mark.toString(16)}`, mask: `0x${mask.toString(16)}`, durationMs, limit, maxProbes };
     for (const f of ['regex', 'backend', 'type', 'netnsInode', 'ifindex'] as const) if (req[f] !== undefined) (out as Record<string, unknown>)[f] = req[f];
     return out;
   }
@@ -234,6 +238,7 @@ export class TraceService {
         regex: request.regex,
         backend: request.backend,
         type: request.type,
+        maxProbes: request.maxProbes,
         netnsInode: request.netnsInode,
         ifindex: request.ifindex,
         collect: true,

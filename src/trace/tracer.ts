@@ -9,21 +9,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 import { BpfError, BpfObject, RingBuffer } from '../bpf/libbpf';
-import { CapabilityMissingError } from '../common/errors';
 import { errnoName } from '../netlink/errors';
-import {
-  AttachPlan,
-  Backend,
-  BackendSelection,
-  FENTRY_AUTO_MAX_TARGETS,
-  objectPath,
-  planTargets,
-  selectBackend,
-  selectionSummary,
-  targetLabel,
-  TraceType,
-  supportsFunctionGraph,
-} from './backend';
+import { AttachPlan, Backend, BackendSelection, FENTRY_AUTO_MAX_TARGETS, objectPath, planTrace, targetLabel, TraceType } from './backend';
 import { CNT_HIT, CNT_LOST, decodeEvent, EVENT_SIZE, FUNC_ID_MARKER, TraceEvent } from './event';
 import { groupPackets, Packet } from './packets';
 import { btfObjFd, closeFd, findMarker, ProbeSet, programInsns, setupProgram } from './probes';
@@ -96,12 +83,16 @@ export interface TraceOptions {
   mark: number;
   /** Default 0xffffffff; 0 traces every packet. */
   mask?: number;
-  /** Only targets whose name matches. */
-  regex?: string | RegExp;
+  /** Only targets whose name matches: RegExp syntax without backreferences and lookaround,
+   *  matched in linear time (name-filter.ts); NameFilterError when refused. */
+  regex?: string;
   /** Default: the first of fentry, kprobe-multi, kprobe, tp_btf that works here. */
   backend?: Backend;
   /** function_graph adds return events (fexit), fentry only. Default function. */
   type?: TraceType;
+  /** Refuse (TooManyProbesError, nothing attached) a plan with more probes; default
+   *  DEFAULT_MAX_PROBES (4096), at most MAX_PROBES_LIMIT (16384). function_graph counts two per function. */
+  maxProbes?: number;
   /** Only skbs whose device's (else socket's) network namespace has this inode. */
   netnsInode?: number;
   /** Only skbs whose device has this ifindex. */
@@ -330,20 +321,16 @@ export class Tracer extends EventEmitter {
     const log = opts.log ?? (() => {});
     const type = opts.type ?? 'function';
     const kernel = opts.kernel ?? readKernelView();
-    const regex = typeof opts.regex === 'string' ? new RegExp(opts.regex) : opts.regex;
-    const selection = await selectBackend(kernel.discovery, kernel.syms, { requested: opts.backend, type, regex });
-    log(selectionSummary(selection));
-    if (!selection.backend) {
-      const why = selection.checks.map((c) => `${c.backend}: ${c.reason}`).join('; ');
-      if (type === 'function_graph' && !opts.backend)
-        throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs fentry, the only backend with return probes that see the arguments: ${why}`);
-      throw new CapabilityMissingError(`tracing${opts.backend ? `.${opts.backend}` : ''}`, opts.backend ? 'leave the backend to the automatic choice' : undefined, why);
+    let planned;
+    try {
+      planned = await planTrace(kernel.discovery, kernel.syms, { regex: opts.regex, requested: opts.backend, type, maxProbes: opts.maxProbes, signal: opts.signal, log });
+    } catch (err) {
+      if (opts.signal?.aborted) throw new TraceAbortedError();
+      throw err;
     }
     if (opts.signal?.aborted) throw new TraceAbortedError();
-    const backend = selection.backend;
-    if (type === 'function_graph' && !supportsFunctionGraph(backend))
-      throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`);
-    const plan = planTargets(backend, kernel.discovery, kernel.syms, regex);
+    const { selection, plan } = planned;
+    const backend = plan.backend;
     const specs = programSpecs(backend, plan.targets, type);
 
     const links = plan.targets.length * (type === 'function_graph' ? 2 : 1);
