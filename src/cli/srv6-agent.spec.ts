@@ -111,6 +111,16 @@ describe('serve configuration', () => {
     expect(serveConfig({ command: 'serve', sandbox: false, stateDir: '/srv/z' }, { SRV6_STATE_DIR: '/srv/x' })).toMatchObject({ state: { dir: '/srv/z' } });
   });
 
+  it('only --sandbox, the file or the environment let serve start a throwaway Redis (issue 15, defect 12)', () => {
+    expect(serveConfig({ command: 'serve', sandbox: false }, {}).redis.embedded).toBe(false);
+    expect(serveConfig({ command: 'serve', sandbox: true }, {}).redis.embedded).toBe(true);
+    expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_REDIS_EMBEDDED: 'false' }).redis.embedded).toBe(false);
+    expect(serveConfig({ command: 'serve', sandbox: false }, { SRV6_REDIS_EMBEDDED: 'true' }).redis.embedded).toBe(true);
+    const file = join(dir, 'no-embedded.json');
+    writeFileSync(file, JSON.stringify({ redis: { embedded: false } }));
+    expect(serveConfig({ command: 'serve', sandbox: true, config: file }, {}).redis.embedded).toBe(false);
+  });
+
   it('fieldGiven reads the file only for the question asked, and never fails on a bad file', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ nope');

@@ -13,6 +13,7 @@ import { summarize } from '../capabilities/capabilities.model';
 import { AgentConfig, CONFIG_DEFAULTS, CONFIG_ENV, ConfigField } from '../config/agent.config';
 import { ConfigError, loadConfig } from '../config/config.loader';
 import { bootstrap } from '../main';
+import { prepareRedis } from '../redis/local-redis.service';
 import { CliError } from './agent-client';
 import { CliCommand, EXIT, helpText, LogFormat, parseCli, UsageError } from './cli-args';
 import { CliIo, jobs, processIo, remoteCapabilities, state, submit } from './commands';
@@ -61,6 +62,8 @@ export function serveConfig(cmd: Extract<CliCommand, { command: 'serve' }>, env:
     overrides['kernel.netns'] = { value: SANDBOX.netns, flag: '--sandbox' };
     if (!fieldGiven('state.dir', env, cmd.config)) overrides['state.dir'] = { value: SANDBOX_STATE_DIR, flag: '--sandbox' };
     if (!fieldGiven('agent.hypervisor', env, cmd.config)) overrides['agent.hypervisor'] = { value: SANDBOX_HYPERVISOR, flag: '--sandbox' };
+    // A first run may have no Redis yet; a real agent never gets a throwaway one unasked.
+    if (!fieldGiven('redis.embedded', env, cmd.config)) overrides['redis.embedded'] = { value: 'true', flag: '--sandbox' };
   }
   if (cmd.listen !== undefined) overrides['server.listen'] = { value: cmd.listen, flag: '--listen' };
   if (cmd.stateDir !== undefined) overrides['state.dir'] = { value: cmd.stateDir, flag: '--state-dir' };
@@ -76,15 +79,21 @@ export async function serve(cmd: Extract<CliCommand, { command: 'serve' }>, opts
   const logger = opts.logger ?? createLogger(serveLogFormat(cmd), { env });
   Logger.overrideLogger(logger);
   const log = new Logger('srv6-agent');
-  const config = serveConfig(cmd, env);
+  const configured = serveConfig(cmd, env);
   // Taken out of the environment before anything starts a child (see systemd-notify.ts).
   const notifier = opts.notifier ?? SystemdNotifier.fromEnv(env);
 
   if (cmd.sandbox) {
     const done = await ensureSandbox();
-    log.log(`sandbox: netns ${SANDBOX.netns} (${SANDBOX.uplink} ${SANDBOX.address}) ${done.length ? done.join(', ') : 'reused as it was'}; state in ${config.state.dir}, queue of hypervisor ${config.agent.hypervisor}`);
+    log.log(`sandbox: netns ${SANDBOX.netns} (${SANDBOX.uplink} ${SANDBOX.address}) ${done.length ? done.join(', ') : 'reused as it was'}; state in ${configured.state.dir}, queue of hypervisor ${configured.agent.hypervisor}`);
   }
-  const { app, url } = await bootstrap(config, { startLocalRedis: true, logger });
+  // Before the app: its queue connects with the URL it is given (with a throwaway Redis's password).
+  const { config, child } = await prepareRedis(configured);
+  // LocalRedisService stops the child on shutdown; a start that fails before the app exists must too.
+  const { app, url } = await bootstrap(config, { startLocalRedis: true, logger }).catch(async (e: unknown) => {
+    await child?.stop();
+    throw e;
+  });
 
   // Nest's own handlers (main.ts) run the shutdown hooks and exit; this one only tells systemd.
   const onSignal = (sig: NodeJS.Signals) => {

@@ -3,8 +3,8 @@
 // See config.loader.ts for how they are merged and how errors name the offending field.
 import 'reflect-metadata';
 
-import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidateNested, ValidationOptions } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsDefined, IsIn, IsInt, IsString, Matches, Max, Min, ValidateBy, ValidateNested, ValidationOptions } from 'class-validator';
 import { hostname } from 'node:os';
 
 export interface HostPort {
@@ -84,8 +84,18 @@ export class StateConfig {
 }
 
 export class RedisConfig {
+  /** May carry a user and password (redis://user:password@host:port): keep it out of world-readable files. */
   @IsRedisUrl()
   url!: string;
+
+  /**
+   * Whether `serve` may start a throwaway redis-server (no persistence, random password) when
+   * nothing answers at a loopback url. Off unless --sandbox: a late real Redis must not be
+   * replaced by a database that dies with the agent.
+   */
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'must be true or false' })
+  embedded!: boolean;
 }
 
 export class AgentIdentityConfig {
@@ -180,7 +190,7 @@ export interface AgentConfigInput {
   server?: { listen?: string };
   kernel?: { netns?: string };
   state?: { dir?: string };
-  redis?: { url?: string };
+  redis?: { url?: string; embedded?: boolean | string };
 }
 
 export const CONFIG_DEFAULTS = {
@@ -191,7 +201,7 @@ export const CONFIG_DEFAULTS = {
   server: { listen: '127.0.0.1:9610' },
   kernel: { netns: '' },
   state: { dir: '/var/lib/srv6-agent' },
-  redis: { url: 'redis://127.0.0.1:6379' },
+  redis: { url: 'redis://127.0.0.1:6379', embedded: false },
 } as const;
 
 /** Environment variable of each field. */
@@ -205,5 +215,6 @@ export const CONFIG_ENV = {
   'kernel.netns': 'SRV6_NETNS',
   'state.dir': 'SRV6_STATE_DIR',
   'redis.url': 'SRV6_REDIS_URL',
+  'redis.embedded': 'SRV6_REDIS_EMBEDDED',
 } as const;
 export type ConfigField = keyof typeof CONFIG_ENV;

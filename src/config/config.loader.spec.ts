@@ -89,6 +89,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('redis.embedded: off by default; true/false from the file (JSON booleans) or the environment (text)', () => {
+    expect(loadConfig().redis.embedded).toBe(false);
+    expect(loadConfig({ file: file('embedded.json', JSON.stringify({ redis: { embedded: true } })) }).redis.embedded).toBe(true);
+    expect(loadConfig({ env: { SRV6_REDIS_EMBEDDED: 'true' } }).redis.embedded).toBe(true);
+    expect(loadConfig({ file: file('embedded2.json', JSON.stringify({ redis: { embedded: true } })), env: { SRV6_REDIS_EMBEDDED: 'false' } }).redis.embedded).toBe(false);
+    for (const bad of ['yes', '1', '']) expect(issues(() => loadConfig({ env: { SRV6_REDIS_EMBEDDED: bad } }))).toEqual([{ field: 'redis.embedded', source: 'SRV6_REDIS_EMBEDDED', message: 'must be true or false' }]);
+    expect(issues(() => loadConfig({ file: file('embedded3.json', JSON.stringify({ redis: { embedded: 'auto' } })) }))[0]).toMatchObject({ field: 'redis.embedded', message: 'must be true or false' });
+  });
+
+  it('accepts a redis.url with a user and password (a Redis that requires them)', () => {
+    expect(loadConfig({ env: { SRV6_REDIS_URL: 'redis://srv6-agent:s%40cret@10.0.0.10:6379' } }).redis.url).toBe('redis://srv6-agent:s%40cret@10.0.0.10:6379');
+  });
+
   it('reports an unreadable or malformed file', () => {
     expect(issues(() => loadConfig({ file: join(dir, 'missing.json') }))[0]).toMatchObject({ field: '(file)', message: 'cannot read: ENOENT' });
     expect(issues(() => loadConfig({ file: file('broken.json', '{"server": ') }))[0]!.message).toMatch(/^not valid JSON/);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-import { isLoopback, redisEndpoint, tcpReachable } from './local-redis';
+import { isLoopback, newPassword, redactUrl, redisEndpoint, tcpReachable, withPassword } from './local-redis';
 
 describe('local Redis helpers', () => {
   it('parses redis URLs', () => {
@@ -18,6 +18,20 @@ describe('local Redis helpers', () => {
     ['redis.example', false],
     ['::', false],
   ])('isLoopback(%s) = %s', (h, want) => expect(isLoopback(h)).toBe(want));
+
+  it('puts a password into a URL and keeps it out of log lines', () => {
+    expect(withPassword('redis://127.0.0.1:6379', 'p')).toBe('redis://:p@127.0.0.1:6379');
+    expect(withPassword('redis://agent@[::1]:7000/2', 'p w')).toBe('redis://agent:p%20w@[::1]:7000/2');
+    expect(redactUrl('redis://agent:secret@127.0.0.1:6379')).toBe('redis://agent:***@127.0.0.1:6379');
+    expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(redactUrl('not a url')).toBe('(invalid URL)');
+  });
+
+  it('makes a new 256-bit password every time', () => {
+    const a = newPassword();
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(newPassword()).not.toBe(a);
+  });
 
   it('tells a listening port from a closed one', async () => {
     const server = createServer((s) => s.destroy());

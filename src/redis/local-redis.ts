@@ -1,7 +1,11 @@
-// A Redis for a first `npm start`: if nothing answers at the configured loopback URL, the agent
-// runs a throwaway redis-server (no persistence) as its child and stops it on shutdown.
+// A Redis for a first `npm start` (--sandbox, or redis.embedded): if nothing answers at the
+// configured loopback URL, the agent runs a throwaway redis-server (no persistence) as its child,
+// with a password of its own, and stops it on shutdown.
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
+import { delimiter, join } from 'node:path';
 
 export interface Endpoint {
   host: string;
@@ -13,6 +17,29 @@ export function redisEndpoint(url: string): Endpoint {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   return { host, port: u.port ? Number(u.port) : 6379 };
+}
+
+/** The URL with this password (and its user, if any): how Bull and ioredis are given it. */
+export function withPassword(url: string, password: string): string {
+  const u = new URL(url);
+  u.password = encodeURIComponent(password); // the setter leaves '%' alone; Bull decodes the whole
+  return u.toString();
+}
+
+/** The URL fit for a log line: its password replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** A password for one run of the throwaway redis-server: 256 random bits, URL-safe. */
+export function newPassword(): string {
+  return randomBytes(32).toString('hex');
 }
 
 export function isLoopback(host: string): boolean {
@@ -67,6 +94,22 @@ export interface RedisChild {
 export interface StartOptions extends Endpoint {
   binary?: string;
   readyTimeoutMs?: number;
+  /** requirepass: clients must AUTH with it (a local user could otherwise bypass the API's token). */
+  password?: string;
+}
+
+/** The executable `name` resolves to through PATH (as spawn would), or undefined. */
+function resolveExecutable(name: string): string | undefined {
+  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      /* the next one */
+    }
+  }
+  return undefined;
 }
 
 function exited(child: ChildProcess): boolean {
@@ -84,12 +127,24 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** Starts `redis-server` bound to host:port without persistence; resolves once it answers PING. */
+/**
+ * Starts `redis-server` bound to host:port without persistence; resolves once it answers PING.
+ * Its configuration (the password with it) goes in on stdin, never on a command line `ps` shows.
+ */
 export async function startRedisServer(opts: StartOptions): Promise<RedisChild> {
   const binary = opts.binary ?? 'redis-server';
   const bind = opts.host === 'localhost' ? '127.0.0.1' : opts.host;
-  const args = ['--port', String(opts.port), '--bind', bind, '--save', '', '--appendonly', 'no'];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Double-quoted as redis.conf reads it (sdssplitargs): a configured password may hold anything.
+  const quoted = (v: string) => `"${v.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  const conf = [`port ${opts.port}`, `bind ${bind}`, 'save ""', 'appendonly no', ...(opts.password ? [`requirepass ${quoted(opts.password)}`] : [])];
+  const program = resolveExecutable(binary);
+  if (!program) throw new Error(`cannot run ${binary}: ENOENT`);
+  // With setpriv it gets SIGTERM when the agent dies (even by SIGKILL): an orphan would hold the
+  // port with a password nobody knows any more.
+  const setpriv = resolveExecutable('setpriv');
+  const child = setpriv ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', program, '-'], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(program, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.on('error', () => undefined); // EPIPE when it exits before reading
+  child.stdin!.end(`${conf.join('\n')}\n`);
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-2000);
