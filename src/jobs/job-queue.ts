@@ -1,5 +1,6 @@
 // The per-hypervisor Bull queue: submission (validated first, idempotency keys as job ids),
-// inspection, waiting for results, and the processing side's idempotency memory.
+// inspection, waiting for results, the processing side's idempotency memory, and what Redis keeps
+// of finished jobs (bounded by count, age and bytes: docs/operations.md "Redis").
 import Bull from 'bull';
 import { AnyJob } from './job.dto';
 import { JobValidationError, MAX_JOB_BYTES, validateJob } from './job-validation';
@@ -7,10 +8,17 @@ import { JobValidationError, MAX_JOB_BYTES, validateJob } from './job-validation
 export interface QueueSettings {
   /** How long a job's lock lives; a job whose agent died is re-run after it expires. */
   lockDurationMs?: number;
-  /** Completed/failed jobs kept for audit. */
-  keepCompleted?: number;
-  keepFailed?: number;
+  /** Finished jobs kept for inspection: a count, or Bull's { age (seconds), count }. */
+  keepCompleted?: number | Bull.KeepJobsOptions;
+  keepFailed?: number | Bull.KeepJobsOptions;
 }
+
+/**
+ * Finished jobs kept by default: the newest 1,000 of each kind, none older than a day. Applied by
+ * Bull when a job finishes, with the options the job was submitted with (the agent's and the
+ * orchestrator's HypervisorClient both take them from here).
+ */
+export const KEEP_FINISHED: Readonly<Bull.KeepJobsOptions> = { age: 86_400, count: 1_000 };
 
 /** Every hypervisor has one queue named "jobs" under its own key prefix. */
 export const QUEUE_NAME = 'jobs';
@@ -32,8 +40,10 @@ export function queueOptions(hypervisor: string, s: QueueSettings = {}): Bull.Qu
       // One attempt: retries of transient failures happen inside the processor, so that a job
       // being retried never lets a later one overtake it.
       attempts: 1,
-      removeOnComplete: s.keepCompleted ?? 10_000,
-      removeOnFail: s.keepFailed ?? 10_000,
+      removeOnComplete: s.keepCompleted ?? { ...KEEP_FINISHED },
+      removeOnFail: s.keepFailed ?? { ...KEEP_FINISHED },
+      // Each failure's stack holds its message (the whole failure as JSON): only the last is kept.
+      stackTraceLimit: 1,
     },
   };
 }
@@ -84,6 +94,88 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
   return v;
 }
 
+/**
+ * What a finished job may keep in Redis. Its payload (up to MAX_JOB_BYTES) is needed only until
+ * it has run: larger than FINISHED_DATA_MAX, it is replaced by a stub naming its type and key
+ * (all that job views show). The failure and the stack are cut to their limits, the failure
+ * staying JSON with the first FAILURE_ENTRIES of each list and how many were left out.
+ */
+export const FINISHED_DATA_MAX = 1024;
+export const FINISHED_FAILURE_MAX = 16 * 1024;
+export const FINISHED_STACK_MAX = 2048;
+const FAILURE_ENTRIES = 20;
+
+export type FinishedState = 'completed' | 'failed';
+
+/** What stays of a finished job's payload: what job views show, and how large it was. */
+export function payloadStub(data: unknown): Record<string, unknown> {
+  const d = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+  const stub: Record<string, unknown> = { type: typeof d.type === 'string' ? d.type.slice(0, 64) : undefined };
+  if (typeof d.idempotencyKey === 'string') stub.idempotencyKey = d.idempotencyKey.slice(0, 128);
+  return stub; // payloadBytes is added in Redis, which knows the size without a copy here
+}
+
+function trimLists(v: unknown, depth: number): unknown {
+  if (Array.isArray(v)) return v.slice(0, FAILURE_ENTRIES).map((x) => trimLists(x, depth + 1));
+  if (!v || typeof v !== 'object' || depth > 3) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = trimLists(x, depth + 1);
+    if (Array.isArray(x) && x.length > FAILURE_ENTRIES) out[`${k}Omitted`] = x.length - FAILURE_ENTRIES;
+  }
+  return out;
+}
+
+/** A failedReason of at most `max` bytes that parseFailure still reads (name, message, retry kept). */
+export function compactFailure(reason: string, max = FINISHED_FAILURE_MAX): string {
+  if (Buffer.byteLength(reason) <= max) return reason;
+  const f = parseFailure(reason);
+  const trimmed = JSON.stringify(trimLists(f, 0));
+  if (Buffer.byteLength(trimmed) <= max) return trimmed;
+  return JSON.stringify({ name: String(f.name).slice(0, 100), message: f.message.slice(0, 2000), retry: f.retry, truncated: true });
+}
+
+/** Bull's stacktrace field (a JSON list) within FINISHED_STACK_MAX: each stack without the message that starts it. */
+export function compactStacktrace(stacks: string[], max = FINISHED_STACK_MAX): string {
+  const whole = JSON.stringify(stacks);
+  if (whole.length <= max) return whole;
+  const last = stacks.slice(-1).map((st) => st.replace(/^[^\n]*/, (line) => line.slice(0, 200)).slice(0, max / 2));
+  return JSON.stringify(last);
+}
+
+// Compacts a job only while it is still in the finished set it was moved to: one retried (or
+// removed) in the meantime is left alone. HSTRLEN sizes the payload without moving it.
+//   KEYS: job hash, completed/failed set; ARGV: id, data limit, stub JSON, [field, value]...
+const COMPACT_LUA = `
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HSTRLEN', KEYS[1], 'data')
+if n > tonumber(ARGV[2]) then
+  local stub = cjson.decode(ARGV[3])
+  stub['payloadBytes'] = n
+  redis.call('HSET', KEYS[1], 'data', cjson.encode(stub))
+end
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+return 1`;
+
+// A failed job's payload back (from its resubmission), only while it is still failed.
+//   KEYS: job hash, failed set; ARGV: id, data
+const RESTORE_LUA = `
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+return 1`;
+
+/** The parts of Bull's Queue this file relies on beyond its typings (Bull 4). */
+interface BullQueueInternals {
+  keys: Record<'completed' | 'failed' | 'wait' | 'paused' | 'meta-paused', string>;
+  token: string;
+  toKey(id: string): string;
+}
+
+const internals = (q: Bull.Queue) => q as unknown as BullQueueInternals;
+
+/** Queues whose finished jobs a JobQueue compacts (one listener pair per queue). */
+const compacting = new WeakSet<Bull.Queue>();
+
 interface Waiter {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -93,13 +185,73 @@ interface Waiter {
 /** How often waiters are checked against Redis (events missed while the subscriber reconnected). */
 const SWEEP_MS = 2000;
 
+/**
+ * Submitting, inspecting and waiting for jobs. On the queue that processes them (the agent's), it
+ * also compacts every job as it finishes (payloadStub, compactFailure, compactStacktrace), and
+ * once per process every finished job left uncompacted (a crash in between, an older agent).
+ */
 export class JobQueue {
   /** Jobs being waited for, by id: one pair of queue listeners serves them all. */
   private readonly waiters = new Map<string, Set<Waiter>>();
   private listening?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
+  /** Every finished job is to be looked at (at the first finish, and after a compaction failed). */
+  private compactAllDue = true;
 
-  constructor(readonly queue: Bull.Queue) {}
+  constructor(readonly queue: Bull.Queue) {
+    if (compacting.has(queue)) return;
+    compacting.add(queue);
+    // Local events: they fire only where jobs are processed, after Bull moved the job.
+    const finished = (job: Bull.Job | null, state: FinishedState) => {
+      if (!job) return;
+      const all = this.compactAllDue;
+      this.compactAllDue = false;
+      void this.compact(job, state)
+        .then(() => (all ? this.compactAll() : 0))
+        .catch(() => (this.compactAllDue = true)); // Redis away: the next finish looks at them all
+    };
+    queue.on('completed', (job: Bull.Job) => finished(job, 'completed'));
+    queue.on('failed', (job: Bull.Job | null) => finished(job, 'failed'));
+  }
+
+  /** Cuts a finished job down to what FINISHED_*_MAX allow; false when it is no longer finished as `state`. */
+  async compact(job: Bull.Job, state: FinishedState): Promise<boolean> {
+    const q = internals(this.queue);
+    const id = String(job.id);
+    const fields: string[] = [];
+    if (job.failedReason) {
+      const f = compactFailure(job.failedReason);
+      if (f !== job.failedReason) fields.push('failedReason', f);
+    }
+    const stacks = Array.isArray(job.stacktrace) ? job.stacktrace : [];
+    const st = compactStacktrace(stacks);
+    if (st !== JSON.stringify(stacks)) fields.push('stacktrace', st);
+    const done = await this.queue.client.eval(COMPACT_LUA, 2, q.toKey(id), q.keys[state], id, String(FINISHED_DATA_MAX), JSON.stringify(payloadStub(job.data)), ...fields);
+    return done === 1;
+  }
+
+  /** Compacts every finished job that is over a limit; returns how many. */
+  async compactAll(): Promise<number> {
+    const q = internals(this.queue);
+    const c = this.queue.client;
+    let n = 0;
+    for (const state of ['completed', 'failed'] as const) {
+      const ids = await c.zrange(q.keys[state], 0, -1);
+      for (let i = 0; i < ids.length; i += 200) {
+        const batch = ids.slice(i, i + 200);
+        const p = c.pipeline();
+        for (const id of batch) p.hstrlen(q.toKey(id), 'data').hstrlen(q.toKey(id), 'failedReason').hstrlen(q.toKey(id), 'stacktrace');
+        const sizes = ((await p.exec()) ?? []).map(([, v]) => Number(v));
+        for (const [j, id] of batch.entries()) {
+          const [data, reason, stack] = sizes.slice(3 * j, 3 * j + 3) as [number, number, number];
+          if (data <= FINISHED_DATA_MAX && reason <= FINISHED_FAILURE_MAX && stack <= FINISHED_STACK_MAX) continue;
+          const job = await this.queue.getJob(id); // the one read of a large payload, to name its type
+          if (job && (await this.compact(job, state))) n++;
+        }
+      }
+    }
+    return n;
+  }
 
   /**
    * Validates, then enqueues. With an idempotency key the key is the job id: a second
@@ -112,7 +264,7 @@ export class JobQueue {
     const key = validated.idempotencyKey;
     if (key) {
       const existing = await this.queue.getJob(key);
-      if (existing && (await this.retriedAfterTransientFailure(existing))) return { job: existing, duplicate: false, validated };
+      if (existing && (await this.retriedAfterTransientFailure(existing, raw))) return { job: existing, duplicate: false, validated };
       if (existing) return { job: existing, duplicate: true, validated };
     }
     const job = await this.queue.add(raw as object, key ? { jobId: key } : {});
@@ -123,16 +275,29 @@ export class JobQueue {
    * A key whose job failed for a transient reason (Redis or the kernel busy, a lock lost in a
    * Redis restart) is a job still owed: submitting the key again runs it again, once (Bull's
    * retry is atomic; a concurrent second submitter finds it waiting). A permanent failure stays
-   * the answer.
+   * the answer. Its payload was compacted away when it failed: it runs with this submission's,
+   * put back in the same MULTI as Bull's retry script, so that no compaction comes in between.
    */
-  private async retriedAfterTransientFailure(job: Bull.Job): Promise<boolean> {
+  private async retriedAfterTransientFailure(job: Bull.Job, raw: unknown): Promise<boolean> {
     if (!job.failedReason || parseFailure(job.failedReason).retry !== 'transient') return false;
-    try {
-      await job.retry();
-      return true;
-    } catch {
-      return false; // someone else retried it first, or it is no longer failed
-    }
+    await this.queue.isReady(); // Bull's scripts are loaded
+    const q = internals(this.queue);
+    const id = String(job.id);
+    const jobKey = q.toKey(id);
+    const multi = this.queue.client.multi() as unknown as {
+      eval(script: string, nkeys: number, ...args: string[]): typeof multi;
+      reprocessJob(args: (string | number)[]): typeof multi;
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    // Bull's Job.retry(): scripts.reprocessJob with state 'failed'.
+    const keys = [jobKey, `${jobKey}:lock`, q.toKey('failed'), q.toKey('wait'), q.toKey('meta-paused'), q.toKey('paused')];
+    const res = await multi
+      .eval(RESTORE_LUA, 2, jobKey, q.keys.failed, id, JSON.stringify(raw))
+      .reprocessJob([...keys, id, job.opts.lifo ? 'RPUSH' : 'LPUSH', q.token, Date.now()])
+      .exec();
+    if (res?.[1]?.[1] !== 1) return false; // someone else retried it first, or it is no longer failed
+    Object.assign(job, { data: raw, failedReason: null, finishedOn: null, processedOn: null });
+    return true;
   }
 
   async get(id: string): Promise<Bull.Job | null> {
