@@ -1,9 +1,8 @@
 // What a job can say about this hypervisor: the node and its tenants. The same DTOs validate REST
 // bodies and Bull job payloads (whitelist + forbidNonWhitelisted: unknown fields are errors).
 import 'reflect-metadata';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { IsAbsentOr, IsIfname, IsIpAddr, IsIpPrefix } from './validators';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsAbsentOr, IsIfname, IsIpAddr, IsIpPrefix, IsNested, IsNotLoopback, IsRoutedPrefix, IsUnicast } from './validators';
 
 /**
  * Tenant ids become part of interface names ("vrf-<id>"): IFNAMSIZ leaves 11 characters. Not
@@ -20,15 +19,15 @@ export type EncapMode = (typeof ENCAP_MODES)[number];
 
 export class NodeSpecDto {
   /** Underlay interfaces (the fabric side): seg6 enabled, XDP attach points. */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(8) @IsIfname({ each: true })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(8) @IsIfname({ each: true }) @IsNotLoopback('a fabric interface', { each: true })
   underlay!: string[];
 
   /** This HV's SRv6 locator; tenant SIDs are allocated from it. */
-  @IsIpPrefix({ family: 6 })
+  @IsIpPrefix({ family: 6 }) @IsRoutedPrefix()
   locator!: string;
 
   /** Outer source address of H.Encaps. */
-  @IsIpAddr(6)
+  @IsIpAddr(6) @IsUnicast()
   encapSource!: string;
 
   @IsInt() @Min(1280) @Max(65535)
@@ -41,7 +40,7 @@ export class TenantInterfaceDto {
   name!: string;
 
   /** Gateway addresses of the tenant on this interface, "10.0.0.1/24", "fd00::1/64". */
-  @IsArray() @ArrayMaxSize(16) @IsIpPrefix({ allowHostBits: true }, { each: true })
+  @IsArray() @ArrayMaxSize(16) @IsIpPrefix({ allowHostBits: true }, { each: true }) @IsUnicast({ each: true })
   gateways!: string[];
 }
 
@@ -51,7 +50,7 @@ export class RemoteRouteDto {
   prefix!: string;
 
   /** Usually one SID: the tenant's decap SID on the remote HV. */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_SIDS) @IsIpAddr(6, { each: true })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_SIDS) @IsIpAddr(6, { each: true }) @IsUnicast({ each: true })
   sids!: string[];
 
   @IsAbsentOr() @IsIn(ENCAP_MODES)
@@ -60,7 +59,7 @@ export class RemoteRouteDto {
 
 export class DxTargetDto {
   /** The single VM's address the decapsulated packets go to. */
-  @IsIpAddr()
+  @IsIpAddr() @IsUnicast()
   nexthop!: string;
 
   @IsIfname()
@@ -83,13 +82,13 @@ export class TenantSpecDto {
   sid?: string;
 
   /** End.DX4/End.DX6 only: the VM to cross-connect to. */
-  @IsAbsentOr() @ValidateNested() @Type(() => DxTargetDto)
+  @IsAbsentOr() @IsNested(() => DxTargetDto)
   dx?: DxTargetDto;
 
-  @IsArray() @ArrayMaxSize(256) @ValidateNested({ each: true }) @Type(() => TenantInterfaceDto)
+  @IsArray() @ArrayMaxSize(256) @IsNested(() => TenantInterfaceDto, { each: true })
   interfaces!: TenantInterfaceDto[];
 
-  @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
   routes!: RemoteRouteDto[];
 
   @IsAbsentOr() @IsBoolean()

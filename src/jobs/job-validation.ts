@@ -51,14 +51,19 @@ export function validateJob(raw: unknown): AnyJob {
   return dto as AnyJob;
 }
 
-/** Keys that no DTO has and that object machinery treats specially: never passed on. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Keys that no DTO has and that object machinery treats specially: never passed on. The names of
+ * Object.prototype's members (toString, valueOf, hasOwnProperty, …) among them, because
+ * class-transformer silently drops those from a DTO instead of keeping them for the whitelist to
+ * refuse; so they are looked for in every element of every list (a key in the 100,000th route is
+ * as unknown as one in the first).
+ */
+const FORBIDDEN_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
 function oddKeys(v: unknown, path = '', depth = 0, out: string[] = []): string[] {
   if (depth > 6 || typeof v !== 'object' || v === null || out.length > 20) return out;
   if (Array.isArray(v)) {
-    // Routes lists are long and their elements alike: their first elements speak for them.
-    v.slice(0, 4).forEach((x, i) => oddKeys(x, `${path}[${i}]`, depth + 1, out));
+    for (let i = 0; i < v.length && out.length <= 20; i++) if (typeof v[i] === 'object' && v[i] !== null) oddKeys(v[i], `${path}[${i}]`, depth + 1, out);
     return out;
   }
   for (const k of Object.keys(v)) {

@@ -1,10 +1,9 @@
 // The jobs an orchestrator submits for a hypervisor. One envelope DTO per job type; the same
 // classes validate REST bodies (ValidationPipe) and Bull payloads (validateJob).
 import 'reflect-metadata';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import { MAX_ROUTES_PER_JOB, NodeSpecDto, RemoteRouteDto, TENANT_ID_PATTERN, TenantSpecDto } from '../dataplane/spec.dto';
-import { IsAbsentOr, IsIpPrefix } from '../dataplane/validators';
+import { IsAbsentOr, IsIpPrefix, IsNested } from '../dataplane/validators';
 
 export const JOB_TYPES = ['upsert-node', 'upsert-tenant', 'delete-tenant', 'routes', 'resync'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -25,12 +24,12 @@ export class JobEnvelopeDto {
 }
 
 export class UpsertNodeJobDto extends JobEnvelopeDto {
-  @IsDefined() @ValidateNested() @Type(() => NodeSpecDto)
+  @IsDefined() @IsNested(() => NodeSpecDto)
   node!: NodeSpecDto;
 }
 
 export class UpsertTenantJobDto extends JobEnvelopeDto {
-  @IsDefined() @ValidateNested() @Type(() => TenantSpecDto)
+  @IsDefined() @IsNested(() => TenantSpecDto)
   tenant!: TenantSpecDto;
 }
 
@@ -44,10 +43,10 @@ export class RoutesJobDto extends JobEnvelopeDto {
   @IsString() @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
   tenant!: string;
 
-  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
   set?: RemoteRouteDto[];
 
-  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @ValidateNested({ each: true }) @Type(() => RemoteRouteDto)
+  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
   add?: RemoteRouteDto[];
 
   @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsIpPrefix({}, { each: true })
