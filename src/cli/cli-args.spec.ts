@@ -9,6 +9,7 @@ describe('parseCli', () => {
     [['serve', '--config', '/etc/srv6.json', '--listen', '[::1]:9610'], { command: 'serve', sandbox: false, config: '/etc/srv6.json', listen: '[::1]:9610' }],
     [['serve', '--listen=0.0.0.0:1', '--sandbox'], { command: 'serve', sandbox: true, listen: '0.0.0.0:1' }],
     [['serve', '--state-dir', '/tmp/s', '--log-format', 'text'], { command: 'serve', sandbox: false, stateDir: '/tmp/s', logFormat: 'text' }],
+    [['serve', '--wipe-orphans'], { command: 'serve', sandbox: false, wipeOrphans: true }],
     [['capabilities'], { command: 'capabilities' }],
     [['capabilities', '--url', 'http://10.0.0.5:9610/'], { command: 'capabilities', remote: { url: 'http://10.0.0.5:9610' } }],
     [['capabilities', '--url', 'https://hv1.example/agent/', '--token-file', '/t'], { command: 'capabilities', remote: { url: 'https://hv1.example/agent', tokenFile: '/t' } }],

@@ -37,7 +37,7 @@ export interface RemoteOptions {
 
 export type CliCommand =
   | { command: 'help'; topic?: Exclude<CommandName, 'help'> }
-  | { command: 'serve'; config?: string; sandbox: boolean; listen?: string; stateDir?: string; logFormat?: LogFormat }
+  | { command: 'serve'; config?: string; sandbox: boolean; listen?: string; stateDir?: string; wipeOrphans?: boolean; logFormat?: LogFormat }
   | { command: 'submit'; file: string; remote: RemoteOptions; /** 0: enqueue only. */ waitSeconds: number }
   | { command: 'jobs'; id?: string; limit: number; json: boolean; remote: RemoteOptions }
   | { command: 'state'; tenant?: string; json: boolean; remote: RemoteOptions }
@@ -67,7 +67,7 @@ const EXIT_HELP = `Exit status:
 
 export const COMMAND_HELP: Record<Exclude<CommandName, 'help'>, string> = {
   serve: `Usage: srv6-agent serve [--config FILE] [--sandbox] [--listen HOST:PORT] [--state-dir DIR]
-                        [--log-format json|text]
+                        [--wipe-orphans] [--log-format json|text]
 
 Run the agent: HTTP API, the hypervisor's Bull job queue, the dataplane. SIGTERM/SIGINT shut it
 down cleanly and leave the dataplane in place.
@@ -78,6 +78,9 @@ down cleanly and leave the dataplane in place.
   --listen HOST:PORT   HTTP API address (server.listen; default 127.0.0.1:9610, "[::1]:9610"
                        for IPv6, port 0: any free port).
   --state-dir DIR      Desired state directory (state.dir; default /var/lib/srv6-agent).
+  --wipe-orphans       With no desired state in the state dir, delete the objects of the agent
+                       the kernel holds (state.orphans=wipe); without it such a start is refused,
+                       since it would delete them all unasked (a lost state directory).
   --sandbox            Manage the network namespace "srv6-sandbox" (created if missing, with a
                        veth sbx-uplink/sbx-peer and fc00:0:ffff::1/64 as a stand-in underlay)
                        instead of kernel.netns; it is kept on exit and reused. Unless given
@@ -86,8 +89,9 @@ down cleanly and leave the dataplane in place.
   --log-format FORMAT  "json" (one JSON object per line: time, level, context, message) or
                        "text". Default: $SRV6_LOG_FORMAT, else json when stdout is not a terminal.
 
-If no Redis answers at a loopback redis.url, a redis-server (no persistence) is started as a
-child and stopped on exit. Under systemd (NOTIFY_SOCKET set) readiness is reported with
+With --sandbox (or redis.embedded), if no Redis answers at a loopback redis.url, a redis-server
+(no persistence, a random password) is started as a child and stopped on exit; otherwise the
+agent waits for its Redis. Under systemd (NOTIFY_SOCKET set) readiness is reported with
 systemd-notify once the API listens and the startup reconcile is done.`,
 
   submit: `Usage: srv6-agent submit FILE|- [--wait SECONDS | --no-wait] [--url URL] [--token-file FILE]
@@ -221,13 +225,14 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
     }
 
     case 'serve': {
-      const { values } = parse(rest, { config: { type: 'string' }, sandbox: { type: 'boolean' }, listen: { type: 'string' }, 'state-dir': { type: 'string' }, 'log-format': { type: 'string' } }, command);
+      const { values } = parse(rest, { config: { type: 'string' }, sandbox: { type: 'boolean' }, listen: { type: 'string' }, 'state-dir': { type: 'string' }, 'wipe-orphans': { type: 'boolean' }, 'log-format': { type: 'string' } }, command);
       if (values.help) return { command: 'help', topic: 'serve' };
       nonEmpty(values, ['config', 'listen', 'state-dir', 'log-format'], command);
       const out: Extract<CliCommand, { command: 'serve' }> = { command: 'serve', sandbox: values.sandbox === true };
       if (typeof values.config === 'string') out.config = values.config;
       if (typeof values.listen === 'string') out.listen = values.listen;
       if (typeof values['state-dir'] === 'string') out.stateDir = values['state-dir'];
+      if (values['wipe-orphans'] === true) out.wipeOrphans = true;
       const format = typeof values['log-format'] === 'string' ? values['log-format'] : env.SRV6_LOG_FORMAT || undefined;
       if (format !== undefined) {
         const from = typeof values['log-format'] === 'string' ? '--log-format' : 'SRV6_LOG_FORMAT';

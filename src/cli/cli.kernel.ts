@@ -184,6 +184,32 @@ describe('srv6-agent CLI against a running agent', () => {
   });
 });
 
+describe('srv6-agent serve with no desired state while the kernel holds objects of the agent (a lost state directory)', () => {
+  let other: TestNetns;
+  const rules = () => other.ipJson<{ protocol?: string | number }[]>(['rule', 'show']).filter((r) => String(r.protocol) === '196');
+  beforeAll(() => {
+    other = TestNetns.create('cli-orphans');
+    other.ip(['rule', 'add', 'pref', '998', 'iif', 'lo', 'goto', '1001', 'proto', '196']);
+  });
+
+  it('refuses to start (exit 2: systemd does not restart it), naming what the kernel holds; changes nothing', async () => {
+    const o = io();
+    const state = join(dir, 'orphans-refused');
+    expect(await main(['serve', '--log-format', 'text'], o, { ...env, SRV6_NETNS: other.name, SRV6_STATE_DIR: state })).toBe(2);
+    expect(o.stderr()).toMatch(new RegExp(`^srv6-agent: cannot start: no desired state in ${state}, but the kernel holds objects of the agent \\(protocol 196: 1 rules\\); restore the state directory, or start once with --wipe-orphans`));
+    expect(rules()).toHaveLength(1);
+  });
+
+  it('--wipe-orphans starts, and the startup reconcile deletes them', async () => {
+    const agent = await serve({ command: 'serve', sandbox: false, wipeOrphans: true }, { env: { ...env, SRV6_NETNS: other.name, SRV6_STATE_DIR: join(dir, 'orphans-wiped') }, logger: new JsonLogger({ write: () => undefined }) });
+    try {
+      expect(rules()).toEqual([]);
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
 // The built CLI as systemd runs it. dist/ is built by `npx tsc -p .` (scripts/setup.sh, before
 // every `npm test`); an outdated one would test old code, so it is skipped then, by name.
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli', 'srv6-agent.js');

@@ -102,6 +102,15 @@ describe('serve configuration', () => {
     expect(real.agent.hypervisor).toBe(CONFIG_DEFAULTS.agent.hypervisor);
   });
 
+  it('orphans: refused by default; --wipe-orphans or SRV6_STATE_ORPHANS=wipe wipe; --sandbox wipes unless told otherwise', () => {
+    expect(serveConfig({ command: 'serve', sandbox: false }, {}).state.orphans).toBe('refuse');
+    expect(serveConfig({ command: 'serve', sandbox: false, wipeOrphans: true }, {}).state.orphans).toBe('wipe');
+    expect(serveConfig({ command: 'serve', sandbox: false }, { SRV6_STATE_ORPHANS: 'wipe' }).state.orphans).toBe('wipe');
+    expect(serveConfig({ command: 'serve', sandbox: true }, {}).state.orphans).toBe('wipe');
+    expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_STATE_ORPHANS: 'refuse' }).state.orphans).toBe('refuse');
+    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_STATE_ORPHANS: 'adopt' })).toThrow(/state\.orphans \(from SRV6_STATE_ORPHANS\): must be refuse or wipe/);
+  });
+
   it('--sandbox leaves a state dir and hypervisor given by the environment, the file or an option', () => {
     expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_STATE_DIR: '/srv/x', SRV6_HYPERVISOR: 'hv9' })).toMatchObject({ state: { dir: '/srv/x' }, agent: { hypervisor: 'hv9' } });
     const file = join(dir, 'c.json');

@@ -13,6 +13,8 @@ import { summarize } from '../capabilities/capabilities.model';
 import { AgentConfig, CONFIG_DEFAULTS, CONFIG_ENV, ConfigField } from '../config/agent.config';
 import { ConfigError, loadConfig } from '../config/config.loader';
 import { bootstrap } from '../main';
+import { StateMissingError } from '../dataplane/dataplane';
+import { StateCorruptError } from '../dataplane/state-store';
 import { prepareRedis } from '../redis/local-redis.service';
 import { CliError } from './agent-client';
 import { CliCommand, EXIT, helpText, LogFormat, parseCli, UsageError } from './cli-args';
@@ -63,10 +65,13 @@ export function serveConfig(cmd: Extract<CliCommand, { command: 'serve' }>, env:
     if (!fieldGiven('state.dir', env, cmd.config)) overrides['state.dir'] = { value: SANDBOX_STATE_DIR, flag: '--sandbox' };
     if (!fieldGiven('agent.hypervisor', env, cmd.config)) overrides['agent.hypervisor'] = { value: SANDBOX_HYPERVISOR, flag: '--sandbox' };
     // A first run may have no Redis yet; a real agent never gets a throwaway one unasked.
+    // The sandbox namespace holds only what sandboxes made: a new state directory starts it over.
+    if (!fieldGiven('state.orphans', env, cmd.config)) overrides['state.orphans'] = { value: 'wipe', flag: '--sandbox' };
     if (!fieldGiven('redis.embedded', env, cmd.config)) overrides['redis.embedded'] = { value: 'true', flag: '--sandbox' };
   }
   if (cmd.listen !== undefined) overrides['server.listen'] = { value: cmd.listen, flag: '--listen' };
   if (cmd.stateDir !== undefined) overrides['state.dir'] = { value: cmd.stateDir, flag: '--state-dir' };
+  if (cmd.wipeOrphans) overrides['state.orphans'] = { value: 'wipe', flag: '--wipe-orphans' };
   return loadConfig({ env, file: cmd.config, overrides });
 }
 
@@ -200,7 +205,8 @@ async function runServe(cmd: Extract<CliCommand, { command: 'serve' }>, io: CliI
     await serve(cmd, { env, logger });
     return EXIT.OK;
   } catch (e) {
-    const code = e instanceof ConfigError ? EXIT.USAGE : EXIT.RUNTIME;
+    // A state to restore or wipe needs the operator, as a bad setting does: exit 2, which the unit does not restart.
+    const code = e instanceof ConfigError || e instanceof StateMissingError || e instanceof StateCorruptError ? EXIT.USAGE : EXIT.RUNTIME;
     const message = e instanceof ConfigError ? e.message : `cannot start: ${explainStartError(e, { listen: cmd.listen ?? env.SRV6_LISTEN })}`;
     if (format === 'json') logger.fatal?.(message, 'srv6-agent');
     else io.err(`srv6-agent: ${message}\n`);

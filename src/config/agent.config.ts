@@ -81,6 +81,14 @@ export class StateConfig {
   @IsString()
   @Matches(/^\/(?!.*\/\.\.?(?:\/|$))/, { message: "must be an absolute path without '.' or '..' segments" })
   dir!: string;
+
+  /**
+   * What a start finding no desired state does while the kernel holds objects of the agent (its
+   * state directory lost): 'refuse' to start, or 'wipe' them with the startup reconcile. For a
+   * one-off, prefer `serve --wipe-orphans`; --sandbox wipes (its namespace is its own).
+   */
+  @IsIn(['refuse', 'wipe'], { message: 'must be refuse or wipe' })
+  orphans!: 'refuse' | 'wipe';
 }
 
 export class RedisConfig {
@@ -189,7 +197,7 @@ export interface AgentConfigInput {
   dataplane?: { resyncSeconds?: number | string };
   server?: { listen?: string };
   kernel?: { netns?: string };
-  state?: { dir?: string };
+  state?: { dir?: string; orphans?: string };
   redis?: { url?: string; embedded?: boolean | string };
 }
 
@@ -200,7 +208,7 @@ export const CONFIG_DEFAULTS = {
   dataplane: { resyncSeconds: 300 },
   server: { listen: '127.0.0.1:9610' },
   kernel: { netns: '' },
-  state: { dir: '/var/lib/srv6-agent' },
+  state: { dir: '/var/lib/srv6-agent', orphans: 'refuse' },
   redis: { url: 'redis://127.0.0.1:6379', embedded: false },
 } as const;
 
@@ -214,6 +222,7 @@ export const CONFIG_ENV = {
   'server.listen': 'SRV6_LISTEN',
   'kernel.netns': 'SRV6_NETNS',
   'state.dir': 'SRV6_STATE_DIR',
+  'state.orphans': 'SRV6_STATE_ORPHANS',
   'redis.url': 'SRV6_REDIS_URL',
   'redis.embedded': 'SRV6_REDIS_EMBEDDED',
 } as const;

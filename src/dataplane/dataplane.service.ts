@@ -72,6 +72,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
       xdp: this.xdp,
       features: this.capabilities.get().features,
+      orphans: this.config.state.orphans,
     });
     const r = await this.dp.start();
     this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);
