@@ -20,7 +20,9 @@ export function classify(e: unknown): Retry {
   if (e instanceof KernelError) return TRANSIENT_ERRNO.has(e.code) ? 'transient' : 'permanent';
   if (e instanceof NetlinkSocketError) return 'transient';
   if (e instanceof KernelApplyError) return e.retry;
-  return 'transient'; // unknown: an I/O hiccup is likelier than a bug that retrying would hide
+  // A programming error (a TypeError on an input shape validation let through) fails the same way again.
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError) return 'permanent';
+  return 'transient'; // unknown: an I/O hiccup (Redis, the disk) is likelier than a bug that retrying would hide
 }
 
 /** Some kernel operations of a job failed: which and why (errno + extack per operation). */
