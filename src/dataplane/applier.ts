@@ -25,6 +25,8 @@ export interface OpFailure {
   code?: string;
   extack?: string;
   message: string;
+  /** The operation that failed, for the bookkeeping (not enumerable: results leave as JSON without it). */
+  readonly op?: Op;
 }
 
 export interface ApplyResult {
@@ -158,5 +160,6 @@ function failure(op: Op, e: Error, what: string): OpFailure {
   if (typeof k.errno === 'number') f.errno = k.errno;
   if (k.code) f.code = k.code;
   if (k.extack) f.extack = k.extack;
+  Object.defineProperty(f, 'op', { value: op, enumerable: false });
   return f;
 }

@@ -138,3 +138,24 @@ describe('Reconciler: sysctls the agent changed get their value from before back
     expect(sysctlOps((await r.planTenant(b.state, deleteTenant(b.state, 'b'), 'b')).ops)).toEqual(['restore net.ipv4.conf.tb0.rp_filter=1']);
   });
 });
+
+describe('Reconciler: the bookkeeping of an apply follows each operation, not its description', () => {
+  it('a failed vrf-ab does not hide that vrf-a was made (both are named in the failure text)', async () => {
+    const k = new FakeKernel(['ul0'], {});
+    const failing = (what: string) => /vrf-ab/.test(what);
+    const nl = strict({
+      ...(k.nl as unknown as Record<string, unknown>),
+      socket: strict({ netns: undefined }),
+      links: async () => k.links,
+      batch: async (reqs: Iterable<{ what: string }>) => [...reqs].map((r) => (failing(r.what) ? { ok: false, error: Object.assign(new Error('EEXIST: File exists'), { code: 'EEXIST', errno: 17 }) } : { ok: true })),
+    }) as unknown as Rtnetlink;
+    const r = new Reconciler(nl, 'vrf', DEFAULT_OWNERSHIP, undefined, undefined, seg6);
+    const ops: Op[] = [
+      { kind: 'vrf', action: 'create', name: 'vrf-a', table: 10000 },
+      { kind: 'vrf', action: 'create', name: 'vrf-ab', table: 10001 },
+    ];
+    const out = await r.apply({ ops, state: emptyState(), links: new Map(k.links.map((l) => [l.name, l])) }, 'tenant');
+    expect(out.failed.map((f) => f.what)).toEqual([expect.stringContaining('vrf-ab')]);
+    expect(out.state.ownedVrfs).toEqual(['vrf-a']);
+  });
+});

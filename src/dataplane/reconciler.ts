@@ -350,14 +350,15 @@ export class Reconciler {
       this.changedByApply(ops);
     }
     // A restored sysctl's value from before is forgotten (a failed restore keeps it for the next reconcile).
-    const restored = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'restore' && !result.failed.some((f) => f.kind === 'sysctl' && f.action === 'restore' && f.what === `sysctl ${op.path.join('.')}`) ? [sysctlKey(op.path)] : []));
+    const failed = new Set(result.failed.map((f) => f.op));
+    const restored = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'restore' && !failed.has(op) ? [sysctlKey(op.path)] : []));
     const bookkeeping = forget.length > 0 || forgetSysctls.length > 0 || restored.length > 0 || ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
     const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, originalSysctl: { ...state.originalSysctl }, ownedVrfs: [...state.ownedVrfs] } : state;
     for (const n of forget) delete s.originalMtu[n];
     for (const k of [...forgetSysctls, ...restored]) delete s.originalSysctl[k];
     for (const op of bookkeeping ? ops : []) {
-      if (op.kind === 'link' && op.action === 'release' && !result.failed.some((f) => f.kind === 'link' && f.what === `link ${op.name}`)) delete s.originalMtu[op.name];
-      if (op.kind === 'vrf' && !result.failed.some((f) => f.kind === 'vrf' && f.what.includes(op.name)))
+      if (op.kind === 'link' && op.action === 'release' && !failed.has(op)) delete s.originalMtu[op.name];
+      if (op.kind === 'vrf' && !failed.has(op))
         s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);
     }
     // The node's encapSource as the outer source of every H.Encaps: one setting of the namespace,
