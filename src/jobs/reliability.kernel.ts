@@ -1,5 +1,5 @@
 // Reliability of the job path with real parts: a Redis restarted under a stream of jobs, an agent
-// killed with SIGKILL in the middle of a large job, and a flood of malformed payloads.
+// killed with SIGKILL in the middle of each kind of large job, and a flood of malformed payloads.
 //
 //   netns srv6t-rel-*: ul0 <-> ul1 (underlay), ta0 <-> ta1 (tenant "alpha", table 10000)
 //   redis-server 127.0.0.1:<random>, append-only with fsync on every write (durable)
@@ -33,14 +33,15 @@ const alpha = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', g
 
 function hypervisorNs(tag: string): TestNetns {
   const ns = TestNetns.create(tag);
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
+  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1']]);
   return ns;
 }
 
 /** Everything the agent owns in the kernel, as iproute2 prints it (sorted, comparable). */
 function ownedKernelState(ns: TestNetns): string[] {
   const lines = [...ns.ip(['route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['-6', 'route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['nexthop', 'show', 'proto', P]).split('\n')];
-  return lines.map((l) => l.trim()).filter(Boolean).sort();
+  const taps = ns.ipJson<{ ifname: string; mtu: number; master?: string }[]>(['link', 'show']).filter((l) => /^t[ab]0$/.test(l.ifname)).map((l) => `link ${l.ifname} mtu ${l.mtu} master ${l.master ?? '-'}`);
+  return [...lines, ...taps].map((l) => l.trim()).filter(Boolean).sort();
 }
 
 let redis: TestRedis;
@@ -123,7 +124,7 @@ describe('Redis restarted in the middle of a stream of 500 jobs', () => {
   });
 });
 
-describe('agent killed with SIGKILL in the middle of a 10,000-route job', () => {
+describe('agent killed with SIGKILL in the middle of each kind of large job', () => {
   let ns: TestNetns;
   let dir: string;
   let agent: ChildProcess | undefined;
@@ -152,32 +153,47 @@ describe('agent killed with SIGKILL in the middle of a 10,000-route job', () => 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  itWith(SRV6)('runs the job again after a restart and ends exactly as if it had run once', async () => {
+  const prefixes = (n: number, second: number) => Array.from({ length: n }, (_, i) => `${second}.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`);
+  const alphaRoutes = prefixes(10_000, 172).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
+  const beta = { id: 'beta', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.1.0.1/24'] }], routes: prefixes(1_000, 173).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 10}:2::`] })) };
+  const betaSet = prefixes(1_000, 174).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 60}:2::`] }));
+  /** The large jobs, each killed as soon as it runs; then the same once in a reference namespace. */
+  const killed: { name: string; job: Record<string, unknown>; once: (dp: Dataplane) => Promise<unknown> }[] = [
+    { name: 'routes add (10,000)', job: { type: 'routes', tenant: 'alpha', add: alphaRoutes }, once: (dp) => dp.changeRoutes('alpha', { add: alphaRoutes }) },
+    { name: 'upsert-tenant (1,000 routes)', job: { type: 'upsert-tenant', tenant: beta }, once: (dp) => dp.upsertTenant((validateJob({ type: 'upsert-tenant', tenant: beta }) as UpsertTenantJobDto).tenant) },
+    { name: 'routes set (1,000 others)', job: { type: 'routes', tenant: 'beta', set: betaSet }, once: (dp) => dp.changeRoutes('beta', { set: betaSet }) },
+    { name: 'delete-tenant (10,000 routes)', job: { type: 'delete-tenant', tenant: 'alpha' }, once: (dp) => dp.deleteTenant('alpha') },
+    { name: 'upsert-node (MTU of every tap)', job: { type: 'upsert-node', node: { ...node, underlayMtu: 1400 } }, once: (dp) => dp.upsertNode({ ...node, underlayMtu: 1400 }) },
+  ];
+
+  itWith(SRV6)('runs each job again after a restart and ends exactly as if each had run once', async () => {
     const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: scaled(60_000) });
     try {
       agent = startAgent();
       await client.submit({ type: 'upsert-node', node });
       await client.submit({ type: 'upsert-tenant', tenant: alpha });
-      const routes = Array.from({ length: 10_000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
-      const id = await client.enqueue({ type: 'routes', tenant: 'alpha', add: routes, idempotencyKey: `big-${process.pid}` });
-      // Kill as soon as the job runs: validation, state and kernel work of 10,000 routes are under way.
-      const queue = openQueue(redis.url, hv);
-      try {
-        for (let t0 = Date.now(); (await (await queue.getJob(id))?.getState()) !== 'active'; ) {
-          if (Date.now() - t0 > scaled(30_000)) throw new Error('the big job never became active');
-          await new Promise((r) => setTimeout(r, 2));
+      const atKill: string[] = [];
+      for (const [i, k] of killed.entries()) {
+        const id = await client.enqueue({ ...k.job, idempotencyKey: `big-${i}-${process.pid}` });
+        // Kill as soon as the job runs: validation, state and kernel work are under way.
+        const queue = openQueue(redis.url, hv);
+        try {
+          for (let t0 = Date.now(); (await (await queue.getJob(id))?.getState()) !== 'active'; ) {
+            if (Date.now() - t0 > scaled(30_000)) throw new Error(`${k.name}: the job never became active`);
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        } finally {
+          await queue.close();
         }
-      } finally {
-        await queue.close();
+        await stop(agent, 'SIGKILL');
+        atKill.push(`${k.name}: ${ownedKernelState(ns).length}`);
+        agent = startAgent();
+        const status = await waitFor(async () => {
+          const s = await client.status(id);
+          return s && (s.state === 'completed' || s.state === 'failed') ? s : undefined;
+        }, scaled(60_000));
+        expect({ job: k.name, state: status.state }).toEqual({ job: k.name, state: 'completed' });
       }
-      await stop(agent, 'SIGKILL');
-      const atKill = ownedKernelState(ns).length;
-      agent = startAgent();
-      const status = await waitFor(async () => {
-        const s = await client.status(id);
-        return s && (s.state === 'completed' || s.state === 'failed') ? s : undefined;
-      }, scaled(60_000));
-      expect(status.state).toBe('completed');
       const after = ownedKernelState(ns);
       // As if once: a reference agent applying the same jobs to a fresh namespace holds the same.
       const reference = hypervisorNs('kill-ref');
@@ -187,14 +203,16 @@ describe('agent killed with SIGKILL in the middle of a 10,000-route job', () => 
       await dp.start();
       await dp.upsertNode(node);
       await dp.upsertTenant((validateJob({ type: 'upsert-tenant', tenant: alpha }) as UpsertTenantJobDto).tenant);
-      await dp.changeRoutes('alpha', { add: routes });
+      for (const k of killed) await k.once(dp);
       dp.stop();
       nl.close();
       rmSync(refDir, { recursive: true, force: true });
       const normalise = (lines: string[]) => lines.map((l) => l.replace(/\bid \d+|nhid \d+/g, 'ID')).sort();
       expect(normalise(after)).toEqual(normalise(ownedKernelState(reference)));
-      expect(after.filter((l) => l.includes('172.')).length).toBe(10_000);
-      console.log(`SIGKILL test: ${atKill} owned kernel objects at the kill, ${after.length} after the restart`);
+      expect(after.filter((l) => l.startsWith('174.')).length).toBe(1_000);
+      expect(after.filter((l) => /^17[23]\./.test(l)).length).toBe(0);
+      expect(after.find((l) => l.startsWith('link tb0'))).toMatch(/^link tb0 mtu 13\d\d /); // underlayMtu 1400 less the encapsulation
+      console.log(`SIGKILL test: owned kernel objects at each kill: ${atKill.join('; ')}; ${after.length} at the end`);
     } finally {
       await client.close();
       await stop(agent, 'SIGTERM');
