@@ -139,7 +139,7 @@ describe('Reconciler: sysctls the agent changed get their value from before back
   });
 });
 
-describe('Reconciler: the bookkeeping of an apply follows each operation, not its description', () => {
+describe('Reconciler: VRF ownership is written ahead, and follows each operation, not its description', () => {
   it('a failed vrf-ab does not hide that vrf-a was made (both are named in the failure text)', async () => {
     const k = new FakeKernel(['ul0'], {});
     const failing = (what: string) => /vrf-ab/.test(what);
@@ -154,7 +154,10 @@ describe('Reconciler: the bookkeeping of an apply follows each operation, not it
       { kind: 'vrf', action: 'create', name: 'vrf-a', table: 10000 },
       { kind: 'vrf', action: 'create', name: 'vrf-ab', table: 10001 },
     ];
-    const out = await r.apply({ ops, state: emptyState(), links: new Map(k.links.map((l) => [l.name, l])) }, 'tenant');
+    const planned = r.prepare({ ops, state: emptyState(), links: new Map(k.links.map((l) => [l.name, l])) });
+    // Owned before the kernel is asked (the state written ahead): a crash after the create leaves no VRF the restart takes for foreign.
+    expect(planned.state.ownedVrfs).toEqual(['vrf-a', 'vrf-ab']);
+    const out = await r.apply(planned, 'tenant');
     expect(out.failed.map((f) => f.what)).toEqual([expect.stringContaining('vrf-ab')]);
     expect(out.state.ownedVrfs).toEqual(['vrf-a']);
   });

@@ -307,9 +307,13 @@ export class Reconciler {
     const first = ops.filter((op): op is Extract<Op, { action: 'configure' }> => op.kind === 'link' && op.action === 'configure' && !(op.link.name in state.originalMtu));
     // A sysctl that could not be read has no value to save (its set fails the same way).
     const firstSet = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'set' ? [sysctlKey(op.path)] : [])).filter((k) => !(k in state.originalSysctl) && sysctls?.get(k) !== undefined);
+    // VRFs about to be made are owned from here: a crash after the create must not leave one the
+    // restart takes for foreign (refused, never deleted). A create that fails is disowned after.
+    const made = ops.flatMap((op) => (op.kind === 'vrf' && op.action === 'create' && !state.ownedVrfs.includes(op.name) ? [op.name] : []));
     // Unchanged bookkeeping keeps the state object (and each record): the caller's commit then writes nothing.
-    if (!first.length && !firstSet.length) return planned;
+    if (!first.length && !firstSet.length && !made.length) return planned;
     const s: DesiredState = { ...state };
+    if (made.length) s.ownedVrfs = [...state.ownedVrfs, ...made];
     if (first.length) {
       s.originalMtu = { ...state.originalMtu };
       for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
@@ -358,8 +362,8 @@ export class Reconciler {
     for (const k of [...forgetSysctls, ...restored]) delete s.originalSysctl[k];
     for (const op of bookkeeping ? ops : []) {
       if (op.kind === 'link' && op.action === 'release' && !failed.has(op)) delete s.originalMtu[op.name];
-      if (op.kind === 'vrf' && !failed.has(op))
-        s.ownedVrfs = op.action === 'create' ? [...new Set([...s.ownedVrfs, op.name])] : s.ownedVrfs.filter((n) => n !== op.name);
+      if (op.kind === 'vrf' && op.action === 'create') s.ownedVrfs = failed.has(op) ? s.ownedVrfs.filter((n) => n !== op.name) : [...new Set([...s.ownedVrfs, op.name])];
+      if (op.kind === 'vrf' && op.action === 'delete' && !failed.has(op)) s.ownedVrfs = s.ownedVrfs.filter((n) => n !== op.name);
     }
     // The node's encapSource as the outer source of every H.Encaps: one setting of the namespace,
     // node-wide, so full reconciles keep it (a tenant job never changes the node).
