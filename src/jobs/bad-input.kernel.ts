@@ -33,6 +33,12 @@ import { scaled } from '../testing/time-scale';
 import { JobFailedError, JobFailure, JobQueue, JobTimeoutError, openQueue } from './job-queue';
 
 jest.setTimeout(scaled(120_000));
+/**
+ * In the lab VM (single-threaded TCG) only the jobs whose meaning depends on the tenants the lab's
+ * kernel lets exist; the rest are refused alike on every kernel and run on the host.
+ */
+const LAB = process.env.LAB === '1';
+const LAB_CATEGORIES = ['overlap', 'mtu', 'foreign-interface', 'address-range'];
 const WAIT = scaled(30_000); // for one job's result
 const HV = `bad-${process.pid}`;
 
@@ -77,7 +83,7 @@ beforeAll(async () => {
   }
   const caps = (await get<Capabilities>('/v1/capabilities')).body;
   unsupported = new Set(Object.entries(caps.features).filter(([, s]) => s.supported !== true).map(([f]) => f));
-  corpus = badJobCorpus({ srv6 });
+  corpus = badJobCorpus({ srv6 }).filter((j) => !LAB || LAB_CATEGORIES.includes(j.category));
   before = await settled();
 });
 
@@ -221,7 +227,13 @@ async function unchangedSoFar(batch: number): Promise<string[]> {
 const tally = (xs: BadJob[], key: (j: BadJob) => string) => xs.reduce<Record<string, number>>((a, j) => ((a[key(j)] = (a[key(j)] ?? 0) + 1), a), {});
 
 describe('a corpus of bad jobs (issue 15)', () => {
-  it('has more than 1,000 jobs, of every job type and every category this kernel has jobs of', () => {
+  it('has more than 1,000 jobs, of every job type and every category this kernel has jobs of (in the lab: the categories that depend on tenants)', () => {
+    if (LAB) {
+      expect(Object.keys(tally(corpus, (j) => j.category)).sort()).toEqual([...LAB_CATEGORIES].sort());
+      expect(corpus.filter((j) => j.category === 'overlap').length).toBeGreaterThan(30);
+      console.log(`bad-input corpus in the lab: ${corpus.length} jobs by category ${JSON.stringify(tally(corpus, (j) => j.category))}`);
+      return;
+    }
     expect(corpus.length).toBeGreaterThanOrEqual(1000);
     expect(Object.keys(tally(corpus, (j) => j.jobType)).sort()).toEqual(['(none)', 'delete-tenant', 'resync', 'routes', 'upsert-node', 'upsert-tenant']);
     // Valid tenant jobs are "bad" only where the kernel cannot carry them out.
