@@ -1,7 +1,7 @@
 // The dataplane as one object: desired state on disk, jobs as state transitions, the reconciler,
 // drift repair. Jobs run one at a time in submission order. The desired state is written ahead
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
-import { InvalidArgumentError, TRANSIENT_ERRNO } from '../netlink/errors';
+import { InvalidArgumentError, KernelError, NetlinkSocketError, TRANSIENT_ERRNO } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
@@ -252,7 +252,29 @@ export class Dataplane {
     return group;
   }
 
+  /**
+   * One job; an error thrown on the way that may pass (the netlink socket, a busy kernel) is
+   * retried right here, after the attempt was undone, before any later job runs: retried from
+   * the back of the queue, an older job about a tenant could overwrite a newer one.
+   */
   private async runOne(j: PendingJob): Promise<void> {
+    const policy = this.opts.retry ?? DEFAULT_RETRY;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        j.resolve(await this.attempt(j));
+        return;
+      } catch (e) {
+        if (!isTransientError(e) || attempt >= policy.attempts) {
+          j.reject(e);
+          return;
+        }
+        this.opts.log?.('job failed on a transient error: retrying it in place', { attempt, tenant: j.tenant, error: (e as Error).message });
+        await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private async attempt(j: PendingJob): Promise<JobResult> {
     const prev = this.desired;
     let scope: string | undefined;
     try {
@@ -269,11 +291,11 @@ export class Dataplane {
       this.noteMissing(r.missing, scoped ? interfacesOf(j.tenant!, prev, next) : undefined);
       if (!rolledBack) await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
       const { state: _s, ...result } = r;
-      j.resolve({ ...result, version: this.desired.version, ...(rolledBack ? { rolledBack } : {}) });
+      return { ...result, version: this.desired.version, ...(rolledBack ? { rolledBack } : {}) };
     } catch (e) {
       // Thrown after the state was written ahead (a socket failure mid-apply): undone the same way.
       if (this.desired !== prev && this.desired.version !== prev.version) await this.rollBack(withContentOf(this.desired, prev), this.desired, scope).catch(() => undefined);
-      j.reject(e);
+      throw e;
     }
   }
 
@@ -386,7 +408,13 @@ export class Dataplane {
           done.push({ j, result: { ...own, version, ...(jobs.length > 1 ? { coalesced: jobs.length } : {}) } });
         }
       } catch (e) {
-        for (const { j } of jobs) j.reject(e);
+        // Undone like a refusal; if it may pass, its jobs run again alone, next (no later job about that tenant has run).
+        await this.rollBack(withTenantOf(live, prev, tenant), live, tenant).catch(() => undefined);
+        live = this.desired;
+        if (isTransientError(e)) {
+          for (const { j } of jobs) j.alone = true;
+          this.pending.unshift(...jobs.map((x) => x.j));
+        } else for (const { j } of jobs) j.reject(e);
       }
     }
     try {
@@ -422,6 +450,11 @@ export class Dataplane {
 }
 
 const MAX_GROUP = 64;
+
+/** A thrown error that another try may not meet: the netlink socket, or a busy kernel. */
+function isTransientError(e: unknown): boolean {
+  return e instanceof NetlinkSocketError || (e instanceof KernelError && TRANSIENT_ERRNO.has(e.code));
+}
 
 const DEFAULT_RETRY: NonNullable<DataplaneOptions['retry']> = {
   isTransient: (failed) => failed.every((f) => f.code !== undefined && TRANSIENT_ERRNO.has(f.code)),

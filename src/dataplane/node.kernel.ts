@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { NetlinkSocketError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { kernelHas } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
@@ -102,6 +103,35 @@ describe(`node jobs (${MODE} mode)`, () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     expect([seg6('ul0'), seg6('ul2')]).toEqual(['1', '0']);
     expect((await dp.resync()).operations).toBe(0);
+  });
+});
+
+describe('a job that fails on a transient error after its state was written ahead', () => {
+  it('is undone and retried in place, before the job queued behind it: the newer job wins', async () => {
+    const rec = (dp as unknown as { reconciler: { reconcile: (s: unknown, commit: (s: unknown) => Promise<void>) => Promise<unknown> } }).reconciler;
+    const real = rec.reconcile.bind(rec);
+    let thrown = 0;
+    rec.reconcile = async (s, commit) => {
+      if (thrown++ === 0) {
+        await commit(s); // written ahead, then the socket fails mid-apply
+        throw new NetlinkSocketError('socket closed under us');
+      }
+      return real(s, commit);
+    };
+    try {
+      const v = dp.state.version;
+      const order: string[] = [];
+      const older = dp.upsertNode({ ...node, underlayMtu: 1400 }).then((r) => (order.push('older'), r));
+      const newer = dp.upsertNode({ ...node, underlayMtu: 1450 }).then((r) => (order.push('newer'), r));
+      const [a, b] = await Promise.all([older, newer]);
+      expect(thrown).toBeGreaterThan(1);
+      expect(order).toEqual(['older', 'newer']);
+      expect([a.version, b.version]).toEqual([v + 1, v + 2]);
+      expect(dp.state.node?.underlayMtu).toBe(1450);
+    } finally {
+      rec.reconcile = real;
+    }
+    expect((await dp.upsertNode(node)).failed).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@
 import type Bull from 'bull';
 import { Dataplane } from '../dataplane/dataplane';
 import { JobValidationError, validateJob } from './job-validation';
-import { classify, JobOutcome, KernelApplyError, runJobWithRetries } from './job-runner';
+import { classify, JobOutcome, KernelApplyError, runJob } from './job-runner';
 import { IdempotencyStore, JobFailure } from './job-queue';
 import { LockKeeper } from './lock-keeper';
 import { activeListOrder, PopOrderGate } from './pop-order-gate';
@@ -29,7 +29,7 @@ export function failureOf(e: unknown): JobFailure {
  * in the dataplane's queue (or has ended without getting there): a PopOrderGate lets the next
  * job in at that moment.
  */
-export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplane>, idem: IdempotencyStore, log?: (msg: string, d: object) => void, entered: () => void = () => undefined): Promise<ProcessedJob> {
+export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplane>, idem: IdempotencyStore, entered: () => void = () => undefined): Promise<ProcessedJob> {
   try {
     const validated = validateJob(job.data);
     const key = validated.idempotencyKey;
@@ -38,7 +38,8 @@ export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplan
       if (seen) return { ...(seen as JobOutcome), duplicate: true };
     }
     // The call enqueues synchronously; from here on later jobs may follow it in.
-    const running = runJobWithRetries(await dp, validated, { onRetry: (e, attempt) => log?.('job retry', { id: job.id, attempt, error: (e as Error).message }) });
+    // Transient errors are retried by the dataplane, in place: a retry from here would run behind later jobs.
+    const running = runJob(await dp, validated);
     entered();
     const outcome = await running;
     if (key) await idem.put(key, outcome);
@@ -67,7 +68,6 @@ export class OrderedJobProcessor {
     queue: Bull.Queue,
     private readonly dp: () => Dataplane | Promise<Dataplane>,
     private readonly idem: IdempotencyStore,
-    private readonly log?: (msg: string, d: object) => void,
   ) {
     const q = queue as Bull.Queue & { keys?: { active?: string }; settings?: { lockDuration?: number } };
     const activeKey = q.keys?.active ?? `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:active`;
@@ -79,7 +79,7 @@ export class OrderedJobProcessor {
     const keeper = new LockKeeper(job, this.lockMs);
     try {
       const entered = await this.gate.turn(String(job.id));
-      return await processJob(job, this.dp(), this.idem, this.log, entered);
+      return await processJob(job, this.dp(), this.idem, entered);
     } finally {
       keeper.stop();
     }

@@ -1,6 +1,6 @@
-// Runs a validated job against the dataplane and says whether a failure is worth retrying.
-// Transient failures are retried here, in order (the queue must not let a later job overtake
-// an earlier one); permanent ones fail the job at once.
+// Runs a validated job against the dataplane and says whether a failure is worth retrying. The
+// dataplane retries transient failures itself, in place, before any later job runs (the queue must
+// not let a later job overtake an earlier one); what reaches here has failed for good this time.
 import { CapabilityMissingError } from '../common/errors';
 import { Dataplane, JobResult } from '../dataplane/dataplane';
 import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
@@ -68,22 +68,4 @@ export async function runJob(dp: Dataplane, job: AnyJob): Promise<JobOutcome> {
   }
   if (r.failed.length) throw new KernelApplyError(r.failed, r);
   return { type: job.type, ...r };
-}
-
-/**
- * runJob with in-place retries of transient errors thrown on the way (a socket failure),
- * exponential backoff. Transient kernel failures of operations were retried by the dataplane
- * already, before any later job ran: retrying them here would queue them behind later jobs.
- */
-export async function runJobWithRetries(dp: Dataplane, job: AnyJob, opts: { attempts?: number; baseDelayMs?: number; onRetry?: (e: unknown, attempt: number) => void } = {}): Promise<JobOutcome> {
-  const attempts = opts.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runJob(dp, job);
-    } catch (e) {
-      if (e instanceof KernelApplyError || classify(e) === 'permanent' || attempt >= attempts) throw e;
-      opts.onRetry?.(e, attempt);
-      await new Promise((r) => setTimeout(r, (opts.baseDelayMs ?? 100) * 2 ** (attempt - 1)));
-    }
-  }
 }

@@ -30,7 +30,7 @@ export class JobsService implements OnModuleDestroy {
     this.jobs = new JobQueue(queue);
     this.idem = new IdempotencyStore(queue, config.agent.hypervisor);
     // The queue starts handing out jobs during start-up, before the startup reconcile is done.
-    this.processor = new OrderedJobProcessor(queue, () => this.dataplane.ready, this.idem, (msg, d) => this.logger.warn(`${msg} ${JSON.stringify(d)}`));
+    this.processor = new OrderedJobProcessor(queue, () => this.dataplane.ready, this.idem);
   }
 
   /** Validates and enqueues; with `waitMs` also waits for the result (the view then has it). */
