@@ -1,5 +1,5 @@
 // The jobs an orchestrator submits for a hypervisor. One envelope DTO per job type; the same
-// classes validate REST bodies (ValidationPipe) and Bull payloads (validateJob).
+// classes validate REST bodies and Bull payloads, both through validateJob (job-validation.ts).
 import 'reflect-metadata';
 import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsString, Matches, MaxLength } from 'class-validator';
 import { MAX_ROUTES_PER_JOB, NodeSpecDto, RemoteRouteDto, TENANT_ID_PATTERN, TenantSpecDto } from '../dataplane/spec.dto';
