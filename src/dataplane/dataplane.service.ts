@@ -8,18 +8,14 @@ import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
 import { XdpSync } from '../xdp/xdp-sync';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { BPFFS, ensureBpffs, onBpffs } from '../bpf/bpffs';
 
 /** Pinned XDP links live in bpffs; most distributions mount it, some (minimal VMs) do not. */
-function ensureBpffs(logger: Logger): void {
-  const mounted = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[1] === '/sys/fs/bpf' && l.split(' ')[2] === 'bpf');
-  if (mounted) return;
+function mountBpffs(logger: Logger): void {
+  if (onBpffs(BPFFS)) return;
   try {
-    execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf'], { stdio: 'pipe' });
-    logger.log('mounted bpffs at /sys/fs/bpf');
+    ensureBpffs(BPFFS);
+    logger.log(`mounted bpffs at ${BPFFS}`);
   } catch (e) {
     logger.warn(`bpffs is not mounted and mounting it failed: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -55,7 +51,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async start(): Promise<Dataplane> {
-    ensureBpffs(this.logger);
+    mountBpffs(this.logger);
     const mode = this.capabilities.get().mode;
     // Loads nothing until a tenant asks for the offload; reuses the pinned links of a previous run.
     this.xdp = new XdpSync({

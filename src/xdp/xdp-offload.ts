@@ -18,10 +18,10 @@
 //   its maps), fresh maps are pinned and filled by sync(), then the links are updated: at no
 //   point does a packet meet an empty map with a program that would act on it.
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
+import { ensureBpffs } from '../bpf/bpffs';
 import { BpfError, BpfMap, BpfObject, BpfProgram, MapUpdate, XdpLink, XdpMode } from '../bpf/libbpf';
 import { packageRoot } from '../native/addon';
 import { InvalidArgumentError } from '../netlink/errors';
@@ -165,26 +165,7 @@ export interface XdpOffloadOptions {
 /** Native attach errors after which generic mode is worth trying. */
 const FALLBACK_CODES = new Set(['EOPNOTSUPP', 'ENOTSUP', 'EINVAL', 'ERANGE']);
 
-function mountOf(path: string): { point: string; type: string } | undefined {
-  let best: { point: string; type: string } | undefined;
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, point, type] = line.split(' ');
-    if (!point) continue;
-    if ((path === point || path.startsWith(point.endsWith('/') ? point : `${point}/`)) && (!best || point.length >= best.point.length))
-      best = { point, type };
-  }
-  return best;
-}
-
-/** Makes sure `dir` is on a bpffs, mounting /sys/fs/bpf when that is where it should be. */
-export function ensureBpffs(dir: string): void {
-  if (mountOf(dir)?.type === 'bpf') return;
-  if (dir === '/sys/fs/bpf' || dir.startsWith('/sys/fs/bpf/')) {
-    execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-    if (mountOf(dir)?.type === 'bpf') return;
-  }
-  throw new BpfError(`${dir} is not on a bpf filesystem`, 'ensureBpffs', 22, 'EINVAL');
-}
+export { ensureBpffs };
 
 /** Where open() pins the maps and links for these options: <pinRoot>/<netns name or "host">. */
 export function pinDirOf(opts: Pick<XdpOffloadOptions, 'pinRoot' | 'pinTag' | 'netns'>): string {
