@@ -11,7 +11,7 @@ import { HypervisorClient } from '../src/client/hypervisor-client';
 import { Dataplane } from '../src/dataplane/dataplane';
 import { DesiredStateStore } from '../src/dataplane/state-store';
 import { IdempotencyStore, openQueue } from '../src/jobs/job-queue';
-import { JOB_CONCURRENCY, OrderedJobProcessor } from '../src/jobs/job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from '../src/jobs/handle-job';
 import { Rtnetlink } from '../src/netlink';
 import { TestNetns } from '../src/testing/netns';
 import { TestRedis } from '../src/testing/redis';

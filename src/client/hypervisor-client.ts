@@ -2,7 +2,7 @@
 // results. Usable as a library: `new HypervisorClient({ redisUrl, hypervisor }).submit(job)`.
 import Bull from 'bull';
 import { JobQueue, JobView, openQueue, QUEUE_NAME, queueOptions, viewJob } from '../jobs/job-queue';
-import type { ProcessedJob } from '../jobs/job-processor';
+import type { ProcessedJob } from '../jobs/handle-job';
 
 export interface ClientOptions {
   /**

@@ -33,12 +33,12 @@ describe('compactFailure', () => {
 
 describe('compactStacktrace', () => {
   it('keeps the last stack, its first line (the failure as JSON) cut short, within the limit', () => {
-    const stack = (n: number) => `Error: ${JSON.stringify({ message: 'm'.repeat(n) })}\n    at processJob (job-processor.ts:47:11)\n    at async OrderedJobProcessor.handle`;
+    const stack = (n: number) => `Error: ${JSON.stringify({ message: 'm'.repeat(n) })}\n    at processJob (handle-job.ts:47:11)\n    at async OrderedJobProcessor.handle`;
     expect(compactStacktrace([stack(10)])).toBe(JSON.stringify([stack(10)]));
     const out = compactStacktrace([stack(100_000), stack(200_000)]);
     expect(out.length).toBeLessThanOrEqual(FINISHED_STACK_MAX);
     const [only] = JSON.parse(out) as string[];
-    expect(only).toMatch(/^Error: \{"message":"m{180,}\n {4}at processJob \(job-processor\.ts:47:11\)\n/);
+    expect(only).toMatch(/^Error: \{"message":"m{180,}\n {4}at processJob \(handle-job\.ts:47:11\)\n/);
   });
 });
 

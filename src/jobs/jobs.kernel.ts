@@ -18,7 +18,7 @@ import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
 import { IdempotencyStore, JobFailedError, JobQueue, openQueue } from './job-queue';
-import { JOB_CONCURRENCY, OrderedJobProcessor } from './job-processor';
+import { JOB_CONCURRENCY, OrderedJobProcessor } from './handle-job';
 import { JobValidationError } from './job-validation';
 
 jest.setTimeout(scaled(60000));

@@ -1,7 +1,7 @@
 import { Process, Processor } from '@nestjs/bull';
 import type Bull from 'bull';
 import { QUEUE_NAME } from './job-queue';
-import { JOB_CONCURRENCY } from './job-processor';
+import { JOB_CONCURRENCY } from './handle-job';
 import { JobsService } from './jobs.service';
 
 /**

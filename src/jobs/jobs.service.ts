@@ -7,7 +7,7 @@ import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { IdempotencyStore, JobQueue, JobView, parseFailure, QUEUE_NAME, viewJob } from './job-queue';
-import { failureOf, OrderedJobProcessor, ProcessedJob } from './job-processor';
+import { failureOf, OrderedJobProcessor, ProcessedJob } from './handle-job';
 
 export interface SubmitResult {
   job: JobView;

@@ -1,4 +1,4 @@
-// What the agent does with one Bull job: validate, apply once (idempotency), report.
+// What the agent does with one Bull job: validate, apply once (idempotency), report (the Nest @Processor in jobs.processor.ts and the benchmark call it).
 import type Bull from 'bull';
 import { Dataplane } from '../dataplane/dataplane';
 import { JobValidationError, validateJob } from './job-validation';
