@@ -68,7 +68,8 @@ export interface Link {
 export function validateIfname(name: unknown, field = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(field, 'interface name must be a non-empty string');
   if (Buffer.byteLength(name) >= IFNAMSIZ) throw new InvalidArgumentError(field, `interface name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
-  if (name === '.' || name === '..' || /[\s/:]/.test(name)) throw new InvalidArgumentError(field, `interface name "${name}" contains '/', ':' or whitespace`);
+  // The kernel reads IFLA_IFNAME up to its first NUL: "ul0\0x" would name ul0.
+  if (name === '.' || name === '..' || /[\s/:\x00-\x1f\x7f]/.test(name)) throw new InvalidArgumentError(field, `interface name ${JSON.stringify(name)} contains '/', ':', whitespace or a control character`);
   return name;
 }
 

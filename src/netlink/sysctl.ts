@@ -8,7 +8,8 @@ export class Sysctl {
   constructor(private readonly netns?: NetnsRef) {}
 
   private path(key: string[]): string {
-    for (const seg of key) if (!seg || seg.includes('/') || seg === '..') throw new InvalidArgumentError('sysctl', `bad key segment ${JSON.stringify(seg)}`);
+    // A NUL would end the path in C: "ul0\0x" would be ul0's setting.
+    for (const seg of key) if (!seg || seg.includes('/') || seg === '..' || seg === '.' || /[\x00-\x1f\x7f]/.test(seg)) throw new InvalidArgumentError('sysctl', `bad key segment ${JSON.stringify(seg)}`);
     return `/proc/sys/${key.join('/')}`;
   }
 

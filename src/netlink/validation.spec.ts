@@ -1,9 +1,10 @@
 // Bad arguments are rejected before anything reaches the kernel, naming the field.
 import { InvalidArgumentError } from './errors';
-import { linkCreateRequest, linkChangeRequest } from './link';
+import { linkCreateRequest, linkChangeRequest, linkGetRequest } from './link';
 import './link-veth';
 import './link-vrf';
 import { nexthopAddRequest } from './nexthop';
+import { Sysctl } from './sysctl';
 import { routeAddRequest } from './route';
 import { ruleAddRequest } from './rule';
 import { addressAddRequest } from './address';
@@ -38,6 +39,9 @@ describe('argument validation', () => {
     ['16-byte interface name', () => linkCreateRequest({ name: 'a-very-long-name', kind: 'veth', peer: { name: 'p' } }), 'name'],
     ['veth peer name too long', () => linkCreateRequest({ name: 'v0', kind: 'veth', peer: { name: 'peer-name-too-long' } }), 'peer.name'],
     ['slash in name', () => linkCreateRequest({ name: 'a/b', kind: 'veth', peer: { name: 'p' } }), 'name'],
+    ['NUL in a name (the kernel would read "ul0")', () => linkGetRequest('ul0\0x'), 'name'],
+    ['a control character in a name', () => linkCreateRequest({ name: 'v\x1b0', kind: 'veth', peer: { name: 'p' } }), 'name'],
+    ['NUL in a sysctl key (C would read ul0\'s setting)', () => new Sysctl().get(['net', 'ipv6', 'conf', 'ul0\0x', 'seg6_enabled']), 'sysctl'],
     ['VRF without a table', () => linkCreateRequest({ name: 'vrf-x', kind: 'vrf' }), 'table'],
     ['MTU out of range', () => linkChangeRequest('v0', { mtu: 20 }), 'mtu'],
     ['nexthop with no kind', () => nexthopAddRequest({ id: 1 }), 'nexthop'],
