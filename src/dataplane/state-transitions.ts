@@ -5,7 +5,7 @@ import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
 import { formatAddress, formatPrefix, mask, parseAddress, parsePrefix } from '../netlink/ip';
 import { DesiredState, encapKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
-import { DataplaneMode, encapOverhead, tenantMtu } from './kernel-objects';
+import { DataplaneMode, DEFAULT_OWNERSHIP, encapOverhead, tenantMtu } from './kernel-objects';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
 
 /** Tables the agent allocates from (user-given ids may be anywhere else). */
@@ -48,7 +48,7 @@ export function upsertNode(state: DesiredState, dto: NodeSpecDto): DesiredState 
   return s;
 }
 
-export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: DataplaneMode): DesiredState {
+export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: DataplaneMode, vrfPrefix = DEFAULT_OWNERSHIP.vrfPrefix): DesiredState {
   const s = clone(state);
   if (!s.node) throw new InvalidArgumentError('node', 'upsert the node (underlay, locator) before any tenant');
   const prev = s.tenants[dto.id];
@@ -61,8 +61,11 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     if (!itf) throw new InvalidArgumentError('dx.interface', 'must be one of the tenant’s interfaces');
     const nh = canonAddr(dto.dx.nexthop, 'dx.nexthop');
     // Its host route goes into main: outside the VM's subnet it could shadow any of the HV's routes.
-    if (!itf.gateways.some((g) => g.includes(':') === nh.includes(':') && inside(nh, canonGateway(g, 'dx.interface'))))
-      throw new InvalidArgumentError('dx.nexthop', `${nh} must lie in a gateway subnet of ${itf.name} (the cross-connected VM is on it)`);
+    const subnet = itf.gateways.map((g) => canonGateway(g, 'dx.interface')).find((g) => g.includes(':') === nh.includes(':') && inside(nh, g));
+    if (!subnet) throw new InvalidArgumentError('dx.nexthop', `${nh} must lie in a gateway subnet of ${itf.name} (the cross-connected VM is on it)`);
+    if (formatAddress(parsePrefix(subnet, 'dx.interface', { allowHostBits: true }).addr) === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the gateway's own address on ${itf.name}, not the VM's`);
+    const edge = subnetEdge(nh, subnet);
+    if (edge) throw new InvalidArgumentError('dx.nexthop', `${nh} is the ${edge} address of ${subnet}, not a VM's`);
     for (const t of Object.values(s.tenants))
       if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
   }
@@ -81,6 +84,7 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     names.add(itf.name);
     if (s.node!.underlay.includes(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is an underlay interface`);
     if (itf.name === 'lo') throw new InvalidArgumentError(`interfaces[${i}].name`, 'lo is the hypervisor’s loopback, not a VM’s interface');
+    if (mode === 'vrf' && itf.name.startsWith(vrfPrefix)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name}: names starting with ${vrfPrefix} are the agent’s VRF devices`);
     for (const t of Object.values(s.tenants))
       if (t.id !== dto.id && t.interfaces.some((x) => x.name === itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} belongs to tenant ${t.id}`);
   });
@@ -188,6 +192,25 @@ function allocateTable(s: DesiredState): number {
   const used = new Set(Object.values(s.tenants).map((t) => t.table));
   for (let t = TABLE_RANGE.first; t <= TABLE_RANGE.last; t++) if (!used.has(t)) return t;
   throw new InvalidArgumentError('table', 'no free table id');
+}
+
+/**
+ * 'network' or 'broadcast' when `addr` is the all-zeros or (IPv4) all-ones host of `subnet`
+ * (the subnet-router anycast address in IPv6), for subnets that have hosts besides; else undefined.
+ */
+function subnetEdge(addr: string, subnet: string): 'network' | 'broadcast' | undefined {
+  const p = parsePrefix(subnet, 'subnet', { allowHostBits: true });
+  const a = parseAddress(addr, 'address');
+  const bits = a.length * 8;
+  if (bits - p.len < 2) return undefined; // /31, /32, /127, /128: every address is a host
+  let zeros = true;
+  let ones = true;
+  for (let bit = p.len; bit < bits; bit++) {
+    const v = (a[bit >> 3] >> (7 - (bit & 7))) & 1;
+    zeros &&= v === 0;
+    ones &&= v === 1;
+  }
+  return zeros ? 'network' : ones && a.length === 4 ? 'broadcast' : undefined;
 }
 
 /** Whether `addr` lies in `prefix` (of the same family). */
