@@ -174,19 +174,25 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
       await client.submit({ type: 'upsert-tenant', tenant: alpha });
       const atKill: string[] = [];
       for (const [i, k] of killed.entries()) {
+        const before = ownedKernelState(ns).join('\n');
         const id = await client.enqueue({ ...k.job, idempotencyKey: `big-${i}-${process.pid}` });
-        // Kill as soon as the job runs: validation, state and kernel work are under way.
+        // Kill once the job runs and the kernel shows its first changes (mid-apply); if it is done
+        // before a change is seen (a small job), right then.
         const queue = openQueue(redis.url, hv);
+        let state: string | undefined;
         try {
-          for (let t0 = Date.now(); (await (await queue.getJob(id))?.getState()) !== 'active'; ) {
+          for (let t0 = Date.now(); (state = await (await queue.getJob(id))?.getState()) !== 'active'; ) {
+            if (state === 'completed' || state === 'failed') break;
             if (Date.now() - t0 > scaled(30_000)) throw new Error(`${k.name}: the job never became active`);
             await new Promise((r) => setTimeout(r, 2));
           }
+          for (let t0 = Date.now(); state === 'active' && ownedKernelState(ns).join('\n') === before && Date.now() - t0 < scaled(30_000); ) state = await (await queue.getJob(id))?.getState();
         } finally {
           await queue.close();
         }
         await stop(agent, 'SIGKILL');
-        atKill.push(`${k.name}: ${ownedKernelState(ns).length}`);
+        const changed = ownedKernelState(ns).join('\n') !== before;
+        atKill.push(`${k.name}: ${state === 'active' ? (changed ? 'mid-apply' : 'before any kernel change') : `after it ${state}`}`);
         agent = startAgent();
         const status = await waitFor(async () => {
           const s = await client.status(id);
@@ -213,7 +219,7 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
       expect(after.filter((l) => /^17[34]\./.test(l)).length).toBe(0);
       expect(after.find((l) => l.startsWith('link ta0'))).toMatch(/^link ta0 mtu 13\d\d /); // underlayMtu 1400 less the encapsulation
       expect(after.find((l) => l.startsWith('link tb0'))).toBe('link tb0 mtu 1500 master -'); // released with beta
-      console.log(`SIGKILL test: owned kernel objects at each kill: ${atKill.join('; ')}; ${after.length} at the end`);
+      console.log(`SIGKILL test, where each kill landed: ${atKill.join('; ')}; ${after.length} owned kernel objects at the end`);
     } finally {
       await client.close();
       await stop(agent, 'SIGTERM');
