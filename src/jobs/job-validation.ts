@@ -51,6 +51,17 @@ export function validateJob(raw: unknown): AnyJob {
   return dto as AnyJob;
 }
 
+/** The fields validateJob names for `raw` ([] when it accepts it): what field-level tests compare. */
+export function refusedFields(raw: unknown): string[] {
+  try {
+    validateJob(raw);
+    return [];
+  } catch (e) {
+    if (!(e instanceof JobValidationError)) throw e;
+    return e.errors.map((x) => x.field);
+  }
+}
+
 /**
  * Keys that no DTO has and that object machinery treats specially: never passed on. The names of
  * Object.prototype's members (toString, valueOf, hasOwnProperty, …) among them, because
