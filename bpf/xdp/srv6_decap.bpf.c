@@ -47,6 +47,13 @@ const volatile __u32 cfg_shadow = 0;
 // 1: bpf_printk every pass reason (/sys/kernel/tracing/trace_pipe). Off in production.
 const volatile __u32 cfg_debug = 0;
 
+// ---- the enums user space mirrors (src/xdp/layout.ts), kept in the object's BTF ----
+
+// Never read. Clang writes a type into BTF only when something refers to it; these two keep the
+// enums there for user space's layout check (src/xdp/layout-btf.spec.ts). .rodata exists anyway.
+const volatile enum srv6_xdp_action btf_srv6_xdp_action = SRV6_XDP_ACT_NONE;
+const volatile enum srv6_xdp_reason btf_srv6_xdp_reason = SRV6_XDP_REDIRECT;
+
 // ---- maps (pinned by name under the loader's pin directory: they survive agent restarts) ----
 
 // SID -> behaviour; the reconciler keeps it equal to the offloaded tenants' SIDs.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 // Layouts shared by the XDP SRv6 decapsulation offload (srv6_decap.bpf.c) and user space
-// (src/xdp/layout.ts mirrors every struct and enum here, field by field; the kernel-tier test
-// checks the sizes against the object's own map definitions, so a drift fails loudly).
+// (src/xdp/layout.ts mirrors every struct and enum here, field by field; layout-btf.spec.ts checks
+// offsets, sizes and enum values against the compiled object's BTF, so a drift fails loudly).
 //
 // All multi-byte fields are host byte order unless named *_be / typed __be*; addresses are in
 // network order, exactly as they sit in the packet.

@@ -253,7 +253,7 @@ describe('ring buffer', () => {
     try {
       await obj.prog('xdp_test_main').testRun({ data: packet(KEY), repeat: 6000 });
       await waitFor(() => n === 6000, `6000 samples (got ${n})`);
-      expect(largest).toBeLessThanOrEqual(4096); // RB_BATCH in native/bpf.c
+      expect(largest).toBeLessThanOrEqual(4096); // RB_BATCH in native/bpf-ringbuf.c
     } finally {
       rb.close();
     }

@@ -1,4 +1,4 @@
-// Typed wrapper over the libbpf half of the native addon (native/bpf.c).
+// Typed wrapper over the libbpf half of the native addon (native/bpf*.c).
 //
 // Ownership, in one place:
 // - BpfObject owns its programs' and maps' fds; BpfProgram/BpfMap taken from it are views that

@@ -1,6 +1,7 @@
 // A reader for the kernel's BTF (/sys/kernel/btf/vmlinux and the split BTF of modules in
 // /sys/kernel/btf/<module>), enough for the tracer's target discovery: kinds, names, FUNC →
-// FUNC_PROTO parameters, typedef/modifier chains, struct sizes and enum values.
+// FUNC_PROTO parameters, typedef/modifier chains, struct sizes and members, arrays and enum values;
+// and the BTF of a BPF object file (src/xdp/layout-btf.spec.ts checks the XDP layouts with it).
 //
 // Format (include/uapi/linux/btf.h): a header {magic 0xeB9F, version, flags, hdr_len, type_off,
 // type_len, str_off, str_len}, a type section of variable-length records (btf_type + kind data)
@@ -41,6 +42,21 @@ export interface BtfParam {
   name: string;
   /** Type id; 0 with an empty name as the last parameter means varargs. */
   type: number;
+}
+
+export interface BtfMember {
+  name: string;
+  type: number;
+  /** Offset from the start of the struct, in bits. */
+  bitOffset: number;
+  /** Width of a bitfield member; 0 for an ordinary one. */
+  bitfieldSize: number;
+}
+
+export interface BtfArray {
+  type: number;
+  indexType: number;
+  nelems: number;
 }
 
 export interface BtfEnumValue {
@@ -216,6 +232,34 @@ export class Btf {
     return out;
   }
 
+  /** STRUCT or UNION members. */
+  members(id: number): BtfMember[] {
+    const kind = this.kind(id);
+    if (kind !== BtfKind.Struct && kind !== BtfKind.Union) throw new BtfFormatError(`type ${id} is ${BtfKind[kind]}, not a struct or union`);
+    const [b, o] = this.rec(id);
+    const bitfields = this.kindFlag(id); // offsets then pack the bitfield size in their top byte
+    const out: BtfMember[] = [];
+    for (let i = 0, n = this.vlen(id); i < n; i++) {
+      const p = o + TYPE_HDR + 12 * i;
+      const off = b.view.getUint32(p + 8, true);
+      out.push({
+        name: this.str(b.view.getUint32(p, true)),
+        type: b.view.getUint32(p + 4, true),
+        bitOffset: bitfields ? off & 0xffffff : off,
+        bitfieldSize: bitfields ? off >>> 24 : 0,
+      });
+    }
+    return out;
+  }
+
+  /** ARRAY element type, index type and element count. */
+  array(id: number): BtfArray {
+    this.expect(id, BtfKind.Array);
+    const [b, o] = this.rec(id);
+    const p = o + TYPE_HDR;
+    return { type: b.view.getUint32(p, true), indexType: b.view.getUint32(p + 4, true), nelems: b.view.getUint32(p + 8, true) };
+  }
+
   /** ENUM or ENUM64 members, values unsigned. */
   enumValues(id: number): BtfEnumValue[] {
     const kind = this.kind(id);
@@ -303,6 +347,33 @@ export class Btf {
     const k = this.kind(id);
     if (k !== kind) throw new BtfFormatError(`type ${id} is ${BtfKind[k]}, expected ${BtfKind[kind]}`);
   }
+}
+
+// ---- the BTF of a BPF object file (clang -target bpf -g): its .BTF section ----
+
+/** The raw .BTF section of an ELF64 little-endian object, for Btf.parse; undefined without one. */
+export function elfBtfSection(elf: Buffer): Buffer | undefined {
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46) throw new BtfFormatError('not an ELF file');
+  if (elf[4] !== 2 || elf[5] !== 1) throw new BtfFormatError('only 64-bit little-endian ELF is supported');
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  const shstrndx = elf.readUInt16LE(0x3e);
+  if (shentsize < 64 || shoff + shnum * shentsize > elf.length || shstrndx >= shnum) throw new BtfFormatError('bad ELF section header table');
+  const section = (i: number) => {
+    const h = shoff + i * shentsize;
+    const off = Number(elf.readBigUInt64LE(h + 24));
+    const size = Number(elf.readBigUInt64LE(h + 32));
+    if (off + size > elf.length) throw new BtfFormatError(`ELF section ${i} extends past the end of the file`);
+    return { name: elf.readUInt32LE(h), data: elf.subarray(off, off + size) };
+  };
+  const names = section(shstrndx).data;
+  for (let i = 1; i < shnum; i++) {
+    const s = section(i);
+    const end = names.indexOf(0, s.name);
+    if (names.toString('latin1', s.name, end < 0 ? names.length : end) === '.BTF') return s.data;
+  }
+  return undefined;
 }
 
 // ---- a writer, for unit tests and tools: builds small BTF blobs in the kernel's format ----

@@ -1,5 +1,5 @@
 // Typed access to the tracing half of the native addon (the "tracing probes" section of
-// native/bpf.c): per-program setup before load, instruction cloning and mass attach/detach of
+// native/bpf-probes.c, bpf-probe-attach.c): per-program setup before load, instruction cloning and mass attach/detach of
 // trampoline programs and kprobes into a probe set whose links die with the process.
 import { BpfError, BpfObject } from '../bpf/libbpf';
 import { toBpfError } from '../bpf/errors';

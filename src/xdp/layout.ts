@@ -1,6 +1,7 @@
 // The byte layouts of bpf/xdp/srv6_xdp.h, field by field, and their encoders/decoders. Pure: unit
-// tested with golden bytes (layout.spec.ts); the kernel tier checks the sizes against the
-// object's own map definitions (XdpOffload refuses an object whose maps disagree).
+// tested with golden bytes (layout.spec.ts); every struct, enum and map described here is checked
+// against the compiled object's BTF (layout-btf.spec.ts: offsets, sizes, values), and at load
+// XdpOffload refuses an object whose map sizes disagree.
 import { InvalidArgumentError } from '../netlink/errors';
 import { formatAddress, parseAddress } from '../netlink/ip';
 
@@ -8,13 +9,23 @@ import { formatAddress, parseAddress } from '../netlink/ip';
 export const XDP_BEHAVIOURS = ['End.DT4', 'End.DT6', 'End.DT46', 'End.DX4', 'End.DX6'] as const;
 export type XdpBehaviour = (typeof XDP_BEHAVIOURS)[number];
 
-/** enum srv6_xdp_action */
+/** enum srv6_xdp_action, enumerator by enumerator (NONE: no behaviour, never in the map). */
+export const ACTION_ENUM = {
+  SRV6_XDP_ACT_NONE: 0,
+  SRV6_XDP_ACT_DT4: 1,
+  SRV6_XDP_ACT_DT6: 2,
+  SRV6_XDP_ACT_DT46: 3,
+  SRV6_XDP_ACT_DX4: 4,
+  SRV6_XDP_ACT_DX6: 5,
+} as const;
+
+/** Each behaviour's value of enum srv6_xdp_action. */
 export const ACTION_CODE: Record<XdpBehaviour, number> = {
-  'End.DT4': 1,
-  'End.DT6': 2,
-  'End.DT46': 3,
-  'End.DX4': 4,
-  'End.DX6': 5,
+  'End.DT4': ACTION_ENUM.SRV6_XDP_ACT_DT4,
+  'End.DT6': ACTION_ENUM.SRV6_XDP_ACT_DT6,
+  'End.DT46': ACTION_ENUM.SRV6_XDP_ACT_DT46,
+  'End.DX4': ACTION_ENUM.SRV6_XDP_ACT_DX4,
+  'End.DX6': ACTION_ENUM.SRV6_XDP_ACT_DX6,
 };
 const ACTION_NAME = new Map(Object.entries(ACTION_CODE).map(([k, v]) => [v, k as XdpBehaviour]));
 
@@ -51,15 +62,54 @@ export type PassReason = Exclude<Reason, 'redirect'>;
 export const REASON_MAX = REASONS.length;
 export const REASON_CODE = Object.fromEntries(REASONS.map((r, i) => [r, i])) as Record<Reason, number>;
 
-export const SID_KEY_SIZE = 16;
+/** enum srv6_xdp_reason, enumerator by enumerator: SRV6_XDP_REDIRECT, SRV6_XDP_PASS_<REASON>, ..., _MAX. */
+export const REASON_ENUM: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(REASONS.map((r, i) => [r === 'redirect' ? 'SRV6_XDP_REDIRECT' : `SRV6_XDP_PASS_${r.toUpperCase()}`, i])),
+  SRV6_XDP_REASON_MAX: REASON_MAX,
+};
+
+/** A C struct as user space reads and writes it: its size and each field's byte offset and size. */
+export interface StructLayout {
+  name: string;
+  size: number;
+  fields: Readonly<Record<string, { offset: number; size: number }>>;
+}
+
+const field = (offset: number, size: number) => ({ offset, size });
+
+/** struct srv6_sid_key: the SID, network order. */
+export const SID_KEY_LAYOUT = { name: 'srv6_sid_key', size: 16, fields: { addr: field(0, 16) } } as const satisfies StructLayout;
+
 /** struct srv6_sid */
-export const SID_VALUE_SIZE = 40;
+export const SID_LAYOUT = {
+  name: 'srv6_sid',
+  size: 40,
+  fields: { action: field(0, 4), table: field(4, 4), oif: field(8, 4), flags: field(12, 4), stats_idx: field(16, 4), nh4: field(20, 4), nh6: field(24, 16) },
+} as const satisfies StructLayout;
+
 /** struct srv6_sid_stats: packets, bytes, pass[REASON_MAX] */
-export const SID_STATS_SIZE = 8 * (2 + REASON_MAX);
+export const SID_STATS_LAYOUT = {
+  name: 'srv6_sid_stats',
+  size: 8 * (2 + REASON_MAX),
+  fields: { packets: field(0, 8), bytes: field(8, 8), pass: field(16, 8 * REASON_MAX) },
+} as const satisfies StructLayout;
+
 /** struct srv6_egress: ifindex, flags */
-export const EGRESS_VALUE_SIZE = 8;
+export const EGRESS_LAYOUT = { name: 'srv6_egress', size: 8, fields: { ifindex: field(0, 4), flags: field(4, 4) } } as const satisfies StructLayout;
+
 /** struct srv6_meta: identity[32], loaded_ns */
-export const META_SIZE = 40;
+export const META_LAYOUT = { name: 'srv6_meta', size: 40, fields: { identity: field(0, 32), loaded_ns: field(32, 8) } } as const satisfies StructLayout;
+
+export const STRUCT_LAYOUTS: readonly StructLayout[] = [SID_KEY_LAYOUT, SID_LAYOUT, SID_STATS_LAYOUT, EGRESS_LAYOUT, META_LAYOUT];
+
+export const SID_KEY_SIZE = SID_KEY_LAYOUT.size;
+export const SID_VALUE_SIZE = SID_LAYOUT.size;
+export const SID_STATS_SIZE = SID_STATS_LAYOUT.size;
+export const EGRESS_VALUE_SIZE = EGRESS_LAYOUT.size;
+export const META_SIZE = META_LAYOUT.size;
+
+// #defines leave nothing in BTF: MAX_SIDS, EGRESS_SLOTS (and REASON_MAX) are checked through the
+// maps' max_entries; the flags above, MAX_EGRESS, EGRESS_BITS, _PROBES and _DELETED only by hand.
 /** SRV6_XDP_MAX_SIDS / SRV6_XDP_MAX_EGRESS */
 export const MAX_SIDS = 4096;
 export const MAX_EGRESS = 1024;
@@ -77,6 +127,26 @@ export const MAPS = {
   egress: 'srv6_egress',
   meta: 'srv6_meta',
 } as const;
+
+/** What a map holds: key and value (a struct, or the byte size of an integer) and its entries. */
+export interface MapLayout {
+  key: StructLayout | number;
+  value: StructLayout | number;
+  maxEntries: number;
+}
+
+export const MAP_LAYOUTS: Readonly<Record<(typeof MAPS)[keyof typeof MAPS], MapLayout>> = {
+  [MAPS.sids]: { key: SID_KEY_LAYOUT, value: SID_LAYOUT, maxEntries: MAX_SIDS },
+  [MAPS.stats]: { key: 4, value: SID_STATS_LAYOUT, maxEntries: MAX_SIDS },
+  [MAPS.reasons]: { key: 4, value: 8, maxEntries: REASON_MAX },
+  [MAPS.egress]: { key: 4, value: EGRESS_LAYOUT, maxEntries: EGRESS_SLOTS },
+  [MAPS.meta]: { key: 4, value: META_LAYOUT, maxEntries: 1 },
+};
+
+/** Byte size of a map's key or value. */
+export function layoutSize(l: StructLayout | number): number {
+  return typeof l === 'number' ? l : l.size;
+}
 
 /** What a SID's packets become; addresses as text, interfaces as ifindex. */
 export interface SidValue {
@@ -106,31 +176,33 @@ function u32(v: number, field: string): number {
   return v;
 }
 
+const SID = SID_LAYOUT.fields;
+
 export function encodeSidValue(v: SidValue): Buffer {
   const b = Buffer.alloc(SID_VALUE_SIZE);
   const code = ACTION_CODE[v.action];
   if (!code) throw new InvalidArgumentError('action', `unknown behaviour ${v.action}`);
-  b.writeUInt32LE(code, 0);
-  b.writeUInt32LE(u32(v.table, 'table'), 4);
-  b.writeUInt32LE(u32(v.oif, 'oif'), 8);
-  b.writeUInt32LE(u32(v.flags, 'flags'), 12);
-  b.writeUInt32LE(u32(v.statsIdx, 'statsIdx'), 16);
-  parseAddress(v.nh4, 'nh4', 4).copy(b, 20);
-  parseAddress(v.nh6, 'nh6', 6).copy(b, 24);
+  b.writeUInt32LE(code, SID.action.offset);
+  b.writeUInt32LE(u32(v.table, 'table'), SID.table.offset);
+  b.writeUInt32LE(u32(v.oif, 'oif'), SID.oif.offset);
+  b.writeUInt32LE(u32(v.flags, 'flags'), SID.flags.offset);
+  b.writeUInt32LE(u32(v.statsIdx, 'statsIdx'), SID.stats_idx.offset);
+  parseAddress(v.nh4, 'nh4', 4).copy(b, SID.nh4.offset);
+  parseAddress(v.nh6, 'nh6', 6).copy(b, SID.nh6.offset);
   return b;
 }
 
 export function decodeSidValue(b: Buffer): SidValue {
   if (b.length < SID_VALUE_SIZE) throw new InvalidArgumentError('value', `srv6_sid is ${SID_VALUE_SIZE} bytes, got ${b.length}`);
-  const code = b.readUInt32LE(0);
+  const code = b.readUInt32LE(SID.action.offset);
   return {
     action: ACTION_NAME.get(code) ?? ('unknown' as XdpBehaviour),
-    table: b.readUInt32LE(4),
-    oif: b.readUInt32LE(8),
-    flags: b.readUInt32LE(12),
-    statsIdx: b.readUInt32LE(16),
-    nh4: formatAddress(b.subarray(20, 24)),
-    nh6: formatAddress(b.subarray(24, 40)),
+    table: b.readUInt32LE(SID.table.offset),
+    oif: b.readUInt32LE(SID.oif.offset),
+    flags: b.readUInt32LE(SID.flags.offset),
+    statsIdx: b.readUInt32LE(SID.stats_idx.offset),
+    nh4: formatAddress(b.subarray(SID.nh4.offset, SID.nh4.offset + SID.nh4.size)),
+    nh6: formatAddress(b.subarray(SID.nh6.offset, SID.nh6.offset + SID.nh6.size)),
   };
 }
 
@@ -149,10 +221,11 @@ export function emptyStats(): SidStats {
 
 /** Adds one CPU's struct srv6_sid_stats into `into`. */
 export function addStats(into: SidStats, b: Buffer): SidStats {
-  into.packets += Number(b.readBigUInt64LE(0));
-  into.bytes += Number(b.readBigUInt64LE(8));
+  const f = SID_STATS_LAYOUT.fields;
+  into.packets += Number(b.readBigUInt64LE(f.packets.offset));
+  into.bytes += Number(b.readBigUInt64LE(f.bytes.offset));
   for (let i = 1; i < REASON_MAX; i++) {
-    const n = Number(b.readBigUInt64LE(16 + 8 * i));
+    const n = Number(b.readBigUInt64LE(f.pass.offset + 8 * i));
     if (n) {
       const r = REASONS[i] as PassReason;
       into.passed[r] = (into.passed[r] ?? 0) + n;
@@ -172,73 +245,8 @@ export function egressSlot(ifindex: number): number {
   return Math.imul(ifindex >>> 0, 2654435761) >>> (32 - EGRESS_BITS);
 }
 
-/**
- * The egress allow-list as the program reads it (struct srv6_egress): an open-addressing table
- * whose writes keep every concurrent lookup right. An entry is never moved; a new one goes into
- * the first empty or deleted slot of its chain; a deleted one becomes a tombstone, and
- * tombstones followed by an empty slot become empty again (no chain can go on past them).
- * `slots` mirrors the map; `write` puts one slot into it.
- */
-export class EgressTable {
-  constructor(
-    private readonly slots: Uint32Array,
-    private readonly write: (slot: number, ifindex: number) => void,
-  ) {
-    if (slots.length !== EGRESS_SLOTS) throw new InvalidArgumentError('slots', `expected ${EGRESS_SLOTS} slots`);
-  }
-
-  /** The slot holding `ifindex`, or -1. */
-  find(ifindex: number): number {
-    const start = egressSlot(ifindex);
-    for (let i = 0; i < EGRESS_PROBES; i++) {
-      const k = (start + i) & (EGRESS_SLOTS - 1);
-      if (this.slots[k] === 0) return -1;
-      if (this.slots[k] === ifindex) return k;
-    }
-    return -1;
-  }
-
-  /** Adds `ifindex`; false if it was there. Throws when its chain has no free slot. */
-  add(ifindex: number): boolean {
-    if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex >= EGRESS_DELETED) throw new InvalidArgumentError('egress', `not an ifindex: ${ifindex}`);
-    if (this.find(ifindex) >= 0) return false;
-    const start = egressSlot(ifindex);
-    for (let i = 0; i < EGRESS_PROBES; i++) {
-      const k = (start + i) & (EGRESS_SLOTS - 1);
-      if (this.slots[k] === 0 || this.slots[k] === EGRESS_DELETED) {
-        this.set(k, ifindex);
-        return true;
-      }
-    }
-    throw new InvalidArgumentError('egress', `no free slot for ifindex ${ifindex} within ${EGRESS_PROBES} probes`);
-  }
-
-  /** Removes `ifindex`; false if it was not there. */
-  delete(ifindex: number): boolean {
-    let k = this.find(ifindex);
-    if (k < 0) return false;
-    this.set(k, EGRESS_DELETED);
-    // Tombstones right before an empty slot end no chain that goes on: empty them, backwards.
-    while (this.slots[k] === EGRESS_DELETED && this.slots[(k + 1) & (EGRESS_SLOTS - 1)] === 0) {
-      this.set(k, 0);
-      k = (k - 1) & (EGRESS_SLOTS - 1);
-    }
-    return true;
-  }
-
-  /** The ifindexes in the table, ascending. */
-  list(): number[] {
-    return [...this.slots].filter((v) => v !== 0 && v !== EGRESS_DELETED).sort((a, b) => a - b);
-  }
-
-  private set(k: number, v: number): void {
-    this.write(k, v);
-    this.slots[k] = v;
-  }
-}
-
 export function encodeEgress(ifindex: number): Buffer {
   const b = Buffer.alloc(EGRESS_VALUE_SIZE);
-  b.writeUInt32LE(ifindex >>> 0, 0);
+  b.writeUInt32LE(ifindex >>> 0, EGRESS_LAYOUT.fields.ifindex.offset);
   return b;
 }
