@@ -8,7 +8,7 @@ log() { echo "setup: $*" >&2; }
 
 # Debian packages: toolchain for the addon and BPF objects, and the tools the tests observe with.
 APT_PKGS=(redis-server clang llvm libbpf-dev bpftool iproute2 make gcc g++ libc6-dev pkg-config
-  iputils-ping procps systemd python3 ethtool)
+  iputils-ping procps systemd python3 ethtool dpkg-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -42,3 +42,4 @@ fi
 # BPF objects (make is incremental) and TypeScript (tsc is incremental).
 if [[ -f bpf/Makefile ]]; then make -C bpf -s; fi
 npx --no-install tsc -p tsconfig.json
+bash scripts/build-info.sh # what --version prints: the commit, so the built tree never runs git

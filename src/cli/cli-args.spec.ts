@@ -1,4 +1,5 @@
-import { COMMAND_HELP, DEFAULT_AGENT_URL, EXIT, helpText, parseCli, USAGE, UsageError } from './cli-args';
+import { LOG_LEVELS } from '../config/agent.config';
+import { COMMAND_HELP, COMMAND_OPTIONS, DEFAULT_AGENT_URL, EXIT, helpText, parseCli, USAGE, UsageError } from './cli-args';
 
 const remote = { url: DEFAULT_AGENT_URL };
 
@@ -77,6 +78,46 @@ describe('parseCli', () => {
     expect(() => parseCli(argv)).toThrow(msg);
   });
 
+  it('--version (-V), alone or with --json (-j), in either order', () => {
+    expect(parseCli(['--version'])).toEqual({ command: 'version', json: false });
+    expect(parseCli(['-V'])).toEqual({ command: 'version', json: false });
+    expect(parseCli(['--version', '--json'])).toEqual({ command: 'version', json: true });
+    expect(parseCli(['-j', '-V'])).toEqual({ command: 'version', json: true });
+    expect(() => parseCli(['--version', 'serve'])).toThrow('unexpected argument with --version: serve');
+    expect(() => parseCli(['-j'])).toThrow(/options come after the command/);
+  });
+
+  it('-j/--json on every command: jobs and state print JSON, submit and capabilities print it anyway, serve logs it', () => {
+    for (const options of Object.values(COMMAND_OPTIONS)) expect(options.json).toEqual({ type: 'boolean', short: 'j' });
+    expect(parseCli(['jobs', '-j'])).toEqual({ command: 'jobs', limit: 20, json: true, remote });
+    expect(parseCli(['state', 'alpha', '-j'])).toEqual({ command: 'state', tenant: 'alpha', json: true, remote });
+    expect(parseCli(['submit', 'j.yaml', '-j'])).toEqual({ command: 'submit', file: 'j.yaml', remote, waitSeconds: 60, json: true });
+    expect(parseCli(['capabilities', '--json'])).toEqual({ command: 'capabilities', json: true });
+    expect(parseCli(['capabilities', '-j', '--url', 'http://h:1'])).toEqual({ command: 'capabilities', remote: { url: 'http://h:1' }, json: true });
+    expect(parseCli(['serve', '-j'], { SRV6_LOG_FORMAT: 'text' })).toEqual({ command: 'serve', sandbox: false, logFormat: 'json' });
+    expect(parseCli(['serve', '-j', '--log-format', 'json'])).toMatchObject({ logFormat: 'json' });
+    expect(() => parseCli(['serve', '-j', '--log-format', 'text'])).toThrow('--json contradicts --log-format text');
+  });
+
+  it('SRV6_AGENT_URL is the default --url of the commands that talk to an agent; the option wins', () => {
+    const env = { SRV6_AGENT_URL: 'http://10.0.0.7:9610/' };
+    expect(parseCli(['state'], env)).toEqual({ command: 'state', json: false, remote: { url: 'http://10.0.0.7:9610' } });
+    expect(parseCli(['jobs'], env)).toMatchObject({ remote: { url: 'http://10.0.0.7:9610' } });
+    expect(parseCli(['submit', 'j.yaml'], env)).toMatchObject({ remote: { url: 'http://10.0.0.7:9610' } });
+    expect(parseCli(['state', '--url', 'http://[::1]:1'], env)).toMatchObject({ remote: { url: 'http://[::1]:1' } });
+    expect(parseCli(['state'], { SRV6_AGENT_URL: '' })).toEqual({ command: 'state', json: false, remote });
+    // without --url, capabilities probes this host: the variable does not turn it into a remote query
+    expect(parseCli(['capabilities'], env)).toEqual({ command: 'capabilities' });
+    expect(() => parseCli(['state'], { SRV6_AGENT_URL: 'redis://x:1' })).toThrow(/^SRV6_AGENT_URL must be an http:\/\/ or https:\/\/ URL/);
+    expect(() => parseCli(['state'], { SRV6_AGENT_URL: 'nope' })).toThrow('SRV6_AGENT_URL "nope" is not a URL');
+  });
+
+  it('serve --log-level takes the levels of log.level', () => {
+    for (const level of LOG_LEVELS) expect(parseCli(['serve', '--log-level', level])).toEqual({ command: 'serve', sandbox: false, logLevel: level });
+    expect(() => parseCli(['serve', '--log-level', 'trace'])).toThrow('--log-level must be one of fatal, error, warn, info, debug, verbose, not "trace"');
+    expect(() => parseCli(['serve', '--log-level', ''])).toThrow('--log-level needs a non-empty value');
+  });
+
   it('a usage error of a command names that command, so its help is shown', () => {
     try {
       parseCli(['jobs', '--limit', 'x']);
@@ -98,6 +139,13 @@ describe('help', () => {
     expect(text).toMatch(new RegExp(`^Usage: srv6-agent ${topic}`));
     expect(text).toContain('Exit status:');
     if (topic !== 'serve') expect(text).toContain('--url URL');
+  });
+
+  it('the help names --version, -j/--json and the environment variables the CLI reads', () => {
+    expect(USAGE).toContain('-V|--version [-j|--json]');
+    for (const v of ['SRV6_AGENT_URL', 'SRV6_TOKEN_FILE', 'SRV6_LOG_FORMAT', 'SRV6_LOG_LEVEL']) expect(USAGE).toMatch(new RegExp(`^  ${v} `, 'm'));
+    for (const topic of Object.keys(COMMAND_HELP)) expect(COMMAND_HELP[topic as keyof typeof COMMAND_HELP]).toMatch(/^ {2}-j, --json {2,}/m);
+    expect(COMMAND_HELP.serve).toMatch(/^ {2}--log-level LEVEL {2,}/m);
   });
 
   it('no help line is wider than 100 columns', () => {

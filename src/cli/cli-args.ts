@@ -2,6 +2,7 @@
 // Everything a person reads about the CLI (usage, per-command help, exit codes) lives here.
 import { parseArgs } from 'node:util';
 
+import { LOG_LEVELS, LogLevelName } from '../config/agent.config';
 import { TENANT_ID_PATTERN } from '../dataplane/spec.dto';
 
 /** Exit status of every command (documented in USAGE and docs/operations.md). */
@@ -37,11 +38,13 @@ export interface RemoteOptions {
 
 export type CliCommand =
   | { command: 'help'; topic?: Exclude<CommandName, 'help'> }
-  | { command: 'serve'; config?: string; sandbox: boolean; listen?: string; stateDir?: string; wipeOrphans?: boolean; logFormat?: LogFormat }
-  | { command: 'submit'; file: string; remote: RemoteOptions; /** 0: enqueue only. */ waitSeconds: number }
+  | { command: 'version'; json: boolean }
+  | { command: 'serve'; config?: string; sandbox: boolean; listen?: string; stateDir?: string; wipeOrphans?: boolean; logFormat?: LogFormat; logLevel?: LogLevelName }
+  // submit and capabilities print JSON anyway: `json` only records that -j was given.
+  | { command: 'submit'; file: string; remote: RemoteOptions; /** 0: enqueue only. */ waitSeconds: number; json?: true }
   | { command: 'jobs'; id?: string; limit: number; json: boolean; remote: RemoteOptions }
   | { command: 'state'; tenant?: string; json: boolean; remote: RemoteOptions }
-  | { command: 'capabilities'; /** Absent: probe this host's kernel locally. */ remote?: RemoteOptions };
+  | { command: 'capabilities'; /** Absent: probe this host's kernel locally. */ remote?: RemoteOptions; json?: true };
 
 export class UsageError extends Error {
   constructor(
@@ -54,7 +57,7 @@ export class UsageError extends Error {
   }
 }
 
-const REMOTE_HELP = `  --url URL          The agent's HTTP API (default ${DEFAULT_AGENT_URL}).
+const REMOTE_HELP = `  --url URL          The agent's HTTP API (default: $SRV6_AGENT_URL, else ${DEFAULT_AGENT_URL}).
   --token-file FILE  File holding the bearer token (default: $SRV6_TOKEN_FILE). Needed unless
                      you are on loopback and the agent has auth.loopback=open (its default).`;
 
@@ -67,7 +70,7 @@ const EXIT_HELP = `Exit status:
 
 export const COMMAND_HELP: Record<Exclude<CommandName, 'help'>, string> = {
   serve: `Usage: srv6-agent serve [--config FILE] [--sandbox] [--listen HOST:PORT] [--state-dir DIR]
-                        [--wipe-orphans] [--log-format json|text]
+                        [--wipe-orphans] [--log-format json|text | -j] [--log-level LEVEL]
 
 Run the agent: HTTP API, the hypervisor's Bull job queue, the dataplane. SIGTERM/SIGINT shut it
 down cleanly and leave the dataplane in place.
@@ -88,13 +91,16 @@ down cleanly and leave the dataplane in place.
                        name gets "-sandbox" appended, so a sandbox never mixes with a real agent.
   --log-format FORMAT  "json" (one JSON object per line: time, level, context, message) or
                        "text". Default: $SRV6_LOG_FORMAT, else json when stdout is not a terminal.
+  -j, --json           Same as --log-format json.
+  --log-level LEVEL    The least severe level logged: ${LOG_LEVELS.join(', ')}
+                       (log.level, $SRV6_LOG_LEVEL; default info: info, warn, error, fatal).
 
 With --sandbox (or redis.embedded), if no Redis answers at a loopback redis.url, a redis-server
 (no persistence, a random password) is started as a child and stopped on exit; otherwise the
 agent waits for its Redis. Under systemd (NOTIFY_SOCKET set) readiness is reported with
 systemd-notify once the API listens and the startup reconcile is done.`,
 
-  submit: `Usage: srv6-agent submit FILE|- [--wait SECONDS | --no-wait] [--url URL] [--token-file FILE]
+  submit: `Usage: srv6-agent submit FILE|- [--wait SECONDS | --no-wait] [-j] [--url URL] [--token-file FILE]
 
 Validate jobs from FILE (or stdin for "-") and submit them, in order, to a running agent.
 FILE is YAML or JSON: one job, a list of jobs, or several YAML documents ("---"). Every job is
@@ -105,37 +111,42 @@ or does not finish in time; the jobs after it are not sent.
 
   --wait SECONDS  How long to wait for each job's result (default ${DEFAULT_WAIT_SECONDS}).
   --no-wait       Only enqueue (same as --wait 0); check later with "srv6-agent jobs ID".
+  -j, --json      The output is JSON anyway (accepted, as by every command, for scripts).
 ${REMOTE_HELP}
 
 Example:
   srv6-agent submit tenant-alpha.yaml
   printf '{"type":"resync"}' | srv6-agent submit - --no-wait`,
 
-  jobs: `Usage: srv6-agent jobs [ID] [--limit N] [--json] [--url URL] [--token-file FILE]
+  jobs: `Usage: srv6-agent jobs [ID] [--limit N] [-j|--json] [--url URL] [--token-file FILE]
 
 Without ID: the most recent jobs, newest first (a table; --json for the raw list).
 With ID: one job, with its result or why it failed (--json for the raw job).
 
   --limit N   How many jobs to list (1..1000, default ${DEFAULT_JOBS_LIMIT}).
-  --json      Print JSON instead of text.
+  -j, --json  Print JSON instead of text.
 ${REMOTE_HELP}`,
 
-  state: `Usage: srv6-agent state [TENANT] [--json] [--url URL] [--token-file FILE]
+  state: `Usage: srv6-agent state [TENANT] [-j|--json] [--url URL] [--token-file FILE]
 
 Without TENANT: the node, the owned kernel objects and every tenant with its decap counters.
 With TENANT: that tenant as desired and as the kernel holds it.
 
-  --json      Print JSON instead of text.
+  -j, --json  Print JSON instead of text.
 ${REMOTE_HELP}`,
 
-  capabilities: `Usage: srv6-agent capabilities [--url URL [--token-file FILE]]
+  capabilities: `Usage: srv6-agent capabilities [-j] [--url URL [--token-file FILE]]
 
 Without --url: probe this host's kernel (in a throwaway network namespace; needs root) and
 print the result as JSON; no agent needs to run. With --url: what the running agent probed at
-its start and the mode it runs in (GET /v1/capabilities).`,
+its start and the mode it runs in (GET /v1/capabilities). $SRV6_AGENT_URL does not apply
+here: without --url the kernel is probed.
+
+  -j, --json  The output is JSON anyway (accepted, as by every command, for scripts).`,
 };
 
 export const USAGE = `Usage: srv6-agent <command> [options]
+       srv6-agent -V|--version [-j|--json]
 
 Commands:
   serve            Run the agent (HTTP API, job queue, dataplane).
@@ -145,8 +156,18 @@ Commands:
   capabilities     What the kernel supports (local probe; --url: the running agent's).
   help [COMMAND]   Help for a command (also: srv6-agent COMMAND --help).
 
+-j, --json: JSON on stdout, taken by every command but help (serve: JSON logs). -V, --version
+prints the version and the commit it was built from.
+
 submit, jobs, state and capabilities --url talk to a running agent:
 ${REMOTE_HELP}
+
+Environment:
+  SRV6_AGENT_URL   --url of submit, jobs and state (the option wins).
+  SRV6_TOKEN_FILE  --token-file.
+  SRV6_LOG_FORMAT  serve --log-format.
+  SRV6_LOG_LEVEL   serve --log-level.
+  SRV6_*           serve: every configuration field (docs/operations.md lists them).
 
 ${EXIT_HELP}
 `;
@@ -156,12 +177,52 @@ export function helpText(topic?: Exclude<CommandName, 'help'>): string {
   return topic ? `${COMMAND_HELP[topic]}\n\n${EXIT_HELP}\n` : USAGE;
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 type Values = Record<string, string | boolean | undefined>;
+
+/** The options every command takes besides its own. */
+export const COMMON_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const satisfies OptionSpec;
+/** The top level's options (before any command). */
+export const TOP_OPTIONS = { ...COMMON_OPTIONS, version: { type: 'boolean', short: 'V' }, json: { type: 'boolean', short: 'j' } } as const satisfies OptionSpec;
+const JSON_OPTION = { json: { type: 'boolean', short: 'j' } } as const satisfies OptionSpec;
+const REMOTE_OPTIONS = { url: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies OptionSpec;
+
+/** Each command's options (besides COMMON_OPTIONS): what it parses and what shell completion offers. */
+export const COMMAND_OPTIONS = {
+  serve: {
+    config: { type: 'string' },
+    sandbox: { type: 'boolean' },
+    listen: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'wipe-orphans': { type: 'boolean' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
+    ...JSON_OPTION,
+  },
+  submit: { ...REMOTE_OPTIONS, wait: { type: 'string' }, 'no-wait': { type: 'boolean' }, ...JSON_OPTION },
+  jobs: { ...REMOTE_OPTIONS, limit: { type: 'string' }, ...JSON_OPTION },
+  state: { ...REMOTE_OPTIONS, ...JSON_OPTION },
+  capabilities: { ...REMOTE_OPTIONS, ...JSON_OPTION },
+} as const satisfies Record<Exclude<CommandName, 'help'>, OptionSpec>;
+
+/** What an option's value is, for shell completion: a fixed list, a file or a directory. */
+export type ValueHint = readonly string[] | 'file' | 'dir';
+export const OPTION_VALUES: Record<string, ValueHint> = {
+  config: 'file',
+  'state-dir': 'dir',
+  'log-format': LOG_FORMATS,
+  'log-level': LOG_LEVELS,
+  'token-file': 'file',
+};
+/** What a command's argument is, for shell completion (commands not listed: nothing to offer). */
+export const COMMAND_ARGUMENT: Partial<Record<CommandName, ValueHint>> = {
+  submit: 'file',
+  help: COMMANDS.filter((c) => c !== 'help'),
+};
 
 function parse(args: string[], options: OptionSpec, topic: Exclude<CommandName, 'help'>, positionals = false): { values: Values; positionals: string[] } {
   try {
-    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: positionals });
+    const r = parseArgs({ args, options: { ...options, ...COMMON_OPTIONS }, strict: true, allowPositionals: positionals });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''), topic);
@@ -172,24 +233,24 @@ function nonEmpty(values: Values, keys: string[], topic: Exclude<CommandName, 'h
   for (const k of keys) if (values[k] === '') throw new UsageError(`option --${k} needs a non-empty value`, topic);
 }
 
-/** "http://host:port[/prefix]" without a trailing slash. */
-export function parseAgentUrl(s: string, topic: Exclude<CommandName, 'help'>): string {
+/** "http://host:port[/prefix]" without a trailing slash; `from` names where `s` came from in errors. */
+export function parseAgentUrl(s: string, topic: Exclude<CommandName, 'help'>, from = '--url'): string {
   let u: URL;
   try {
     u = new URL(s);
   } catch {
-    throw new UsageError(`--url ${JSON.stringify(s)} is not a URL (e.g. ${DEFAULT_AGENT_URL})`, topic);
+    throw new UsageError(`${from} ${JSON.stringify(s)} is not a URL (e.g. ${DEFAULT_AGENT_URL})`, topic);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--url must be an http:// or https:// URL (e.g. ${DEFAULT_AGENT_URL}), not ${u.protocol}`, topic);
-  if (u.search || u.hash) throw new UsageError('--url must not have a query or fragment', topic);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${from} must be an http:// or https:// URL (e.g. ${DEFAULT_AGENT_URL}), not ${u.protocol}`, topic);
+  if (u.search || u.hash) throw new UsageError(`${from} must not have a query or fragment`, topic);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
-const REMOTE_OPTIONS: OptionSpec = { url: { type: 'string' }, 'token-file': { type: 'string' } };
-
+/** --url, else $SRV6_AGENT_URL (unless empty), else the default. */
 function remoteOf(values: Values, env: Record<string, string | undefined>, topic: Exclude<CommandName, 'help'>): RemoteOptions {
   nonEmpty(values, ['url', 'token-file'], topic);
-  const out: RemoteOptions = { url: parseAgentUrl(typeof values.url === 'string' ? values.url : DEFAULT_AGENT_URL, topic) };
+  const url = typeof values.url === 'string' ? parseAgentUrl(values.url, topic) : env.SRV6_AGENT_URL ? parseAgentUrl(env.SRV6_AGENT_URL, topic, 'SRV6_AGENT_URL') : DEFAULT_AGENT_URL;
+  const out: RemoteOptions = { url };
   const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : env.SRV6_TOKEN_FILE;
   if (tokenFile) out.tokenFile = tokenFile;
   return out;
@@ -200,9 +261,12 @@ function atMostOne(positionals: string[], what: string, topic: Exclude<CommandNa
   return positionals[0];
 }
 
+const VERSION_FLAGS = ['-V', '--version', '-j', '--json'];
+
 /**
- * Parses the command line. `env` supplies defaults that options override: SRV6_TOKEN_FILE
- * (--token-file) and SRV6_LOG_FORMAT (--log-format).
+ * Parses the command line. `env` supplies defaults that options override: SRV6_AGENT_URL (--url),
+ * SRV6_TOKEN_FILE (--token-file) and SRV6_LOG_FORMAT (--log-format). SRV6_LOG_LEVEL, like every
+ * setting of the configuration, is read by the config loader.
  */
 export function parseCli(argv: string[], env: Record<string, string | undefined> = {}): CliCommand {
   const [first, ...rest] = argv;
@@ -210,6 +274,11 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
   if (first === '-h' || first === '--help') {
     if (rest.length) throw new UsageError(`unexpected argument after ${first}: ${rest[0]}`);
     return { command: 'help' };
+  }
+  if (VERSION_FLAGS.includes(first) && argv.some((a) => a === '-V' || a === '--version')) {
+    const bad = argv.find((a) => !VERSION_FLAGS.includes(a));
+    if (bad !== undefined) throw new UsageError(`unexpected argument with --version: ${bad}`);
+    return { command: 'version', json: argv.some((a) => a === '-j' || a === '--json') };
   }
   if (first.startsWith('-')) throw new UsageError(`unknown option ${first} (options come after the command)`);
   if (!(COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.join(', ')})`);
@@ -225,25 +294,31 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
     }
 
     case 'serve': {
-      const { values } = parse(rest, { config: { type: 'string' }, sandbox: { type: 'boolean' }, listen: { type: 'string' }, 'state-dir': { type: 'string' }, 'wipe-orphans': { type: 'boolean' }, 'log-format': { type: 'string' } }, command);
+      const { values } = parse(rest, COMMAND_OPTIONS.serve, command);
       if (values.help) return { command: 'help', topic: 'serve' };
-      nonEmpty(values, ['config', 'listen', 'state-dir', 'log-format'], command);
+      nonEmpty(values, ['config', 'listen', 'state-dir', 'log-format', 'log-level'], command);
       const out: Extract<CliCommand, { command: 'serve' }> = { command: 'serve', sandbox: values.sandbox === true };
       if (typeof values.config === 'string') out.config = values.config;
       if (typeof values.listen === 'string') out.listen = values.listen;
       if (typeof values['state-dir'] === 'string') out.stateDir = values['state-dir'];
       if (values['wipe-orphans'] === true) out.wipeOrphans = true;
-      const format = typeof values['log-format'] === 'string' ? values['log-format'] : env.SRV6_LOG_FORMAT || undefined;
+      if (values.json && typeof values['log-format'] === 'string' && values['log-format'] !== 'json') throw new UsageError(`--json contradicts --log-format ${values['log-format']}`, command);
+      const format = values.json ? 'json' : typeof values['log-format'] === 'string' ? values['log-format'] : env.SRV6_LOG_FORMAT || undefined;
       if (format !== undefined) {
         const from = typeof values['log-format'] === 'string' ? '--log-format' : 'SRV6_LOG_FORMAT';
         if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new UsageError(`${from} must be json or text, not ${JSON.stringify(format)}`, command);
         out.logFormat = format as LogFormat;
       }
+      const level = values['log-level'];
+      if (typeof level === 'string') {
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`, command);
+        out.logLevel = level as LogLevelName;
+      }
       return out;
     }
 
     case 'submit': {
-      const { values, positionals } = parse(rest, { ...REMOTE_OPTIONS, wait: { type: 'string' }, 'no-wait': { type: 'boolean' } }, command, true);
+      const { values, positionals } = parse(rest, COMMAND_OPTIONS.submit, command, true);
       if (values.help) return { command: 'help', topic: 'submit' };
       const file = atMostOne(positionals, 'file', command);
       if (file === undefined || file === '') throw new UsageError('submit needs a job file (or "-" for stdin)', command);
@@ -255,11 +330,13 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
         if (!Number.isFinite(w) || w < 0 || w > MAX_WAIT_SECONDS) throw new UsageError(`--wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}, not ${JSON.stringify(values.wait)}`, command);
         waitSeconds = w;
       }
-      return { command: 'submit', file, remote: remoteOf(values, env, command), waitSeconds };
+      const out: Extract<CliCommand, { command: 'submit' }> = { command: 'submit', file, remote: remoteOf(values, env, command), waitSeconds };
+      if (values.json) out.json = true;
+      return out;
     }
 
     case 'jobs': {
-      const { values, positionals } = parse(rest, { ...REMOTE_OPTIONS, limit: { type: 'string' }, json: { type: 'boolean' } }, command, true);
+      const { values, positionals } = parse(rest, COMMAND_OPTIONS.jobs, command, true);
       if (values.help) return { command: 'help', topic: 'jobs' };
       const id = atMostOne(positionals, 'job id', command);
       if (id === '') throw new UsageError('the job id must not be empty', command);
@@ -275,7 +352,7 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
     }
 
     case 'state': {
-      const { values, positionals } = parse(rest, { ...REMOTE_OPTIONS, json: { type: 'boolean' } }, command, true);
+      const { values, positionals } = parse(rest, COMMAND_OPTIONS.state, command, true);
       if (values.help) return { command: 'help', topic: 'state' };
       const tenant = atMostOne(positionals, 'tenant', command);
       if (tenant !== undefined && !TENANT_ID_PATTERN.test(tenant))
@@ -286,13 +363,14 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
     }
 
     case 'capabilities': {
-      const { values } = parse(rest, REMOTE_OPTIONS, command);
+      const { values } = parse(rest, COMMAND_OPTIONS.capabilities, command);
       if (values.help) return { command: 'help', topic: 'capabilities' };
+      const json = values.json ? ({ json: true } as const) : {};
       if (values.url === undefined) {
         if (values['token-file'] !== undefined) throw new UsageError('--token-file needs --url (without --url the kernel is probed locally)', command);
-        return { command: 'capabilities' };
+        return { command: 'capabilities', ...json };
       }
-      return { command: 'capabilities', remote: remoteOf(values, env, command) };
+      return { command: 'capabilities', remote: remoteOf(values, env, command), ...json };
     }
   }
 }

@@ -17,6 +17,7 @@ import { EXIT, IpftArgs, parseIpftArgs, USAGE, UsageError } from '../trace/ipft-
 import { PacketSplitter } from '../trace/packets';
 import type { TraceEvent } from '../trace/event';
 import { attachLine, readKernelView, TraceAbortedError, Tracer, TraceSummary } from '../trace/tracer';
+import { readBuildInfo, versionText } from './build-info';
 
 interface Io {
   out: (s: string) => void;
@@ -35,6 +36,11 @@ async function list(args: IpftArgs, io: Io): Promise<number> {
   io.err(`${selectionSummary(sel)}\n`);
   if (!sel.backend) return EXIT.RUNTIME;
   const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, filter);
+  if (args.output === 'json') {
+    const targets = plan.targets.map((t) => ({ name: t.name, label: targetLabel(t), kind: t.kind, skbArg: t.skbArg, module: t.module ?? null, ...(t.kind === 'function' ? { constSkb: t.constSkb } : {}) }));
+    io.out(`${JSON.stringify({ backend: sel.backend, total: plan.total, filtered: plan.filtered, targets, untraceable: plan.untraceable })}\n`);
+    return EXIT.OK;
+  }
   const lines = plan.targets.map((t) => {
     const extra = [`skb arg ${t.skbArg + 1}`];
     if (t.module) extra.push(`module ${t.module}`);
@@ -196,6 +202,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
   if (args.help) {
     io.out(USAGE);
+    return EXIT.OK;
+  }
+  if (args.version) {
+    io.out(versionText('ipft', readBuildInfo(), args.output === 'json'));
     return EXIT.OK;
   }
   try {

@@ -3,7 +3,7 @@ import { fstatSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createLogger, JsonLogger, journalPrefixWanted, resolveLogFormat } from './logging';
+import { createLogger, DEFAULT_LOG_LEVELS, JsonLogger, journalPrefixWanted, logLevelsFor, resolveLogFormat } from './logging';
 
 const NOW = new Date('2025-01-02T03:04:05.678Z');
 
@@ -106,6 +106,26 @@ describe('journalPrefixWanted', () => {
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('logLevelsFor', () => {
+  it('a level enables itself and every more severe one; info is the default set', () => {
+    expect(logLevelsFor('fatal')).toEqual(['fatal']);
+    expect(logLevelsFor('warn')).toEqual(['fatal', 'error', 'warn']);
+    expect(logLevelsFor('info').sort()).toEqual([...DEFAULT_LOG_LEVELS].sort());
+    expect(logLevelsFor('verbose')).toEqual(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']);
+  });
+
+  it('set on a JsonLogger, debug lines appear and info ones go', () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger({ write: (l) => void lines.push(l), now: () => NOW });
+    logger.setLogLevels(logLevelsFor('debug'));
+    logger.debug('d', 'Ctx');
+    logger.setLogLevels(logLevelsFor('warn'));
+    logger.log('i', 'Ctx');
+    logger.warn('w', 'Ctx');
+    expect(lines.map((l) => JSON.parse(l).message)).toEqual(['d', 'w']);
   });
 });
 

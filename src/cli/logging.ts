@@ -5,6 +5,7 @@ import { ConsoleLogger, LoggerService, LogLevel } from '@nestjs/common';
 import { fstatSync } from 'node:fs';
 import { inspect } from 'node:util';
 
+import { LOG_LEVELS, LogLevelName } from '../config/agent.config';
 import type { LogFormat } from './cli-args';
 
 /** The format when none was asked for: JSON unless a person is watching stdout. */
@@ -13,6 +14,14 @@ export function resolveLogFormat(asked: LogFormat | undefined, stdoutIsTTY: bool
 }
 
 export const DEFAULT_LOG_LEVELS: LogLevel[] = ['log', 'warn', 'error', 'fatal'];
+
+/** The conventional level names of log.level → Nest's ("info" is Nest's "log"). */
+const NEST_LEVEL: Record<LogLevelName, LogLevel> = { fatal: 'fatal', error: 'error', warn: 'warn', info: 'log', debug: 'debug', verbose: 'verbose' };
+
+/** The Nest levels that `level` enables: itself and every more severe one. */
+export function logLevelsFor(level: LogLevelName): LogLevel[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1).map((l) => NEST_LEVEL[l]);
+}
 
 /** Nest's level names → the conventional ones in the JSON (Nest's "log" is "info"). */
 const LEVEL_NAME: Record<LogLevel, string> = { log: 'info', warn: 'warn', error: 'error', fatal: 'fatal', debug: 'debug', verbose: 'verbose' };

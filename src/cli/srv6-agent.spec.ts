@@ -1,6 +1,6 @@
 // The CLI's exit codes and messages for everything that stops before the agent starts, and the
 // configuration `serve` derives from its options.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -37,6 +37,16 @@ describe('srv6-agent main()', () => {
     expect(await main(['submit', '--help'], b, {})).toBe(0);
     expect(a.stdout()).toMatch(/^Usage: srv6-agent submit FILE\|-/);
     expect(b.stdout()).toBe(a.stdout());
+  });
+
+  it('--version prints the version (and the commit when the build knew it); --json as JSON', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const a = io();
+    expect(await main(['--version'], a, {})).toBe(0);
+    expect(a.stdout()).toMatch(new RegExp(`^srv6-agent ${version.replace(/\./g, '\\.')}( \\(commit [0-9a-f]+(-dirty)?\\))?\n$`));
+    const b = io();
+    expect(await main(['-V', '-j'], b, {})).toBe(0);
+    expect(JSON.parse(b.stdout())).toMatchObject({ program: 'srv6-agent', version, node: process.version });
   });
 
   it('a usage error prints the reason and the command\'s help to stderr and exits 2', async () => {
@@ -136,6 +146,16 @@ describe('serve configuration', () => {
     expect(fieldGiven('state.dir', {}, bad)).toBe(false);
     expect(fieldGiven('state.dir', {}, join(dir, 'missing.json'))).toBe(false);
     expect(fieldGiven('state.dir', { SRV6_STATE_DIR: '' }, undefined)).toBe(true);
+  });
+
+  it('log level: info by default; the file < SRV6_LOG_LEVEL < --log-level', () => {
+    expect(serveConfig({ command: 'serve', sandbox: false }, {}).log.level).toBe('info');
+    const file = join(dir, 'log.json');
+    writeFileSync(file, JSON.stringify({ log: { level: 'warn' } }));
+    expect(serveConfig({ command: 'serve', sandbox: false, config: file }, {}).log.level).toBe('warn');
+    expect(serveConfig({ command: 'serve', sandbox: false, config: file }, { SRV6_LOG_LEVEL: 'debug' }).log.level).toBe('debug');
+    expect(serveConfig({ command: 'serve', sandbox: false, config: file, logLevel: 'error' }, { SRV6_LOG_LEVEL: 'debug' }).log.level).toBe('error');
+    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_LOG_LEVEL: 'loud' })).toThrow(/log\.level \(from SRV6_LOG_LEVEL\): must be one of fatal, error, warn, info, debug, verbose/);
   });
 
   it('explains the start failures a person can fix', () => {

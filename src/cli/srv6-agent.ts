@@ -17,9 +17,10 @@ import { StateMissingError } from '../dataplane/dataplane';
 import { StateCorruptError } from '../dataplane/state-store';
 import { prepareRedis } from '../redis/local-redis.service';
 import { CliError } from './agent-client';
+import { readBuildInfo, versionText } from './build-info';
 import { CliCommand, EXIT, helpText, LogFormat, parseCli, UsageError } from './cli-args';
 import { CliIo, jobs, processIo, remoteCapabilities, state, submit } from './commands';
-import { createLogger, resolveLogFormat } from './logging';
+import { createLogger, logLevelsFor, resolveLogFormat } from './logging';
 import { ensureSandbox, SANDBOX } from './sandbox-netns';
 import { SystemdNotifier } from './systemd-notify';
 
@@ -72,6 +73,7 @@ export function serveConfig(cmd: Extract<CliCommand, { command: 'serve' }>, env:
   if (cmd.listen !== undefined) overrides['server.listen'] = { value: cmd.listen, flag: '--listen' };
   if (cmd.stateDir !== undefined) overrides['state.dir'] = { value: cmd.stateDir, flag: '--state-dir' };
   if (cmd.wipeOrphans) overrides['state.orphans'] = { value: 'wipe', flag: '--wipe-orphans' };
+  if (cmd.logLevel !== undefined) overrides['log.level'] = { value: cmd.logLevel, flag: '--log-level' };
   return loadConfig({ env, file: cmd.config, overrides });
 }
 
@@ -85,6 +87,8 @@ export async function serve(cmd: Extract<CliCommand, { command: 'serve' }>, opts
   Logger.overrideLogger(logger);
   const log = new Logger('srv6-agent');
   const configured = serveConfig(cmd, env);
+  // Until here (a bad configuration included) the default levels apply.
+  logger.setLogLevels?.(logLevelsFor(configured.log.level));
   // Taken out of the environment before anything starts a child (see systemd-notify.ts).
   const notifier = opts.notifier ?? SystemdNotifier.fromEnv(env);
 
@@ -169,6 +173,9 @@ export async function main(argv: string[], io: CliIo = processIo(), env: NodeJS.
     switch (cmd.command) {
       case 'help':
         io.out(helpText(cmd.topic));
+        return EXIT.OK;
+      case 'version':
+        io.out(versionText('srv6-agent', readBuildInfo(), cmd.json));
         return EXIT.OK;
       case 'capabilities':
         if (cmd.remote) return await remoteCapabilities(cmd.remote, io);

@@ -142,11 +142,26 @@ export class DataplaneConfig {
   resyncSeconds!: number;
 }
 
+/** Log levels of `serve`, most severe first; each enables itself and those before it. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+export class LogConfig {
+  /** The least severe level logged ("info": info, warn, error and fatal). */
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  level!: LogLevelName;
+}
+
 export class AgentConfig {
   @IsDefined()
   @ValidateNested()
   @Type(() => AgentIdentityConfig)
   agent!: AgentIdentityConfig;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => LogConfig)
+  log!: LogConfig;
 
   @IsDefined()
   @ValidateNested()
@@ -199,6 +214,7 @@ export interface AgentConfigInput {
   kernel?: { netns?: string };
   state?: { dir?: string; orphans?: string };
   redis?: { url?: string; embedded?: boolean | string };
+  log?: { level?: string };
 }
 
 export const CONFIG_DEFAULTS = {
@@ -210,6 +226,7 @@ export const CONFIG_DEFAULTS = {
   kernel: { netns: '' },
   state: { dir: '/var/lib/srv6-agent', orphans: 'refuse' },
   redis: { url: 'redis://127.0.0.1:6379', embedded: false },
+  log: { level: 'info' },
 } as const;
 
 /** Environment variable of each field. */
@@ -225,5 +242,6 @@ export const CONFIG_ENV = {
   'state.orphans': 'SRV6_STATE_ORPHANS',
   'redis.url': 'SRV6_REDIS_URL',
   'redis.embedded': 'SRV6_REDIS_EMBEDDED',
+  'log.level': 'SRV6_LOG_LEVEL',
 } as const;
 export type ConfigField = keyof typeof CONFIG_ENV;

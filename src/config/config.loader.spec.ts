@@ -36,6 +36,14 @@ describe('loadConfig', () => {
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
   });
 
+  it('log.level: info by default, from the file, SRV6_LOG_LEVEL or a flag; a bad one is named with its source', () => {
+    expect(loadConfig().log.level).toBe('info');
+    expect(loadConfig({ env: { SRV6_LOG_LEVEL: 'debug' } }).log.level).toBe('debug');
+    expect(loadConfig({ env: { SRV6_LOG_LEVEL: 'debug' }, overrides: { 'log.level': { value: 'warn', flag: '--log-level' } } }).log.level).toBe('warn');
+    const f = file('log.json', JSON.stringify({ log: { level: 'chatty' } }));
+    expect(issues(() => loadConfig({ file: f }))).toEqual([{ field: 'log.level', source: `config file ${f}`, message: 'must be one of fatal, error, warn, info, debug, verbose' }]);
+  });
+
   it('layers file < environment < command line', () => {
     const f = file('layers.json', JSON.stringify({ server: { listen: '10.0.0.1:1' }, kernel: { netns: 'from-file' }, state: { dir: '/srv/state' } }));
     const c = loadConfig({

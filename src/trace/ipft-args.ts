@@ -14,12 +14,15 @@ export class UsageError extends Error {
 
 export interface IpftArgs {
   help: boolean;
+  /** -V/--version: print the version (JSON with -j) and exit. */
+  version?: true;
   list: boolean;
   /** Check every backend (load + attach a probe) and report; nothing is traced. */
   checkBackends: boolean;
   mark?: number;
   mask: number;
   regex?: string;
+  /** -j/--json is -o json (and makes -l and --version print JSON too). */
   output: 'aggregate' | 'json';
   backend?: Backend;
   type: TraceType;
@@ -40,6 +43,7 @@ export interface IpftArgs {
 
 export const USAGE = `Usage: ipft -m MARK [options]      trace packets whose skb->mark matches
        ipft -l [-b BACKEND] [-r REGEX]   list what can be traced here
+       ipft -V|--version [-j]
 
 Marks, filters:
   -m, --mark MARK        skb mark to trace (hex 0x... or decimal); set it with iptables/nft
@@ -58,6 +62,7 @@ Tracing:
       --max-probes N     refuse to trace when more than N probes would be attached
                          (default ${DEFAULT_MAX_PROBES}, at most ${MAX_PROBES_LIMIT}; function_graph: 2 per function)
   -o, --output FORMAT    aggregate (default: per packet, at the end) | json (a line per event, live)
+  -j, --json             JSON output: -o json; with -l the targets, with -V the version as JSON
       --duration SECONDS stop after this long (default: until Ctrl-C or SIGTERM)
       --limit N          stop after N events
       --ready-file PATH  create PATH once every probe is attached (for scripts)
@@ -67,6 +72,7 @@ Tracing:
   -l, --list             list the targets (and, with -v, why others are untraceable)
       --check-backends   try every backend here and say which work and why not (-o json: JSON)
   -v, --verbose          attach failures and backend details
+  -V, --version          the version and the commit it was built from
   -h, --help
 
 Output: "Attaching program (total N, succeeded N, failed N, filtered: N, untraceable: N)",
@@ -74,13 +80,15 @@ Output: "Attaching program (total N, succeeded N, failed N, filtered: N, untrace
 Exit status: 0 success, 1 runtime error, 2 usage error.
 `;
 
-const OPTIONS = {
+/** Every option: what parseIpftArgs parses and what shell completion offers. */
+export const IPFT_OPTIONS = {
   mark: { type: 'string', short: 'm' },
   mask: { type: 'string' },
   regex: { type: 'string', short: 'r' },
   list: { type: 'boolean', short: 'l' },
   'check-backends': { type: 'boolean' },
   output: { type: 'string', short: 'o' },
+  json: { type: 'boolean', short: 'j' },
   backend: { type: 'string', short: 'b' },
   tracer: { type: 'string', short: 't' },
   'max-probes': { type: 'string' },
@@ -93,8 +101,17 @@ const OPTIONS = {
   'max-events': { type: 'string' },
   'split-gap-ms': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
+  version: { type: 'boolean', short: 'V' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** What an option's value is, for shell completion: a fixed list or a file. */
+export const IPFT_OPTION_VALUES: Partial<Record<keyof typeof IPFT_OPTIONS, readonly string[] | 'file'>> = {
+  backend: [...BACKENDS, 'auto', 'ftrace'],
+  tracer: ['function', 'function_graph'],
+  output: ['aggregate', 'json'],
+  'ready-file': 'file',
+};
 
 /** A 32-bit unsigned number: hex (0x…) or decimal. */
 export function parseU32(s: string, what: string): number {
@@ -125,7 +142,7 @@ export function parseSize(s: string, what: string): number {
 export function parseIpftArgs(argv: string[]): IpftArgs {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values } = parseArgs({ args: argv, options: IPFT_OPTIONS, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -141,6 +158,14 @@ export function parseIpftArgs(argv: string[]): IpftArgs {
     verbose: values.verbose === true,
   };
   if (args.help) return args;
+  const out = str('output');
+  if (values.json && out !== undefined && out !== 'json') throw new UsageError(`--json contradicts --output ${out}`);
+  if (values.json) args.output = 'json';
+  if (values.version) {
+    args.version = true;
+    if (out === 'json') args.output = 'json';
+    return args;
+  }
   if (str('mark') !== undefined) args.mark = parseU32(str('mark')!, '--mark');
   if (str('mask') !== undefined) args.mask = parseU32(str('mask')!, '--mask');
   if (!args.list && !args.checkBackends && args.mark === undefined) throw new UsageError('-m/--mark is required (or -l to list targets)');
@@ -149,7 +174,6 @@ export function parseIpftArgs(argv: string[]): IpftArgs {
     if (problem) throw new UsageError(`--regex: ${problem}`);
     args.regex = str('regex');
   }
-  const out = str('output');
   if (out !== undefined) {
     if (out !== 'aggregate' && out !== 'json') throw new UsageError(`--output: aggregate or json, got ${JSON.stringify(out)}`);
     args.output = out;
