@@ -3,7 +3,7 @@
 //
 // 1. ns/packet through BPF_PROG_TEST_RUN per behaviour (per program, the fastest of SAMPLES runs
 //    of repeat REPEAT, the programs' samples interleaved, each program warmed up first), in the
-//    fixture namespace (src/xdp/testing/fib-netns.ts: real routes and neighbours for the fib
+//    fixture namespace (src/testing/topology/fib-netns.ts: real routes and neighbours for the fib
 //    lookups). A repeated test run reuses one buffer, which the first redirect strips, so this
 //    runs the benchmark build (bpf/xdp/srv6_decap_bench.bpf.c: restore the frame, then the real
 //    program's code) and subtracts the time of restoring alone: the mean of restoring a stripped
@@ -43,9 +43,9 @@ import { MapUpdate, XdpAction, xdpMd } from '../src/bpf/libbpf';
 import { packageRoot } from '../src/native/addon';
 import { TestNetns } from '../src/testing/netns';
 import { u32Key } from '../src/xdp/layout';
-import { srv6Frame, udp4Packet, udp6Packet } from '../src/xdp/packets';
-import { createFibNetns, DEV, ENTRIES, MAC, OUTER_SRC, SID } from '../src/xdp/testing/fib-netns';
-import { VmNic } from '../src/xdp/testing/traffic';
+import { srv6Frame, udp4Packet, udp6Packet } from '../src/testing/packet-builder';
+import { createFibNetns, DEV, ENTRIES, MAC, OUTER_SRC, SID } from '../src/testing/topology/fib-netns';
+import { VmNic } from '../src/testing/traffic/vm-nic';
 import { ensureBpffs, XdpOffload, XdpSidEntry } from '../src/xdp/xdp-offload';
 import type { BenchResult } from './run';
 

@@ -13,6 +13,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StateModule } from './state/state.module';
 import { TraceModule } from './trace/trace.module';
+import { XdpModule } from './xdp/xdp.module';
 
 export interface AppOptions {
   /** Start a child redis-server when none answers at a loopback redis.url (`serve` does). */
@@ -31,6 +32,7 @@ export class AppModule {
         KernelModule,
         CapabilitiesModule,
         MetricsModule,
+        XdpModule,
         DataplaneModule,
         JobsModule,
         StateModule,

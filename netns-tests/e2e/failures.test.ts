@@ -25,12 +25,12 @@ import { createInterface } from 'node:readline';
 import { JobValidationError } from '../../src/jobs/job-validation';
 import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
-import { trackPid, untrackPid } from '../topology/cleanup-registry';
-import { DataCenter } from '../topology/data-center';
-import { ownedKernelState, ownedRoutes } from '../topology/kernel-observer';
-import { agentTenant, decapPlan, Mode, Orchestrator, vmNic } from '../topology/orchestrator';
-import { Stream } from '../topology/traffic';
-import { VmSpec } from '../topology/vm';
+import { trackPid, untrackPid } from '../../src/testing/data-center/cleanup-registry';
+import { DataCenter } from '../../src/testing/data-center/data-center';
+import { ownedKernelState, ownedRoutes } from '../../src/testing/data-center/kernel-observer';
+import { agentTenant, decapPlan, Mode, Orchestrator, vmNic } from '../../src/testing/data-center/orchestrator';
+import { Stream } from '../../src/testing/data-center/exchanges';
+import { VmSpec } from '../../src/testing/data-center/vm';
 
 jest.setTimeout(scaled(180_000));
 

@@ -25,11 +25,11 @@
 //   In the lab VM: 4 HVs, 20 tenants, 16 VMs per tenant (320), p4 instead of p8 (see LAB below).
 import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
-import { DataCenter } from '../topology/data-center';
-import { ownedKernelState, ownedRoutes } from '../topology/kernel-observer';
-import { agentTenant, AgentTenant, decapPlan, Mode, Orchestrator, virtualTap } from '../topology/orchestrator';
-import { Stream, waitReachable } from '../topology/traffic';
-import { VmSpec } from '../topology/vm';
+import { DataCenter } from '../../src/testing/data-center/data-center';
+import { ownedKernelState, ownedRoutes } from '../../src/testing/data-center/kernel-observer';
+import { agentTenant, AgentTenant, decapPlan, Mode, Orchestrator, virtualTap } from '../../src/testing/data-center/orchestrator';
+import { Stream, waitReachable } from '../../src/testing/data-center/exchanges';
+import { VmSpec } from '../../src/testing/data-center/vm';
 
 jest.setTimeout(scaled(300_000));
 

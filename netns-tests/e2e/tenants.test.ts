@@ -33,12 +33,12 @@
 //   | host          | table | End.DT46 + xdpOffload: IPv4 + IPv6 by XDP  | End.DT6 (kernel): IPv6 only |
 import { itWith, kernelHas, SRV6 } from '../../src/testing/kernel-features';
 import { scaled } from '../../src/testing/time-scale';
-import { tcMark, TEST_MARK } from '../../src/trace/testing/traffic';
-import { DataCenter } from '../topology/data-center';
-import { icmpInEchos, ownedKernelState, ownedMentioning, ownedNexthops, ownedRoutes, ownedRules } from '../topology/kernel-observer';
-import { agentTenant, AgentTenant, DecapPlan, decapPlan, Mode, Orchestrator, planFamilies, vmNic } from '../topology/orchestrator';
-import { exchange, PROTOCOLS, waitReachable } from '../topology/traffic';
-import { Family, tapName, Vm, VmSpec } from '../topology/vm';
+import { tcMark, TEST_MARK } from '../../src/testing/traffic/tc-mark';
+import { DataCenter } from '../../src/testing/data-center/data-center';
+import { icmpInEchos, ownedKernelState, ownedMentioning, ownedNexthops, ownedRoutes, ownedRules } from '../../src/testing/data-center/kernel-observer';
+import { agentTenant, AgentTenant, DecapPlan, decapPlan, Mode, Orchestrator, planFamilies, vmNic } from '../../src/testing/data-center/orchestrator';
+import { exchange, PROTOCOLS, waitReachable } from '../../src/testing/data-center/exchanges';
+import { Family, tapName, Vm, VmSpec } from '../../src/testing/data-center/vm';
 
 jest.setTimeout(scaled(120_000));
 

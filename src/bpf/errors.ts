@@ -1,8 +1,12 @@
 // Domain error for everything that goes through libbpf or the bpf(2) syscall.
 // The addon throws plain Errors carrying {errno, code, op?, log?}; the wrapper turns them into this.
+import { DomainError, Retry } from '../common/domain-error';
+import { errnoName, TRANSIENT_ERRNO } from '../common/errno';
 
-export class BpfError extends Error {
+export class BpfError extends DomainError {
   override readonly name = 'BpfError';
+  readonly status = 502;
+  readonly error = 'BpfError';
 
   constructor(
     message: string,
@@ -17,6 +21,16 @@ export class BpfError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+
+  /** Busy or short of memory (a map update under pressure): the same call may pass later. */
+  get retry(): Retry {
+    return TRANSIENT_ERRNO.has(this.code) ? 'transient' : 'permanent';
+  }
+
+  /** The log stays out: the message already carries it. */
+  override details() {
+    return { errno: this.errno, code: this.code, op: this.op };
   }
 
   /** True if `err` is a BpfError, optionally with the given code (`isBpfError(e, 'ENOENT')`). */
@@ -41,12 +55,13 @@ function isNativeError(err: unknown): err is NativeErrorShape {
 }
 
 /**
- * Maps an addon error carrying an errno to a BpfError; anything else (a TypeError for a wrong
+ * Maps an addon error carrying an errno to a BpfError (glibc has no name for the kernel's own
+ * errnos, e.g. 524 ENOTSUPP: errnoName has); anything else (a TypeError for a wrong
  * argument type, a bug) is returned unchanged so it is not disguised as a kernel failure.
  */
 export function toBpfError(err: unknown, op: string): unknown {
   if (err instanceof BpfError || !isNativeError(err)) return err;
-  return new BpfError(err.message, err.op ?? op, err.errno, err.code ?? `E${err.errno}`, err.log, {
+  return new BpfError(err.message, err.op ?? op, err.errno, err.code ?? errnoName(err.errno), err.log, {
     cause: err,
   });
 }

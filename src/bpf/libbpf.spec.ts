@@ -32,6 +32,11 @@ describe('toBpfError', () => {
     expect(e).toMatchObject({ op: 'bpfX', code: 'ENOENT' });
   });
 
+  it("names an errno glibc has no name for from the one errno table (524: the kernel's ENOTSUPP)", () => {
+    const e = toBpfError(Object.assign(new Error('bpf_link_create: Unknown error 524'), { errno: 524 }), 'bpf_link_create');
+    expect(e).toMatchObject({ errno: 524, code: 'ENOTSUPP' });
+  });
+
   it('leaves errors without errno alone (argument type errors are bugs, not kernel failures)', () => {
     const t = new TypeError('expected a Buffer');
     expect(toBpfError(t, 'op')).toBe(t);

@@ -1,9 +1,14 @@
-// Domain errors of the agent itself (the netlink and bpf layers have their own in src/netlink/errors.ts
-// and src/bpf/errors.ts). Services throw these; DomainExceptionFilter maps them to HTTP, the job
-// processor (later) to retry/fail. Never throw HTTP exceptions from domain code.
+// Domain errors of the agent that belong to no one layer (the netlink, bpf, dataplane, jobs and
+// trace layers declare their own next to their code). Services throw these; DomainExceptionFilter
+// answers them over HTTP, a job's failure carries them (jobs/job-failure.ts). Never throw HTTP
+// exceptions from domain code.
+import { DomainError } from './domain-error';
 
 /** A job or request needs kernel features this host lacks (see GET /v1/capabilities). */
-export class CapabilityMissingError extends Error {
+export class CapabilityMissingError extends DomainError {
+  readonly retry = 'permanent';
+  readonly status = 501;
+  readonly error = 'CapabilityMissing';
   /** Every missing feature, in report order; `feature` is the first. */
   readonly features: string[];
   constructor(
@@ -23,5 +28,9 @@ export class CapabilityMissingError extends Error {
 
   get feature(): string {
     return this.features[0];
+  }
+
+  override details() {
+    return { feature: this.feature, features: this.features, alternative: this.alternative, reason: this.reason };
   }
 }

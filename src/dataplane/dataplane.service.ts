@@ -1,31 +1,18 @@
 // The dataplane inside the application: opened on the managed netns's rtnetlink socket, in the mode
 // the capability probe decided, started (startup reconcile + drift repair) when the app starts,
 // and stopped — never torn down — when it stops: tenant traffic must survive an agent restart.
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { CapabilitiesService } from '../capabilities/capabilities.service';
 import { AgentConfig } from '../config/agent.config';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
-import { XdpSync } from '../xdp/xdp-sync';
-import { BPFFS, ensureBpffs, onBpffs } from '../bpf/bpffs';
-
-/** Pinned XDP links live in bpffs; most distributions mount it, some (minimal VMs) do not. */
-function mountBpffs(logger: Logger): void {
-  if (onBpffs(BPFFS)) return;
-  try {
-    ensureBpffs(BPFFS);
-    logger.log(`mounted bpffs at ${BPFFS}`);
-  } catch (e) {
-    logger.warn(`bpffs is not mounted and mounting it failed: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
+import { Offload, OFFLOAD } from './offload';
 
 @Injectable()
 export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Dataplane');
   private dp?: Dataplane;
-  private xdp?: XdpSync;
   private started!: (dp: Dataplane) => void;
   private failed!: (e: unknown) => void;
   /** Settles once the startup reconcile is done: the queue may hand out jobs before that. */
@@ -38,6 +25,8 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
     private readonly config: AgentConfig,
     private readonly kernel: RtnetlinkRepository,
     private readonly capabilities: CapabilitiesService,
+    /** The XDP offload (src/xdp/xdp.module.ts); none: no tenant is offloaded. */
+    @Optional() @Inject(OFFLOAD) private readonly offload?: Offload,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -51,14 +40,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async start(): Promise<Dataplane> {
-    mountBpffs(this.logger);
     const mode = this.capabilities.get().mode;
-    // Loads nothing until a tenant asks for the offload; reuses the pinned links of a previous run.
-    this.xdp = new XdpSync({
-      nl: this.kernel.rtnetlink,
-      netns: this.kernel.netns,
-      log: (level, msg, detail) => this.logger[level](`${msg}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
-    });
     this.dp = new Dataplane({
       nl: this.kernel.rtnetlink,
       store: new DesiredStateStore(this.config.state.dir),
@@ -66,7 +48,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       netns: this.kernel.netns,
       resyncIntervalMs: this.config.dataplane.resyncSeconds * 1000,
       log: (msg, detail) => this.logger.log(`${msg} ${JSON.stringify(detail ?? {})}`),
-      xdp: this.xdp,
+      offload: this.offload,
       features: this.capabilities.get().features,
       orphans: this.config.state.orphans,
     });
@@ -78,7 +60,7 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.dp?.stop(); // the kernel objects stay: they carry tenant traffic
-    this.xdp?.close(); // so do the pinned XDP links
+    this.offload?.close(); // so do the pinned XDP links
   }
 
   get dataplane(): Dataplane {

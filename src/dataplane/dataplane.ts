@@ -1,21 +1,23 @@
 // The dataplane as one object: desired state on disk, jobs as state transitions, the reconciler,
 // drift repair. Jobs run one at a time in submission order. The desired state is written ahead
 // of the kernel changes, so a crash mid-apply is finished by the reconcile at the next start.
-import { InvalidArgumentError, KernelError, NetlinkSocketError, TRANSIENT_ERRNO } from '../netlink/errors';
+import { retryOf } from '../common/domain-error';
+import { InvalidArgumentError } from '../netlink/errors';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import { DesiredState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Ownership, ruleKey } from './kernel-objects';
 import type { OpFailure } from './applier';
-import { MissingInterfaceError } from './planner';
+import { allTransient, MissingInterfaceError, StateMissingError } from './errors';
+export { StateMissingError };
 import { DriftWatcher } from './drift-watcher';
+import { mergeBookkeeping, withBookkeeping } from './bookkeeping';
 import { Planned, ReconcileResult, Reconciler, SharedReads } from './reconciler';
 import { DesiredStateStore } from './state-store';
 import { changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
-import type { XdpSync } from '../xdp/xdp-sync';
-import { requireXdpOffloadCapabilities } from '../xdp/xdp-requirements';
 import { FeatureReport, requireTenantFeatures } from './kernel-requirements';
-import { FIB_TBID_FEATURE } from '../xdp/xdp-requirements';
+import type { Offload } from './offload';
+import { FIB_TBID_FEATURE, requireXdpOffloadCapabilities } from './offload-requirements';
 
 export interface DataplaneOptions {
   nl: Rtnetlink;
@@ -30,8 +32,8 @@ export interface DataplaneOptions {
   /** Longest reuse of the node-wide reads of tenant plans between jobs (default 1 s; see CachedRead). */
   readCacheMaxAgeMs?: number;
   log?: (msg: string, detail?: object) => void;
-  /** The XDP offload of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
-  xdp?: XdpSync;
+  /** The offload (XDP) of tenants with xdpOffload (the caller closes it after stop()); none: not offloaded. */
+  offload?: Offload;
   /**
    * What start() does when the store found no state at all but the kernel holds objects of the
    * agent's protocol (its state directory lost, or another agent's objects): 'refuse' (default)
@@ -58,7 +60,7 @@ export interface RollBack {
   failed: OpFailure[];
 }
 
-export type JobResult = Omit<ReconcileResult, 'state'> & {
+export type JobResult = Omit<ReconcileResult, 'state' | 'bookkeeping'> & {
   /** The kernel refused part of the job (`failed`): it was undone, back to the previous version. */
   rolledBack?: RollBack;
   version: number;
@@ -82,7 +84,7 @@ export class Dataplane {
   constructor(private readonly opts: DataplaneOptions) {
     const counters = opts.features?.['seg6local.counters'];
     this.own = { ...(opts.ownership ?? DEFAULT_OWNERSHIP), ...(counters ? { counters: counters.supported === true } : {}) };
-    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.xdp, opts.readCacheMaxAgeMs);
+    this.reconciler = new Reconciler(opts.nl, opts.mode, this.own, opts.offload, opts.readCacheMaxAgeMs);
     this.desired = opts.store.load();
   }
 
@@ -92,10 +94,6 @@ export class Dataplane {
 
   get state(): DesiredState {
     return this.desired;
-  }
-
-  get xdp(): XdpSync | undefined {
-    return this.opts.xdp;
   }
 
   /** Tenant interfaces that do not exist (a VM's tap gone): that interface is degraded, nothing else. */
@@ -189,8 +187,7 @@ export class Dataplane {
   private configuredInterfaces(): Set<string> {
     const names = new Set(Object.keys(this.desired.originalMtu));
     for (const t of Object.values(this.desired.tenants)) for (const i of t.interfaces) names.add(i.name);
-    // An underlay re-created under an attached XDP program loses it: watch the underlay then too.
-    if (Object.values(this.desired.tenants).some((t) => t.xdpOffload)) for (const u of this.desired.node?.underlay ?? []) names.add(u);
+    for (const n of this.opts.offload?.watchedInterfaces(this.desired) ?? []) names.add(n);
     return names;
   }
 
@@ -206,7 +203,7 @@ export class Dataplane {
    * Queues a job. Jobs run one at a time in call order; validation errors reject before anything
    * is written or applied. A job about one tenant reconciles that tenant only; others (node,
    * resync) reconcile everything. Tenant jobs that queued up behind a running one are taken as a
-   * group (see runGroup).
+   * group (see execute).
    */
   private job(transition: (s: DesiredState) => DesiredState, tenant?: string, check?: () => Promise<void>): Promise<JobResult> {
     return new Promise<JobResult>((resolve, reject) => {
@@ -219,11 +216,7 @@ export class Dataplane {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.pending.length) {
-        const group = this.takeGroup();
-        if (group.length === 1 && group[0].length === 1) await this.runOne(group[0][0]);
-        else await this.runGroup(group);
-      }
+      while (this.pending.length) await this.execute(this.takeGroup());
     } finally {
       this.pumping = false;
     }
@@ -231,7 +224,8 @@ export class Dataplane {
 
   /**
    * The next job, plus the tenant jobs right behind it: a run of jobs about one tenant is one
-   * member (coalesced), and members continue while each is about another tenant.
+   * member (coalesced), and members continue while each is about another tenant. A job that is
+   * not scoped to a tenant (node, resync, or any job before the first reconcile) goes alone.
    */
   private takeGroup(): PendingJob[][] {
     const scoped = (j: PendingJob) => j.tenant !== undefined && this.stats.reconciles > 0 && !!this.desired.node;
@@ -254,118 +248,59 @@ export class Dataplane {
   }
 
   /**
-   * One job; an error thrown on the way that may pass (the netlink socket, a busy kernel) is
-   * retried right here, after the attempt was undone, before any later job runs: retried from
-   * the back of the queue, an older job about a tenant could overwrite a newer one.
+   * Runs a group of members (a single job is a group of one): each member's transitions applied
+   * on top of the member before it (their objects do not overlap, so none needs the kernel changes
+   * of another to be planned), every member planned and prepared, the result written ahead in ONE
+   * save, then applied member by member with a result each. Consecutive jobs about one tenant are
+   * one member: the kernel goes to the last of their states in one plan, every job of it gets the
+   * member's result, marked `coalesced`. A job whose transition fails is rejected alone and leaves
+   * no trace; a coalesced member whose plan fails runs again job by job; a member touching an
+   * interface an earlier one touches goes back to the queue. A member the kernel refuses part of
+   * is undone (its tenant, or everything for a node job, back as before: ADR 0014); one that
+   * throws an error that may pass is undone and retried before any later job (failedOnTheWay).
    */
-  private async runOne(j: PendingJob): Promise<void> {
-    const policy = this.opts.retry ?? DEFAULT_RETRY;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        j.resolve(await this.attempt(j));
-        return;
-      } catch (e) {
-        if (!isTransientError(e) || attempt >= policy.attempts) {
-          j.reject(e);
-          return;
-        }
-        this.opts.log?.('job failed on a transient error: retrying it in place', { attempt, tenant: j.tenant, error: (e as Error).message });
-        await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
-      }
-    }
-  }
-
-  private async attempt(j: PendingJob): Promise<JobResult> {
-    const prev = this.desired;
-    let scope: string | undefined;
-    try {
-      await j.check?.();
-      const next = unlessSame(prev, j.transition(prev), j.tenant);
-      const commit = (s: DesiredState) => this.commit(s);
-      // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
-      const scoped = !!j.tenant && this.stats.reconciles > 0 && !!next.node;
-      scope = scoped ? j.tenant : undefined;
-      const again = () => (scoped ? this.reconciler.reconcileTenant(prev, this.desired, j.tenant!, commit) : this.reconciler.reconcile(this.desired, commit));
-      const r = await this.retried(scoped ? await this.reconciler.reconcileTenant(prev, next, j.tenant!, commit) : await this.reconciler.reconcile(next, commit), again);
-      this.stats.reconciles++;
-      const rolledBack = r.failed.length && next !== prev ? await this.rollBack(withContentOf(r.state, prev), r.state, scope) : undefined;
-      this.noteMissing(r.missing, scoped ? interfacesOf(j.tenant!, prev, next) : undefined);
-      if (!rolledBack) await this.commit(r.state); // bookkeeping of the apply: VRFs owned, MTUs restored
-      const { state: _s, ...result } = r;
-      return { ...result, version: this.desired.version, ...(rolledBack ? { rolledBack } : {}) };
-    } catch (e) {
-      // Thrown after the state was written ahead (a socket failure mid-apply): undone the same way.
-      if (this.desired !== prev && this.desired.version !== prev.version) await this.rollBack(withContentOf(this.desired, prev), this.desired, scope).catch(() => undefined);
-      throw e;
-    }
-  }
-
-  /**
-   * A job the kernel refused part of is undone: `back`, the state before it (version included,
-   * with the bookkeeping of the failed apply: VRFs it created, MTUs and sysctls it saved, so that
-   * what it made is deleted and what it changed restored), is written ahead and reconciled in the
-   * job's scope (`tenant`, or everything). Returns what the undo did.
-   */
-  private async rollBack(back: DesiredState, attempted: DesiredState, tenant?: string): Promise<RollBack> {
-    await this.commit(back);
-    const commit = (s: DesiredState) => this.commit(s);
-    const again = () => (tenant ? this.reconciler.reconcileTenant(attempted, this.desired, tenant, commit) : this.reconciler.reconcile(this.desired, commit));
-    const undo = await this.retried(tenant ? await this.reconciler.reconcileTenant(attempted, back, tenant, commit) : await this.reconciler.reconcile(back, commit), again);
-    await this.commit(undo.state);
-    this.opts.log?.('job undone after a kernel refusal', { version: back.version, tenant, operations: undo.operations, failed: undo.failed.length });
-    return { operations: undo.operations, failed: undo.failed };
-  }
-
-  /**
-   * Jobs about distinct tenants, each planned on top of the one before (their objects do not
-   * overlap, so none of them needs the kernel changes of another to be planned), written ahead in
-   * ONE save, then applied one after another with a result each. Consecutive jobs about the same
-   * tenant are one member: their transitions are applied in order to the desired state and the
-   * kernel goes to the last one in one plan (the intermediate states are never installed, every
-   * job of the member gets the member's result, marked `coalesced`). A job whose transition
-   * fails is rejected alone and leaves no trace in the state the others build on; a member whose
-   * plan fails runs again job by job; a member touching an interface an earlier member touches
-   * goes back to the queue. Under load this turns N flushes and N plans into one.
-   */
-  private async runGroup(group: PendingJob[][]): Promise<void> {
-    const ready: { jobs: { j: PendingJob; version: number; changed: boolean }[]; tenant: string; planned: Planned; prev: DesiredState }[] = [];
+  private async execute(group: PendingJob[][]): Promise<void> {
+    const ready: Member[] = [];
     let cur = this.desired;
     const interfaces = new Set<string>();
     const nodeRules = new Set<string>();
     const shared: SharedReads = {};
-    for (const [i, member] of group.entries()) {
+    for (const [i, jobsOfMember] of group.entries()) {
       // With no tenant left, node-wide objects go (the moved local rule, the table-mode
       // rp_filter): a member planned now would see them still there. It waits for the next round.
       if (ready.length && !Object.keys(cur.tenants).length) {
         this.pending.unshift(...group.slice(i).flat());
         break;
       }
-      const tenant = member[0].tenant!;
+      const tenant = jobsOfMember[0].tenant;
       let next = cur;
-      const jobs: { j: PendingJob; version: number; changed: boolean }[] = [];
-      for (const j of member) {
+      const jobs: Member['jobs'] = [];
+      for (const j of jobsOfMember) {
         try {
+          await j.check?.();
           const before = next;
           next = unlessSame(next, j.transition(next), tenant);
           jobs.push({ j, version: next.version, changed: next !== before });
         } catch (e) {
-          j.reject(e);
+          await this.failed([j], e);
         }
       }
       if (!jobs.length) continue;
+      // The first job after start (or with no node yet) gets a full reconcile: it learns foreign ids.
+      const scoped = tenant !== undefined && this.stats.reconciles > 0 && !!next.node;
       // An interface handed from one tenant to another: the second plan would read it before
       // the first apply releases it. Such a job waits for the next round.
-      const names = interfacesOf(tenant, cur, next);
+      const names = scoped ? interfacesOf(tenant, cur, next) : [];
       if (names.some((n) => interfaces.has(n))) {
         this.pending.unshift(...jobs.map((x) => x.j), ...group.slice(i + 1).flat());
         break;
       }
       let planned: Planned;
       try {
-        planned = this.reconciler.prepare(await this.reconciler.planTenant(cur, next, tenant, shared));
+        planned = this.reconciler.prepare(scoped ? await this.reconciler.planTenant(cur, next, tenant, shared) : await this.reconciler.plan(next));
       } catch (e) {
         if (jobs.length === 1) {
-          jobs[0].j.reject(e);
+          await this.failed([jobs[0].j], e);
           continue;
         }
         // Which job made the plan fail is not known: each runs again on its own, in order.
@@ -378,53 +313,94 @@ export class Dataplane {
       // missing; only the first one makes them, or the second gets EEXIST/ENOENT.
       planned.ops = planned.ops.filter((op) => op.kind !== 'rule' || !nodeRules.has(`${op.action}|${ruleKey(op.rule)}`) || !isNodeRule(op.rule, this.own));
       for (const op of planned.ops) if (op.kind === 'rule' && isNodeRule(op.rule, this.own)) nodeRules.add(`${op.action}|${ruleKey(op.rule)}`);
-      ready.push({ jobs, tenant, planned, prev: cur });
+      ready.push({ jobs, scope: scoped ? tenant : undefined, planned, prev: cur });
       cur = planned.state;
     }
+    if (!ready.length) return;
     try {
-      await this.commit(cur);
+      await this.commit(cur); // the write-ahead of every member
     } catch (e) {
-      for (const { jobs } of ready) for (const { j } of jobs) j.reject(e);
+      for (const m of ready) await this.failed(m.jobs.map((x) => x.j), e);
       return;
     }
     const done: { j: PendingJob; result: JobResult }[] = [];
     let live = cur;
-    for (const { jobs, tenant, planned, prev } of ready) {
+    for (const [i, m] of ready.entries()) {
+      const { jobs, scope, planned, prev } = m;
+      const changed = jobs.some((x) => x.changed);
+      // Undone: the member's tenant (everything, for a job of no tenant) back as before it; the
+      // version too unless a later member of the group changed the state after it.
+      const undo = () => this.rollBack(undoneState(live, prev, scope, !ready.slice(i + 1).some((n) => n.jobs.some((x) => x.changed))), live, scope);
       try {
-        const first = await this.reconciler.apply(planned, 'tenant');
-        const { state: after, ...result } = await this.retried(first, () => this.reconciler.reconcileTenant(prev, cur, tenant));
+        const again = () => (scope ? this.reconciler.reconcileTenant(prev, this.desired, scope, (s) => this.commit(s)) : this.reconciler.reconcile(this.desired, (s) => this.commit(s)));
+        const r = await this.retried(await this.reconciler.apply(planned, scope ? 'tenant' : 'full'), again);
+        const { state: _s, bookkeeping, ...result } = r;
         this.stats.reconciles++;
-        this.noteMissing(result.missing, interfacesOf(tenant, prev, planned.state));
-        live = carryBookkeeping(live, planned.state, after);
-        if (result.failed.length && jobs.some((x) => x.changed)) {
-          // Undone: this tenant back to what it was before the member; the others' changes stay.
-          const rolledBack = await this.rollBack(withTenantOf(live, prev, tenant), live, tenant);
+        this.noteMissing(result.missing, scope ? interfacesOf(scope, prev, planned.state) : undefined);
+        live = withBookkeeping(live, bookkeeping);
+        if (result.failed.length && changed) {
+          const rolledBack = await undo();
           live = this.desired;
           for (const { j } of jobs) done.push({ j, result: { ...result, version: live.version, rolledBack } });
           continue;
         }
-        for (const { j, version, changed } of jobs) {
+        for (const { j, version, changed: own } of jobs) {
           // A job that asked for nothing new (e.g. a re-run) changed nothing, whatever its neighbours did.
-          const own = jobs.length === 1 || changed ? result : { ...result, created: {}, updated: {}, deleted: {}, operations: 0 };
-          done.push({ j, result: { ...own, version, ...(jobs.length > 1 ? { coalesced: jobs.length } : {}) } });
+          const mine = jobs.length === 1 || own ? result : { ...result, created: {}, updated: {}, deleted: {}, operations: 0 };
+          done.push({ j, result: { ...mine, version, ...(jobs.length > 1 ? { coalesced: jobs.length } : {}) } });
         }
       } catch (e) {
-        // Undone like a refusal; if it may pass, its jobs run again alone, next (no later job about that tenant has run).
-        await this.rollBack(withTenantOf(live, prev, tenant), live, tenant).catch(() => undefined);
+        // Thrown after the state was written ahead (a socket failure mid-apply): undone the same way.
+        if (changed) await undo().catch(() => undefined);
         live = this.desired;
-        if (isTransientError(e)) {
-          for (const { j } of jobs) j.alone = true;
-          this.pending.unshift(...jobs.map((x) => x.j));
-        } else for (const { j } of jobs) j.reject(e);
+        await this.failed(jobs.map((x) => x.j), e);
       }
     }
     try {
-      await this.commit(live);
+      await this.commit(live); // the bookkeeping of the applies: VRFs owned, MTUs and sysctls restored
     } catch (e) {
       for (const { j } of done) j.reject(e);
       return;
     }
     for (const { j, result } of done) j.resolve(result);
+  }
+
+  /**
+   * Jobs that failed with `e` before or while being applied (undone already): an error that may
+   * pass (the netlink socket, a busy kernel) sends them back to the front of the queue, alone,
+   * after a backoff, up to the retry policy's attempts: retried from the back of the queue, an
+   * older job about a tenant could overwrite a newer one. Anything else rejects them.
+   */
+  private async failed(jobs: PendingJob[], e: unknown): Promise<void> {
+    const policy = this.opts.retry ?? DEFAULT_RETRY;
+    const attempt = Math.max(...jobs.map((j) => j.attempt ?? 1));
+    if (retryOf(e) !== 'transient' || attempt >= policy.attempts) {
+      for (const j of jobs) j.reject(e);
+      return;
+    }
+    this.opts.log?.('job failed on a transient error: retrying it in place', { attempt, tenant: jobs[0].tenant, error: (e as Error).message });
+    await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
+    for (const j of jobs) {
+      j.alone = true;
+      j.attempt = attempt + 1;
+    }
+    this.pending.unshift(...jobs);
+  }
+
+  /**
+   * Undoes a job the kernel refused part of: `back`, the state before it (with the bookkeeping of
+   * the failed apply: VRFs it created, MTUs and sysctls it saved, so that what it made is deleted
+   * and what it changed restored), is written ahead and reconciled in the job's scope (`tenant`,
+   * or everything). Returns what the undo did.
+   */
+  private async rollBack(back: DesiredState, attempted: DesiredState, tenant?: string): Promise<RollBack> {
+    await this.commit(back);
+    const commit = (s: DesiredState) => this.commit(s);
+    const again = () => (tenant ? this.reconciler.reconcileTenant(attempted, this.desired, tenant, commit) : this.reconciler.reconcile(this.desired, commit));
+    const undo = await this.retried(tenant ? await this.reconciler.reconcileTenant(attempted, back, tenant, commit) : await this.reconciler.reconcile(back, commit), again);
+    await this.commit(undo.state);
+    this.opts.log?.('job undone after a kernel refusal', { version: back.version, tenant, operations: undo.operations, failed: undo.failed.length });
+    return { operations: undo.operations, failed: undo.failed };
   }
 
   /**
@@ -437,7 +413,7 @@ export class Dataplane {
       this.opts.log?.('kernel busy, retrying in order', { attempt, failed: r.failed.length, first: r.failed[0].what });
       await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
       const next = await again();
-      r = { ...next, created: sum(r.created, next.created), updated: sum(r.updated, next.updated), deleted: sum(r.deleted, next.deleted), operations: r.operations + next.operations, durationMs: r.durationMs + next.durationMs };
+      r = { ...next, bookkeeping: mergeBookkeeping(r.bookkeeping, next.bookkeeping), created: sum(r.created, next.created), updated: sum(r.updated, next.updated), deleted: sum(r.deleted, next.deleted), operations: r.operations + next.operations, durationMs: r.durationMs + next.durationMs };
     }
     return r;
   }
@@ -452,13 +428,9 @@ export class Dataplane {
 
 const MAX_GROUP = 64;
 
-/** A thrown error that another try may not meet: the netlink socket, or a busy kernel. */
-function isTransientError(e: unknown): boolean {
-  return e instanceof NetlinkSocketError || (e instanceof KernelError && TRANSIENT_ERRNO.has(e.code));
-}
 
 const DEFAULT_RETRY: NonNullable<DataplaneOptions['retry']> = {
-  isTransient: (failed) => failed.every((f) => f.code !== undefined && TRANSIENT_ERRNO.has(f.code)),
+  isTransient: allTransient,
   attempts: 5,
   baseDelayMs: 100,
 };
@@ -474,13 +446,25 @@ function interfacesOf(tenant: string, ...states: DesiredState[]): string[] {
   return [...new Set(states.flatMap((st) => st.tenants[tenant]?.interfaces.map((x) => x.name) ?? []))];
 }
 
+/** Jobs applied as one plan: one job, or consecutive jobs about one tenant (coalesced). */
+interface Member {
+  jobs: { j: PendingJob; version: number; changed: boolean }[];
+  /** The tenant reconciled; undefined: everything (a node job, a resync, the first job after start). */
+  scope?: string;
+  planned: Planned;
+  /** The desired state before the member. */
+  prev: DesiredState;
+}
+
 interface PendingJob {
   transition: (s: DesiredState) => DesiredState;
   tenant?: string;
   /** What the kernel must show before the transition (node jobs: their underlay); only jobs that run alone have one. */
   check?: () => Promise<void>;
-  /** Not coalesced with its neighbours (its member's plan failed once). */
+  /** Not coalesced with its neighbours (its member's plan failed once, or it is being retried). */
   alone?: boolean;
+  /** The attempt this is, once retried after a transient error (failed()). */
+  attempt?: number;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
 }
@@ -515,29 +499,14 @@ function withTenantOf(s: DesiredState, prev: DesiredState, id: string): DesiredS
   return { ...s, tenants, nexthops };
 }
 
-/** What one apply changed in the bookkeeping (`before` → `after`), carried over to `into`. */
-function carryBookkeeping(into: DesiredState, before: DesiredState, after: DesiredState): DesiredState {
-  const added = after.ownedVrfs.filter((v) => !before.ownedVrfs.includes(v));
-  const gone = new Set(before.ownedVrfs.filter((v) => !after.ownedVrfs.includes(v)));
-  const released = Object.keys(before.originalMtu).filter((k) => !(k in after.originalMtu));
-  const restored = Object.keys(before.originalSysctl).filter((k) => !(k in after.originalSysctl));
-  if (!added.length && !gone.size && !released.length && !restored.length) return into;
-  const originalMtu = { ...into.originalMtu };
-  for (const k of released) delete originalMtu[k];
-  const originalSysctl = { ...into.originalSysctl };
-  for (const k of restored) delete originalSysctl[k];
-  return { ...into, originalMtu, originalSysctl, ownedVrfs: [...new Set([...into.ownedVrfs, ...added])].filter((v) => !gone.has(v)) };
+/**
+ * What undoing a member leaves: `live` with the member's tenant as in `prev` (everything, for a
+ * member of no tenant); the version of `prev` too when `last` (no later member changed the state).
+ */
+function undoneState(live: DesiredState, prev: DesiredState, tenant: string | undefined, last: boolean): DesiredState {
+  if (tenant === undefined) return withContentOf(live, prev);
+  const back = withTenantOf(live, prev, tenant);
+  return last ? { ...back, version: prev.version } : back;
 }
 
-/** No desired state on disk, but the kernel holds the agent's objects: reconciling would delete them all. */
-export class StateMissingError extends Error {
-  constructor(
-    readonly dir: string,
-    readonly protocol: number,
-    readonly held: Record<string, number>,
-  ) {
-    const what = Object.entries(held).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
-    super(`no desired state in ${dir}, but the kernel holds objects of the agent (protocol ${protocol}: ${what}); restore the state directory, or start once with --wipe-orphans to delete them`);
-    this.name = 'StateMissingError';
-  }
-}
+

@@ -5,7 +5,16 @@ import type { Route } from '../netlink/route';
 import type { Rule } from '../netlink/rule';
 import { Family, formatPrefix, mask, parsePrefix } from '../netlink/ip';
 import { DesiredState, encapKey, nexthopId, TenantState } from './desired-state';
+import { KIND_LIST } from './kinds';
+import { addressKey } from './kinds/address';
+import { routeKey } from './kinds/route';
+import { ruleKey } from './kinds/rule';
+import { sysctlKey } from './kinds/sysctl';
 import type { EncapMode } from './spec.dto';
+
+// The keys live with their kinds (kinds/*.ts); re-exported for the callers that build objects.
+export { routeKey, ruleKey, sysctlKey };
+export { sysctlInterface, sysctlPath } from './kinds/sysctl';
 
 export type DataplaneMode = 'vrf' | 'table';
 
@@ -37,6 +46,7 @@ export interface LinkConfig {
   mtu: number;
 }
 
+/** The desired objects, one map per kind (kinds/: each map's kind, keyed by that kind's key). */
 export interface KernelObjects {
   sysctls: Map<string, { path: string[]; value: string }>;
   vrfs: Map<string, { name: string; table: number }>;
@@ -105,17 +115,6 @@ export function tableModeNodeRules(state: DesiredState, own: Ownership): Rule[] 
 /** Metric of the fail-closed unreachable defaults: below everything an operator would add. */
 export const UNREACHABLE_METRIC = 4278198272;
 
-/** IPv6 routes without a metric get 1024 from the kernel (IP6_RT_PRIO_USER); IPv4 ones 0. */
-export function routeKey(r: { family?: Family; table?: number; dst: string; priority?: number }): string {
-  return `${r.family}|${r.table}|${r.dst}|${r.priority ?? (r.family === 6 ? 1024 : 0)}`;
-}
-
-/** Identity of a rule: its selectors and action (a dump names the action and table 0 of a goto). */
-export function ruleKey(r: Rule): string {
-  const action = r.action ?? 'lookup';
-  return `${r.family}|${r.priority ?? 0}|${r.iif ?? ''}|${r.dst ?? ''}|${action} ${action === 'goto' ? r.goto : r.table}`;
-}
-
 /** Bytes SRv6 adds to a packet: outer IPv6, plus an SRH unless reduced to the first SID. */
 export function encapOverhead(mode: EncapMode, sids: number): number {
   const srhSegments = mode === 'encap.red' ? sids - 1 : sids;
@@ -167,7 +166,7 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
       // prefixes, so there the check must be off or every IPv4 packet of the VM (ARP included) dies.
       sysctl(['net', 'ipv4', 'conf', itf.name, 'rp_filter'], mode === 'vrf' ? 2 : 0);
       for (const gw of itf.gateways) {
-        o.addresses.set(`${itf.name}|${gw}`, { ifname: itf.name, address: gw, noprefixroute: mode === 'table' });
+        o.addresses.set(addressKey({ ifname: itf.name, address: gw }), { ifname: itf.name, address: gw, noprefixroute: mode === 'table' });
         if (mode === 'table') {
           // Without a VRF the connected route would land in main: put it in the tenant's table.
           const p = parsePrefix(gw, 'gateway', { allowHostBits: true });
@@ -213,20 +212,6 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
   return o;
 }
 
-/** Key of a sysctl in KernelObjects.sysctls and DesiredState.originalSysctl (no key segment contains '/'). */
-export function sysctlKey(path: string[]): string {
-  return path.join('/');
-}
-
-export function sysctlPath(key: string): string[] {
-  return key.split('/');
-}
-
-/** The interface of a per-interface sysctl (net/<family>/conf/<ifname>/...); undefined for the others (all, default, net/vrf). */
-export function sysctlInterface(path: string[]): string | undefined {
-  return path[2] === 'conf' && path[3] !== 'all' && path[3] !== 'default' ? path[3] : undefined;
-}
-
 /**
  * The node's sysctls, decided by the node and by whether any tenant exists (the tenants' own
  * interfaces have theirs in buildKernelObjects). A tenant-scoped plan sets them from the whole
@@ -266,22 +251,27 @@ export function decapRoute(t: TenantState, mode: DataplaneMode, vrf: string | nu
 }
 
 /**
- * `o` without what needs one of `devices` to exist: their link settings, addresses, sysctls and
- * the routes through them (connected, local, broadcast, a cross-connect's host route). Rules stay:
- * an `iif <tap>` rule needs no device, and keeping it keeps the tap's tenant isolation in place for
- * the moment the tap comes back. For tenant interfaces that are missing (a VM's tap gone while the
- * agent was down): the rest of the tenant and the node are reconciled, the tap when it reappears.
+ * `o` without what needs one of `devices` to exist (each kind's `needs`): their link settings,
+ * addresses, sysctls and the routes through them (connected, local, broadcast, a cross-connect's
+ * host route). Rules stay: an `iif <tap>` rule needs no device, and keeping it keeps the tap's
+ * tenant isolation in place for the moment the tap comes back. For tenant interfaces that are
+ * missing (a VM's tap gone while the agent was down): the rest of the tenant and the node are
+ * reconciled, the tap when it reappears.
  */
 export function withoutDevices(o: KernelObjects, devices: Set<string>): KernelObjects {
   if (!devices.size) return o;
-  const keep = <K, V>(m: Map<K, V>, drop: (v: V) => boolean) => new Map([...m].filter(([, v]) => !drop(v)));
-  return {
-    ...o,
-    links: keep(o.links, (l) => devices.has(l.name)),
-    addresses: keep(o.addresses, (a) => devices.has(a.ifname)),
-    sysctls: keep(o.sysctls, (x) => x.path[2] === 'conf' && devices.has(x.path[3])),
-    routes: keep(o.routes, (r) => r.oifName !== undefined && devices.has(r.oifName)),
-  };
+  const out: KernelObjects = { ...o };
+  for (const kind of KIND_LIST) {
+    const all: Map<unknown, unknown> = o[kind.objects];
+    const kept = new Map(
+      [...all].filter(([, v]) => {
+        const device = kind.needs(v);
+        return device === undefined || !devices.has(device);
+      }),
+    );
+    if (kept.size !== all.size) Object.assign(out, { [kind.objects]: kept });
+  }
+  return out;
 }
 
 /** The local-rule objects of `o`, decided by `state` (a tenant-scoped plan passes the whole state). */

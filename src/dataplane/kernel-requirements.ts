@@ -14,7 +14,7 @@ export function tenantFeatures(t: TenantState, mode: DataplaneMode): Feature[] {
   if (mode === 'vrf') need.add('vrf');
   const encap = decapRoute(t, mode, mode === 'vrf' ? 'vrf' : null, 'underlay').encap;
   if (encap?.type === 'seg6local') {
-    if (encap.vrftable !== undefined && mode === 'table') need.add('seg6local.End'); // a placeholder XDP decapsulates in front of (src/xdp/table-mode.ts)
+    if (encap.vrftable !== undefined && mode === 'table') need.add('seg6local.End'); // a placeholder XDP decapsulates in front of (src/dataplane/table-mode-decap.ts)
     else if (encap.vrftable !== undefined && encap.action === 'End.DT6') need.add('seg6local.End.DT6.vrftable');
     else need.add(`seg6local.${encap.action}` as Feature);
   }

@@ -23,7 +23,10 @@ let dp: Dataplane;
 
 beforeAll(async () => {
   ns = TestNetns.create('node');
-  ns.vethPairs([['ul0', 'ul1'], ['ul2', 'ul3']]);
+  ns.vethPairs([
+    ['ul0', 'ul1'],
+    ['ul2', 'ul3'],
+  ]);
   nl = Rtnetlink.open({ netns: ns.name });
   dir = mkdtempSync(join(tmpdir(), 'srv6t-node-'));
   dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
@@ -37,21 +40,32 @@ afterAll(() => {
 });
 
 /** The table-mode jumps over the tenant rules, per underlay interface, as iproute2 shows them. */
-const gotoIifs = () => [...ns.ipJson(['-4', 'rule', 'show']), ...ns.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.goto !== undefined).map((r: any) => r.iif).sort();
+const gotoIifs = () =>
+  [...ns.ipJson(['-4', 'rule', 'show']), ...ns.ipJson(['-6', 'rule', 'show'])]
+    .filter((r: any) => r.goto !== undefined)
+    .map((r: any) => r.iif)
+    .sort();
 
 describe(`node jobs (${MODE} mode)`, () => {
   it('an underlay interface that does not exist: refused naming it; the state, rules and sysctls unchanged', async () => {
     const before = ns.kernelSnapshot();
     const version = dp.state.version;
-    await expect(dp.upsertNode({ ...node, underlay: ['ul0', 'nosuch0'] })).rejects.toMatchObject({ name: 'MissingInterfaceError', ifname: 'nosuch0', message: 'underlay interface nosuch0 does not exist on this hypervisor' });
+    await expect(dp.upsertNode({ ...node, underlay: ['ul0', 'nosuch0'] })).rejects.toMatchObject({
+      name: 'MissingInterfaceError',
+      ifname: 'nosuch0',
+      message: 'underlay interface nosuch0 does not exist on this hypervisor',
+    });
     expect(dp.state.version).toBe(version);
     expect(dp.state.node).toBeUndefined();
     expect(ns.kernelSnapshot()).toEqual(before);
   });
 
-  it('an underlayMtu above the underlay link\'s MTU: refused naming the field; nothing changes', async () => {
+  it("an underlayMtu above the underlay link's MTU: refused naming the field; nothing changes", async () => {
     const before = ns.kernelSnapshot();
-    await expect(dp.upsertNode({ ...node, underlayMtu: 9000 })).rejects.toMatchObject({ field: 'underlayMtu', message: expect.stringContaining("more than ul0's MTU (1500)") });
+    await expect(dp.upsertNode({ ...node, underlayMtu: 9000 })).rejects.toMatchObject({
+      field: 'underlayMtu',
+      message: expect.stringContaining("more than ul0's MTU (1500)"),
+    });
     expect(dp.state.node).toBeUndefined();
     expect(ns.kernelSnapshot()).toEqual(before);
     ns.ip(['link', 'set', 'ul0', 'mtu', '9000']);
@@ -63,7 +77,7 @@ describe(`node jobs (${MODE} mode)`, () => {
     }
   });
 
-  it('the node\'s encapSource is the namespace\'s seg6 tunnel source (ip sr tunsrc), set again after a foreign change', async () => {
+  it("the node's encapSource is the namespace's seg6 tunnel source (ip sr tunsrc), set again after a foreign change", async () => {
     const tunsrc = () => ns.ip(['sr', 'tunsrc', 'show']).trim();
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     expect(tunsrc()).toBe('tunsrc addr fc00:0:1::1');
@@ -77,7 +91,7 @@ describe(`node jobs (${MODE} mode)`, () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
   });
 
-  it('a new underlay: the old interface\'s rules go, the new one\'s come, seg6 is enabled on it; a resync then changes nothing', async () => {
+  it("a new underlay: the old interface's rules go, the new one's come, seg6 is enabled on it; a resync then changes nothing", async () => {
     expect((await dp.upsertNode(node)).failed).toEqual([]);
     if (MODE === 'table') expect(gotoIifs()).toEqual(['lo', 'lo', 'ul0', 'ul0']);
     const r = await dp.upsertNode({ ...node, underlay: ['ul2'] });
@@ -108,15 +122,13 @@ describe(`node jobs (${MODE} mode)`, () => {
 
 describe('a job that fails on a transient error after its state was written ahead', () => {
   it('is undone and retried in place, before the job queued behind it: the newer job wins', async () => {
-    const rec = (dp as unknown as { reconciler: { reconcile: (s: unknown, commit: (s: unknown) => Promise<void>) => Promise<unknown> } }).reconciler;
-    const real = rec.reconcile.bind(rec);
+    // The apply after the write-ahead save: every job (and its undo) goes through it.
+    const rec = (dp as unknown as { reconciler: { apply: (p: unknown, scope: unknown) => Promise<unknown> } }).reconciler;
+    const real = rec.apply.bind(rec);
     let thrown = 0;
-    rec.reconcile = async (s, commit) => {
-      if (thrown++ === 0) {
-        await commit(s); // written ahead, then the socket fails mid-apply
-        throw new NetlinkSocketError('socket closed under us');
-      }
-      return real(s, commit);
+    rec.apply = async (p, scope) => {
+      if (thrown++ === 0) throw new NetlinkSocketError('socket closed under us'); // written ahead, then the socket fails mid-apply
+      return real(p, scope);
     };
     try {
       const v = dp.state.version;
@@ -129,7 +141,7 @@ describe('a job that fails on a transient error after its state was written ahea
       expect([a.version, b.version]).toEqual([v + 1, v + 2]);
       expect(dp.state.node?.underlayMtu).toBe(1450);
     } finally {
-      rec.reconcile = real;
+      rec.apply = real;
     }
     expect((await dp.upsertNode(node)).failed).toEqual([]);
   });
@@ -158,13 +170,19 @@ describe('a start without any desired state, in a kernel holding objects of the 
     other?.destroy();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
-  const ownRules = () => [...other.ipJson(['-4', 'rule', 'show']), ...other.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.protocol === '196' || r.protocol === 196);
+  const ownRules = () =>
+    [...other.ipJson(['-4', 'rule', 'show']), ...other.ipJson(['-6', 'rule', 'show'])].filter((r: any) => r.protocol === '196' || r.protocol === 196);
 
   it('is refused, naming what the kernel holds, and changes nothing', async () => {
     expect(ownRules().length).toBeGreaterThan(0);
     const before = other.kernelSnapshot();
     const dp2 = new Dataplane({ nl: onl, store: new DesiredStateStore(newDir()), mode: MODE, netns: other.name });
-    await expect(dp2.start()).rejects.toMatchObject({ name: 'StateMissingError', message: expect.stringMatching(new RegExp(`^no desired state in .*srv6t-orphans-.*, but the kernel holds objects of the agent \\(protocol 196: ${ownRules().length} rules\\)`)) });
+    await expect(dp2.start()).rejects.toMatchObject({
+      name: 'StateMissingError',
+      message: expect.stringMatching(
+        new RegExp(`^no desired state in .*srv6t-orphans-.*, but the kernel holds objects of the agent \\(protocol 196: ${ownRules().length} rules\\)`),
+      ),
+    });
     dp2.stop();
     expect(other.kernelSnapshot()).toEqual(before);
   });

@@ -1,20 +1,24 @@
 // Makes the kernel match the desired state: dump what the agent owns, plan, apply (drift-watcher.ts
 // says when to, after foreign changes; a periodic resync catches anything an overrun hid).
 import { Link } from '../netlink/link';
-import type { Route } from '../netlink/route';
-import type { Rule } from '../netlink/rule';
 import type { MonitorEvent } from '../netlink/monitor';
 import { Rtnetlink } from '../netlink/rtnetlink';
 import type { KernelError } from '../netlink/errors';
 import { Seg6Genl } from '../netlink/seg6-genl';
 import { Applier, ApplyResult } from './applier';
+import { afterApply, beforeApply, Bookkeeping, withBookkeeping } from './bookkeeping';
 import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
-import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, routeKey, ruleKey, setLocalRules, setNodeSysctls, sysctlInterface, sysctlKey, sysctlPath, withoutDevices } from './kernel-objects';
-import { Observed, Op, plan } from './planner';
+import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, setLocalRules, setNodeSysctls, sysctlInterface, sysctlPath, withoutDevices } from './kernel-objects';
+import { descriptorOf, KIND_LIST } from './kinds';
+import type { FullObserved, KeptRead, Observed, TenantReads } from './kinds/kind';
+import { MainRoutes, readMainRoutes } from './kinds/route';
+import { readRuleList, RuleList } from './kinds/rule';
+import { readSysctls } from './kinds/sysctl';
+import { Op, plan } from './planner';
 import { allocateNexthops } from './state-transitions';
-import { withTableModeXdpDecap } from '../xdp/table-mode';
-import type { XdpReport, XdpSync } from '../xdp/xdp-sync';
+import type { Offload, OffloadReport } from './offload';
+import { withTableModeXdpDecap } from './table-mode-decap';
 
 export interface ReconcileResult extends ApplyResult {
   durationMs: number;
@@ -22,17 +26,10 @@ export interface ReconcileResult extends ApplyResult {
   missing?: string[];
   /** The desired state with allocations the reconcile made (nexthop ids, owned VRFs, saved MTUs and sysctls). */
   state: DesiredState;
+  /** What the apply changed in the bookkeeping (`state` has it already; a group carries it into its own). */
+  bookkeeping: Bookkeeping;
   /** What the XDP offload did, when it ran (some tenant has xdpOffload, or it was just detached). */
-  xdp?: XdpReport;
-}
-
-/** The agent's routes in main, by routeKey: a plan looks up its few keys instead of scanning them all. */
-type MainRoutes = Map<string, Route>;
-
-/** What plans need of the rule list: the agent's rules by ruleKey, and the families whose local rule is at 0. */
-interface RuleList {
-  ours: Map<string, Rule>;
-  localRuleAtZero: Set<number>;
+  xdp?: OffloadReport;
 }
 
 /** Node-wide kernel reads shared by the tenant plans of one group (see planTenant). */
@@ -73,8 +70,8 @@ export class Reconciler {
     private readonly nl: Rtnetlink,
     readonly mode: DataplaneMode,
     private readonly own: Ownership,
-    /** The XDP offload, kept in sync after every apply; without it no tenant is offloaded. */
-    private readonly xdp?: XdpSync,
+    /** The offload (XDP), kept in sync after every apply; without it no tenant is offloaded. */
+    private readonly offload?: Offload,
     readCacheMaxAgeMs = READ_CACHE_MAX_AGE_MS,
     /** The namespace's seg6 tunnel source (the node's encapSource), set by full reconciles. */
     private readonly seg6: Seg6Genl = new Seg6Genl(nl.socket.netns),
@@ -83,13 +80,12 @@ export class Reconciler {
     this.cached = { rules: new CachedRead(() => this.ruleList(), readCacheMaxAgeMs), main: new CachedRead(() => this.mainRoutes(), readCacheMaxAgeMs) };
   }
 
-  private async mainRoutes(): Promise<MainRoutes> {
-    return new Map((await this.nl.routes({ table: 254, protocol: this.own.protocol })).map((r) => [routeKey(r), r]));
+  private mainRoutes(): Promise<MainRoutes> {
+    return readMainRoutes(this.nl, this.own.protocol);
   }
 
-  private async ruleList(): Promise<RuleList> {
-    const rules = await this.nl.rules();
-    return { ours: new Map(rules.filter((r) => r.protocol === this.own.protocol).map((r) => [ruleKey(r), r])), localRuleAtZero: localRuleAtZero(rules) };
+  private ruleList(): Promise<RuleList> {
+    return readRuleList(this.nl, this.own.protocol);
   }
 
   /**
@@ -115,53 +111,32 @@ export class Reconciler {
     if (!e || e.kind !== 'rule' && (e.kind !== 'route' || (e.route.table ?? 254) === 254)) this.cached.main.invalidate();
   }
 
-  /** After the agent's own apply: what its operations may have changed. */
+  /** After the agent's own apply: what its operations may have changed (each kind's `invalidates`). */
   private changedByApply(ops: Op[]): void {
-    const touches = (kinds: Op['kind'][]) => ops.some((op) => kinds.includes(op.kind));
-    if (touches(['rule', 'vrf', 'link'])) this.cached.rules.invalidate();
-    const main = ops.some((op) => (op.kind === 'route' && (op.route.table ?? 254) === 254) || (op.kind === 'nexthop' && op.action === 'delete'));
-    if (main || touches(['vrf', 'link', 'address'])) this.cached.main.invalidate();
+    const stale = new Set<KeptRead>();
+    for (const op of ops) {
+      for (const read of descriptorOf(op).invalidates(op)) stale.add(read);
+      if (stale.size === Object.keys(this.cached).length) break;
+    }
+    for (const read of stale) this.cached[read].invalidate();
   }
 
-  /** The kernel objects of a state; in table mode offloaded End.DT4/DT46 decapsulate in XDP (src/xdp/table-mode.ts). */
+  /** The kernel objects of a state; in table mode offloaded End.DT4/DT46 decapsulate in XDP (src/dataplane/table-mode-decap.ts). */
   private objects(s: DesiredState): KernelObjects {
     return withTableModeXdpDecap(buildKernelObjects(s, this.mode, this.own), s, this.mode, this.own);
   }
 
   /** The owned part of the kernel, plus every link (names); sysctls are read by readSysctls. */
-  async observe(): Promise<Observed & { allNexthopIds: Set<number> }> {
-    const p = this.own.protocol;
-    const [links, addresses, nexthops, routes, rules] = await Promise.all([this.nl.links(), this.nl.addresses(), this.nl.nexthops(), this.nl.routes({ protocol: p }), this.nl.rules()]);
-    const byName = new Map(links.map((l) => [l.name, l]));
-    const byIndex = new Map(links.map((l) => [l.index, l.name]));
-    const o: Observed & { allNexthopIds: Set<number> } = {
-      links: byName,
-      addresses: new Map(),
-      nexthops: new Map(nexthops.filter((n) => n.protocol === p).map((n) => [n.id, n])),
-      routes: new Map(routes.filter((r) => r.protocol === p).map((r) => [routeKey(r), r])),
-      rules: new Map(rules.filter((r) => r.protocol === p).map((r) => [ruleKey(r), r])),
-      sysctls: new Map(),
-      localRuleAtZero: localRuleAtZero(rules),
-      allNexthopIds: new Set(nexthops.map((n) => n.id)),
-    };
-    for (const a of addresses) {
-      const ifname = byIndex.get(a.index);
-      if (a.protocol === p && ifname) o.addresses.set(`${ifname}|${a.address}`, { ...a, ifname });
-    }
-    return o;
+  async observe(): Promise<FullObserved> {
+    const links = this.nl.links();
+    const reads = { nl: this.nl, protocol: this.own.protocol, links };
+    const [all, ...parts] = await Promise.all([links, ...KIND_LIST.map((k) => (k.observe.via === 'kernel' ? k.observe.all(reads) : {}))]);
+    return Object.assign({ links: new Map(all.map((l) => [l.name, l])) }, ...parts) as FullObserved;
   }
 
   /** Current values of the sysctls the desired objects name. */
   readSysctls(desired: KernelObjects): Map<string, string | undefined> {
-    const out = new Map<string, string | undefined>();
-    for (const [key, s] of desired.sysctls) {
-      try {
-        out.set(key, this.nl.sysctl.get(s.path));
-      } catch {
-        out.set(key, undefined); // e.g. the interface is missing: the set will report it
-      }
-    }
-    return out;
+    return readSysctls(this.nl, desired);
   }
 
   /** Plans without applying (for dry runs and tests). */
@@ -227,41 +202,27 @@ export class Reconciler {
     setLocalRules(desired, s, this.mode, this.own);
     setLocalRules(before, prev, this.mode, this.own);
     setNodeSysctls(desired, s, this.mode);
-    const p = this.own.protocol;
-    const tables = new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined));
-    const names = new Set([...desired.links.keys(), ...before.links.keys(), ...desired.vrfs.keys(), ...before.vrfs.keys(), ...(s.node?.underlay ?? [])]);
+    const tables = [...new Set([prev.tenants[id]?.table, s.tenants[id]?.table].filter((t): t is number => t !== undefined))];
+    // The devices both versions name, and the underlay (nexthops and routes go out of it).
+    const names = new Set<string>();
+    for (const kind of KIND_LIST) if (kind.observe.via === 'links') for (const o of [desired, before]) for (const n of kind.observe.names(o)) names.add(n);
+    for (const n of s.node?.underlay ?? []) names.add(n);
 
     // Every read in flight at once: one job's plan waits for the slowest answer, not their sum.
-    const linkNames = [...desired.links.keys(), ...before.links.keys()];
-    const nexthopIds = [...new Set([...desired.nexthops.keys(), ...before.nexthops.keys()])];
-    const [linkList, nexthops, tableRoutes, mainRoutes, rules] = await Promise.all([
-      Promise.all([...names].map((n) => this.nl.link(n))),
-      Promise.all(nexthopIds.map((id) => this.nl.nexthop(id))),
-      Promise.all([...tables].map((table) => this.nl.routes({ table, protocol: p }))),
-      shared ? (shared.main ??= this.readMain()) : this.readMain(),
-      shared ? (shared.rules ??= this.readRules()) : this.readRules(),
-    ]);
-    const links = new Map<string, Link>();
-    for (const l of linkList) if (l) links.set(l.name, l);
-    const observed: Observed = { links, addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: this.readSysctls(desired) };
-    const withIndex = linkNames.filter((n, i) => links.has(n) && linkNames.indexOf(n) === i);
-    const addrs = await Promise.all(withIndex.map((n) => this.nl.addresses(undefined, links.get(n)!.index)));
-    withIndex.forEach((name, i) => {
-      for (const a of addrs[i]) if (a.protocol === p) observed.addresses.set(`${name}|${a.address}`, { ...a, ifname: name });
-    });
-    for (const n of nexthops) if (n && n.protocol === p) observed.nexthops.set(n.id, n);
-    // The tenant's tables whole (strays included), and its SID and cross-connect routes in main.
-    const inScope = new Set([...desired.routes.keys(), ...before.routes.keys()]);
-    for (const r of tableRoutes.flat()) observed.routes.set(routeKey(r), r);
-    for (const k of inScope) {
-      const r = mainRoutes.get(k);
-      if (r) observed.routes.set(k, r);
-    }
-    for (const k of [...desired.rules.keys(), ...before.rules.keys()]) {
-      const r = rules.ours.get(k);
-      if (r) observed.rules.set(k, r);
-    }
-    observed.localRuleAtZero = rules.localRuleAtZero;
+    const reads: TenantReads = {
+      nl: this.nl,
+      protocol: this.own.protocol,
+      desired,
+      before,
+      tables,
+      links: Promise.all([...names].map((n) => this.nl.link(n))).then((list) => new Map(list.flatMap((l) => (l ? [[l.name, l]] : [])))),
+      kept: {
+        main: () => (shared ? (shared.main ??= this.readMain()) : this.readMain()),
+        rules: () => (shared ? (shared.rules ??= this.readRules()) : this.readRules()),
+      },
+    };
+    const [links, ...parts] = await Promise.all([reads.links, ...KIND_LIST.map((k) => (k.observe.via === 'kernel' ? k.observe.tenant(reads) : {}))]);
+    const observed = Object.assign({ links }, ...parts) as Observed;
 
     const names2 = new Set([...desired.links.keys(), ...before.links.keys()]);
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
@@ -297,31 +258,10 @@ export class Reconciler {
     return { ...(await this.apply(p, scope)), durationMs: performance.now() - t0 };
   }
 
-  /**
-   * The bookkeeping that must be on disk before the kernel changes: MTUs and sysctls the plan is
-   * about to change for the first time, with their values before (a release or restore puts them back).
-   */
+  /** The plan with its bookkeeping written into its state, to be on disk before the kernel changes (bookkeeping.ts). */
   prepare(planned: Planned): Planned {
-    const { ops, state, links, sysctls } = planned;
-    const first = ops.filter((op): op is Extract<Op, { action: 'configure' }> => op.kind === 'link' && op.action === 'configure' && !(op.link.name in state.originalMtu));
-    // A sysctl that could not be read has no value to save (its set fails the same way).
-    const firstSet = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'set' ? [sysctlKey(op.path)] : [])).filter((k) => !(k in state.originalSysctl) && sysctls?.get(k) !== undefined);
-    // VRFs about to be made are owned from here: a crash after the create must not leave one the
-    // restart takes for foreign (refused, never deleted). A create that fails is disowned after.
-    const made = ops.flatMap((op) => (op.kind === 'vrf' && op.action === 'create' && !state.ownedVrfs.includes(op.name) ? [op.name] : []));
-    // Unchanged bookkeeping keeps the state object (and each record): the caller's commit then writes nothing.
-    if (!first.length && !firstSet.length && !made.length) return planned;
-    const s: DesiredState = { ...state };
-    if (made.length) s.ownedVrfs = [...state.ownedVrfs, ...made];
-    if (first.length) {
-      s.originalMtu = { ...state.originalMtu };
-      for (const op of first) s.originalMtu[op.link.name] ??= links.get(op.link.name)?.mtu ?? 0;
-    }
-    if (firstSet.length) {
-      s.originalSysctl = { ...state.originalSysctl };
-      for (const k of firstSet) s.originalSysctl[k] = sysctls!.get(k)!;
-    }
-    return { ...planned, state: s };
+    const state = withBookkeeping(planned.state, beforeApply(planned.ops, planned.state, planned.links, planned.sysctls));
+    return state === planned.state ? planned : { ...planned, state };
   }
 
   /** Releases what the reconciler opened itself (the seg6 genl socket; opened again if used after). */
@@ -352,25 +292,15 @@ export class Reconciler {
     } finally {
       this.changedByApply(ops);
     }
-    // A restored sysctl's value from before is forgotten (a failed restore keeps it for the next reconcile).
-    const failed = new Set(result.failed.map((f) => f.op));
-    const restored = ops.flatMap((op) => (op.kind === 'sysctl' && op.action === 'restore' && !failed.has(op) ? [sysctlKey(op.path)] : []));
-    const bookkeeping = forget.length > 0 || forgetSysctls.length > 0 || restored.length > 0 || ops.some((op) => (op.kind === 'link' && op.action === 'release') || op.kind === 'vrf');
-    const s: DesiredState = bookkeeping ? { ...state, originalMtu: { ...state.originalMtu }, originalSysctl: { ...state.originalSysctl }, ownedVrfs: [...state.ownedVrfs] } : state;
-    for (const n of forget) delete s.originalMtu[n];
-    for (const k of [...forgetSysctls, ...restored]) delete s.originalSysctl[k];
-    for (const op of bookkeeping ? ops : []) {
-      if (op.kind === 'link' && op.action === 'release' && !failed.has(op)) delete s.originalMtu[op.name];
-      if (op.kind === 'vrf' && op.action === 'create') s.ownedVrfs = failed.has(op) ? s.ownedVrfs.filter((n) => n !== op.name) : [...new Set([...s.ownedVrfs, op.name])];
-      if (op.kind === 'vrf' && op.action === 'delete' && !failed.has(op)) s.ownedVrfs = s.ownedVrfs.filter((n) => n !== op.name);
-    }
+    const bookkeeping = afterApply(ops, new Set(result.failed.map((f) => f.op)), forget, forgetSysctls);
+    const s: DesiredState = withBookkeeping(state, bookkeeping);
     // The node's encapSource as the outer source of every H.Encaps: one setting of the namespace,
     // node-wide, so full reconciles keep it (a tenant job never changes the node).
     if (scope === 'full' && s.node) await this.ensureTunsrc(s.node.encapSource, result);
     // The offload follows the same state; what it could not do fails the reconcile like an operation.
-    const xdp = await this.xdp?.reconcile(s, links, scope);
+    const xdp = await this.offload?.reconcile(s, links, scope);
     if (xdp) result.failed.push(...xdp.failed);
-    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), ...(missing?.length ? { missing } : {}), durationMs: performance.now() - t0, state: s };
+    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), ...(missing?.length ? { missing } : {}), durationMs: performance.now() - t0, state: s, bookkeeping };
   }
 }
 
@@ -383,9 +313,4 @@ function interfaceGone(keys: string[], all: KernelObjects, links: Map<string, Li
     const ifname = sysctlInterface(sysctlPath(k));
     return ifname !== undefined && !all.sysctls.has(k) && !links.has(ifname);
   });
-}
-
-/** Families whose rule list has the kernel's `0: lookup local`. */
-function localRuleAtZero(rules: Rule[]): Set<number> {
-  return new Set(rules.filter((r) => (r.priority ?? 0) === 0 && r.table === 255).map((r) => r.family));
 }

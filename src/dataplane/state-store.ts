@@ -14,16 +14,8 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { DesiredState, emptyState, stateJson, upgradeState } from './desired-state';
 import { applyDelta, diffState, isEmptyDelta, StateDelta } from './state-delta';
-
-export class StateCorruptError extends Error {
-  constructor(
-    readonly path: string,
-    cause: string,
-  ) {
-    super(`desired state ${path} is unreadable: ${cause}`);
-    this.name = 'StateCorruptError';
-  }
-}
+import { StateCorruptError, StateWriteError } from './errors';
+export { StateCorruptError };
 
 interface Header {
   seq: number;
@@ -110,7 +102,7 @@ export class DesiredStateStore {
       for (let r = steps.next(); !r.done; r = steps.next(runSync(r.value)));
     } catch (e) {
       this.failed(w);
-      throw e;
+      throw new StateWriteError(this.dir, e);
     }
   }
 
@@ -129,7 +121,7 @@ export class DesiredStateStore {
       for (let r = steps.next(); !r.done; r = steps.next(await run(r.value)));
     } catch (e) {
       this.failed(w);
-      throw e;
+      throw new StateWriteError(this.dir, e);
     }
   }
 

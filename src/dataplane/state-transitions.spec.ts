@@ -23,6 +23,13 @@ describe('state transitions', () => {
     expect([s.tenants.c.table, s.tenants.c.sid]).toEqual([10000, 'fc00:0:1:1::']);
   });
 
+  it("refuses to change an existing tenant's table in VRF mode (its VRF cannot be re-made in place), allows it in table mode", () => {
+    const s = upsertTenant(base(), t('a', { table: 100 }), 'vrf');
+    expect(() => upsertTenant(s, t('a', { table: 200 }), 'vrf')).toThrow(expect.objectContaining({ field: 'table', message: expect.stringContaining('cannot change') }));
+    expect(upsertTenant(s, t('a', { table: 100, routes: [] }), 'vrf').tenants.a.table).toBe(100);
+    expect(upsertTenant(upsertTenant(base(), t('a', { table: 100 }), 'table'), t('a', { table: 200 }), 'table').tenants.a.table).toBe(200);
+  });
+
   it('leaves its input untouched and bumps the version', () => {
     const s0 = base();
     const copy = JSON.stringify(s0);

@@ -4,6 +4,8 @@
 import { CapabilityMissingError } from '../common/errors';
 import { InvalidArgumentError } from '../netlink/errors';
 import { formatAddress, formatPrefix, mask, parseAddress, parsePrefix } from '../netlink/ip';
+import { UnknownTenantError } from './errors';
+export { UnknownTenantError };
 import { DesiredState, encapKey, NodeState, RemoteRouteState, TenantState } from './desired-state';
 import { DataplaneMode, DEFAULT_OWNERSHIP, encapOverhead, tenantMtu } from './kernel-objects';
 import type { NodeSpecDto, RemoteRouteDto, TenantSpecDto } from './spec.dto';
@@ -70,7 +72,7 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
       if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
   }
   // Without a VRF the kernel has no IPv4 decapsulation into a table: only the XDP offload does it
-  // (src/xdp/table-mode.ts: what XDP passes to the kernel is then dropped).
+  // (src/dataplane/table-mode-decap.ts: what XDP passes to the kernel is then dropped).
   if (mode === 'table' && (dto.behaviour === 'End.DT4' || dto.behaviour === 'End.DT46') && !dto.xdpOffload)
     throw new CapabilityMissingError(
       `seg6local.${dto.behaviour}`,
@@ -93,6 +95,9 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   for (const t of Object.values(s.tenants))
     if (t.id !== dto.id && t.table === table) throw new InvalidArgumentError('table', `table ${table} belongs to tenant ${t.id}`);
   if (table === 253 || table === 254 || table === 255) throw new InvalidArgumentError('table', 'tables 253-255 are the kernel’s own');
+  // The tenant's VRF would have to be made again around its enslaved interfaces, which the kernel
+  // refuses while the old one exists (EEXIST): asked for, it could only fail and be undone.
+  if (mode === 'vrf' && prev && table !== prev.table) throw new InvalidArgumentError('table', `tenant ${dto.id} has table ${prev.table}; in VRF mode a tenant's table cannot change (delete the tenant and create it again)`);
 
   let sid = dto.sid ? canonAddr(dto.sid, 'sid') : prev?.sid ?? '';
   // The SID route goes into main: outside the locator it could shadow any of the HV's routes, and
@@ -326,10 +331,3 @@ function idsInUse(record: DesiredState['nexthops'], taken: Set<number>): Nexthop
 
 /** States whose nexthops are all allocated (states are never mutated): a no-op reconcile of 50k routes skips the walk. */
 const allocated = new WeakSet<DesiredState>();
-
-export class UnknownTenantError extends Error {
-  constructor(readonly tenant: string) {
-    super(`unknown tenant ${tenant}`);
-    this.name = 'UnknownTenantError';
-  }
-}

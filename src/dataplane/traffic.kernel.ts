@@ -23,6 +23,7 @@ import { Rtnetlink } from '../netlink/rtnetlink';
 import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, icmpInEchos, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
+import { TwoHv } from '../testing/topology/two-hv';
 import { Dataplane } from './dataplane';
 import { DesiredStateStore } from './state-store';
 import type { TenantSpecDto } from './spec.dto';
@@ -96,33 +97,20 @@ function reaches(from: TestNetns, to: string): boolean {
 }
 
 beforeAll(async () => {
-  const underlay = TestNetns.create('tr-ul');
+  // The underlay: a bridge between the two HVs' uplinks, where each HV also has an IPv4 address
+  // (think management).
+  const topo = TwoHv.build({
+    tag: 'tr',
+    underlay: { devs: ['ul0', 'ul0'], addresses: [['fc00:f::1/64', '172.31.0.1/24'], ['fc00:f::2/64', '172.31.0.2/24']], bridge: true },
+    vms: ([1, 2] as const).flatMap((n) =>
+      (['a', 'b'] as const).map((t) => ({ name: `${t}${n}`, hv: n, tap: `t${t}0`, addresses: [`10.0.${n}.2/24`, `fd00:${n}::2/64`], gateways: [`10.0.${n}.1`, `fd00:${n}::1`] })),
+    ),
+  });
   for (const n of [1, 2] as const) {
-    const ns = TestNetns.create(`tr-hv${n}`);
-    const vms = { a: TestNetns.create(`tr-a${n}`), b: TestNetns.create(`tr-b${n}`) };
-    hvs.push({ n, ns, vms } as Hv);
-    ns.ip(['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `hv${n}`, 'netns', underlay.name]);
-    ns.ip(['addr', 'add', `fc00:f::${n}/64`, 'dev', 'ul0', 'nodad']);
-    ns.ip(['addr', 'add', `172.31.0.${n}/24`, 'dev', 'ul0']); // an IPv4 address of the HV (think management)
-    ns.ip(['link', 'set', 'ul0', 'up']);
-    ns.ip(['route', 'add', `fc00:0:${other(n)}::/48`, 'via', `fc00:f::${other(n)}`, 'dev', 'ul0']);
-    for (const t of ['a', 'b'] as const) {
-      const vm = vms[t];
-      ns.ip(['link', 'add', `t${t}0`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', vm.name]);
-      vm.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
-      vm.ip(['addr', 'add', `10.0.${n}.2/24`, 'dev', 'eth0']);
-      vm.ip(['addr', 'add', `fd00:${n}::2/64`, 'dev', 'eth0', 'nodad']);
-      vm.ip(['link', 'set', 'eth0', 'up']);
-      vm.ip(['route', 'add', 'default', 'via', `10.0.${n}.1`]);
-      vm.ip(['-6', 'route', 'add', 'default', 'via', `fd00:${n}::1`]);
-    }
-  }
-  // The underlay: a bridge between the two HVs' uplinks.
-  underlay.ip(['link', 'add', 'br0', 'type', 'bridge']);
-  underlay.ip(['link', 'set', 'br0', 'up']);
-  for (const n of [1, 2]) {
-    underlay.ip(['link', 'set', `hv${n}`, 'master', 'br0']);
-    underlay.ip(['link', 'set', `hv${n}`, 'up']);
+    const vms = { a: topo.vm[`a${n}`], b: topo.vm[`b${n}`] };
+    hvs.push({ n, ns: topo.hv(n), vms } as Hv);
+    topo.hv(n).ip(['route', 'add', `fc00:0:${other(n)}::/48`, 'via', `fc00:f::${other(n)}`, 'dev', 'ul0']);
+    for (const vm of Object.values(vms)) vm.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
   }
   for (const hv of hvs) {
     hv.ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0']);

@@ -1,27 +1,17 @@
 // What the agent does with one Bull job: validate, apply once (idempotency), report (the Nest @Processor in jobs.processor.ts and the benchmark call it).
 import type Bull from 'bull';
 import { Dataplane } from '../dataplane/dataplane';
-import { JobValidationError, validateJob } from './job-validation';
-import { classify, JobOutcome, KernelApplyError, runJob } from './job-runner';
-import { IdempotencyStore, JobFailure } from './job-queue';
+import { DataplaneNotStartedError } from '../dataplane/errors';
+import { validateJob } from './job-validation';
+import { JobOutcome, runJob } from './job-runner';
+import { failedJob } from './job-failure';
+import { IdempotencyStore } from './job-queue';
 import { LockKeeper } from './lock-keeper';
 import { activeListOrder, PopOrderGate } from './pop-order-gate';
 
 export interface ProcessedJob extends JobOutcome {
   /** True when the idempotency key was seen before: nothing was applied, this is the first result. */
   duplicate?: boolean;
-}
-
-export function failureOf(e: unknown): JobFailure {
-  const err = e as Error & Record<string, unknown>;
-  const f: JobFailure = { name: err?.name ?? 'Error', message: err?.message ?? String(e), retry: classify(e) };
-  if (e instanceof JobValidationError) f.errors = e.errors;
-  if (e instanceof KernelApplyError) {
-    f.failures = e.failures;
-    if (e.result.rolledBack) f.rolledBack = { ...e.result.rolledBack, version: e.result.version };
-  }
-  for (const k of ['field', 'feature', 'features', 'alternative', 'reason', 'errno', 'code', 'extack', 'ifname', 'tenant']) if (err && err[k] !== undefined) f[k] = err[k];
-  return f;
 }
 
 /**
@@ -39,16 +29,25 @@ export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplan
     }
     // The call enqueues synchronously; from here on later jobs may follow it in.
     // Transient errors are retried by the dataplane, in place: a retry from here would run behind later jobs.
-    const running = runJob(await dp, validated);
+    const running = runJob(await started(dp), validated);
     entered();
     const outcome = await running;
     if (key) await idem.put(key, outcome);
     return outcome;
   } catch (e) {
-    // Bull keeps only a message: it carries the structured failure as JSON.
-    throw new Error(JSON.stringify(failureOf(e)));
+    // Bull keeps only a message: it carries the failure encoded (job-failure.ts).
+    throw failedJob(e);
   } finally {
     entered();
+  }
+}
+
+/** The dataplane once started; its start failing is no fault of the job (DataplaneNotStartedError). */
+async function started(dp: Dataplane | Promise<Dataplane>): Promise<Dataplane> {
+  try {
+    return await dp;
+  } catch (e) {
+    throw new DataplaneNotStartedError(e);
   }
 }
 

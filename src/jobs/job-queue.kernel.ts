@@ -8,7 +8,8 @@ import type Bull from 'bull';
 
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { FINISHED_DATA_MAX, FINISHED_FAILURE_MAX, FINISHED_STACK_MAX, JobQueue, KEEP_FINISHED, openQueue, parseFailure, queueOptions, queuePrefix, viewJob } from './job-queue';
+import { decodeFailure } from './job-failure';
+import { FINISHED_DATA_MAX, FINISHED_FAILURE_MAX, FINISHED_STACK_MAX, JobQueue, KEEP_FINISHED, openQueue, queueOptions, queuePrefix, viewJob } from './job-queue';
 
 jest.setTimeout(scaled(120_000));
 
@@ -96,7 +97,7 @@ describe('finished jobs in Redis', () => {
     const id = String(job.id);
     await until('the failure compacted', async () => (await q.client.hstrlen(key(id), 'failedReason')) <= FINISHED_FAILURE_MAX);
     expect(await q.client.hstrlen(key(id), 'stacktrace')).toBeLessThanOrEqual(FINISHED_STACK_MAX);
-    const f = parseFailure((await q.getJob(id))!.failedReason);
+    const f = decodeFailure((await q.getJob(id))!.failedReason);
     expect(f).toMatchObject({ name: 'KernelApplyError', message: '100000 kernel operation(s) failed', retry: 'permanent', failuresOmitted: 99_980, rolledBack: { failedOmitted: 30 } });
     expect(f.failures).toEqual(failures.slice(0, 20));
     expect(JSON.parse((await q.client.hget(key(id), 'stacktrace'))!)[0]).toMatch(/^Error: \{"name":"KernelApplyError".{0,200}\n\s+at /);

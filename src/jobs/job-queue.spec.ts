@@ -1,5 +1,8 @@
 // What a finished job keeps (issue 15, defect 15); against a real Redis in job-queue.kernel.ts.
-import { compactFailure, compactStacktrace, FINISHED_FAILURE_MAX, FINISHED_STACK_MAX, parseFailure, payloadStub } from './job-queue';
+import { decodeFailure } from './job-failure';
+import type Bull from 'bull';
+import { retryOf } from '../common/domain-error';
+import { compactFailure, compactStacktrace, FINISHED_FAILURE_MAX, FINISHED_STACK_MAX, IdempotencyStore, payloadStub, QueueStoreError } from './job-queue';
 
 describe('compactFailure', () => {
   it('leaves a failure within the limit as it is, byte for byte', () => {
@@ -13,7 +16,7 @@ describe('compactFailure', () => {
     const reason = JSON.stringify({ name: 'KernelApplyError', message: '5000 kernel operation(s) failed', retry: 'transient', failures, rolledBack: { failed: failures, version: 7 } });
     const out = compactFailure(reason);
     expect(Buffer.byteLength(out)).toBeLessThanOrEqual(FINISHED_FAILURE_MAX);
-    expect(parseFailure(out)).toEqual({
+    expect(decodeFailure(out)).toEqual({
       name: 'KernelApplyError',
       message: '5000 kernel operation(s) failed',
       retry: 'transient',
@@ -27,7 +30,7 @@ describe('compactFailure', () => {
     const reason = JSON.stringify({ name: 'E', message: 'x'.repeat(50_000), retry: 'permanent', extack: 'y'.repeat(50_000) });
     const out = compactFailure(reason);
     expect(Buffer.byteLength(out)).toBeLessThanOrEqual(FINISHED_FAILURE_MAX);
-    expect(parseFailure(out)).toEqual({ name: 'E', message: 'x'.repeat(2000), retry: 'permanent', truncated: true });
+    expect(decodeFailure(out)).toEqual({ name: 'E', message: 'x'.repeat(2000), retry: 'permanent', truncated: true });
   });
 });
 
@@ -47,5 +50,19 @@ describe('payloadStub', () => {
     expect(payloadStub({ type: 'routes', tenant: 'alpha', add: [1, 2], idempotencyKey: 'k-1' })).toEqual({ type: 'routes', idempotencyKey: 'k-1' });
     expect(payloadStub({ type: 't'.repeat(1000), idempotencyKey: 'k'.repeat(1000) })).toEqual({ type: 't'.repeat(64), idempotencyKey: 'k'.repeat(128) });
     expect(JSON.stringify(payloadStub(null))).toBe('{}');
+  });
+});
+
+describe('IdempotencyStore', () => {
+  it('Redis failing a read or a write is a QueueStoreError: transient, the job is owed', async () => {
+    const down = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }));
+    const client = { hget: down, multi: () => ({ hset: () => ({ zadd: () => ({ exec: down }) }) }) };
+    const store = new IdempotencyStore({ client } as unknown as Bull.Queue, 'hv1');
+    for (const call of [store.get('k'), store.put('k', { type: 'resync' })]) {
+      const e = await call.catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(QueueStoreError);
+      expect(e).toMatchObject({ code: 'ECONNREFUSED', message: expect.stringMatching(/^redis idempotency (get|put): connect ECONNREFUSED/) });
+      expect(retryOf(e)).toBe('transient');
+    }
   });
 });

@@ -2,8 +2,13 @@
 // inspection, waiting for results, the processing side's idempotency memory, and what Redis keeps
 // of finished jobs (bounded by count, age and bytes: docs/operations.md "Redis").
 import Bull from 'bull';
+import { DomainError } from '../common/domain-error';
 import { AnyJob } from './job.dto';
+import { decodeFailure, JobFailedError, JobFailure } from './job-failure';
 import { JobValidationError, MAX_JOB_BYTES, validateJob } from './job-validation';
+
+export { JobFailedError };
+export type { JobFailure };
 
 export interface QueueSettings {
   /** How long a job's lock lives; a job whose agent died is re-run after it expires. */
@@ -52,26 +57,6 @@ export function openQueue(redisUrl: string, hypervisor: string, s: QueueSettings
   return new Bull(QUEUE_NAME, redisUrl, queueOptions(hypervisor, s));
 }
 
-/** A failure as stored in Bull's failedReason: JSON, so clients get the field-level detail. */
-export interface JobFailure {
-  name: string;
-  message: string;
-  retry: 'transient' | 'permanent';
-  errors?: { field: string; messages: string[] }[];
-  failures?: unknown[];
-  [k: string]: unknown;
-}
-
-export function parseFailure(reason: string | undefined): JobFailure {
-  try {
-    const f = JSON.parse(reason ?? '');
-    if (f && typeof f === 'object' && typeof f.message === 'string') return f as JobFailure;
-  } catch {
-    /* a plain message */
-  }
-  return { name: 'Error', message: reason ?? 'unknown failure', retry: 'transient' };
-}
-
 export interface JobView {
   id: string;
   type: string;
@@ -89,7 +74,7 @@ export async function viewJob(job: Bull.Job): Promise<JobView> {
   if (job.returnvalue !== undefined && job.returnvalue !== null) v.result = job.returnvalue;
   // Bull keeps the reason of an earlier failed attempt (e.g. a lock lost in a Redis restart) on a
   // job that then ran again and completed: a completed job has no failure.
-  if (job.failedReason && v.state === 'failed') v.failure = parseFailure(job.failedReason);
+  if (job.failedReason && v.state === 'failed') v.failure = decodeFailure(job.failedReason);
   if (job.data?.idempotencyKey) v.idempotencyKey = job.data.idempotencyKey;
   return v;
 }
@@ -126,10 +111,10 @@ function trimLists(v: unknown, depth: number): unknown {
   return out;
 }
 
-/** A failedReason of at most `max` bytes that parseFailure still reads (name, message, retry kept). */
+/** A failedReason of at most `max` bytes that decodeFailure still reads (name, message, retry kept). */
 export function compactFailure(reason: string, max = FINISHED_FAILURE_MAX): string {
   if (Buffer.byteLength(reason) <= max) return reason;
-  const f = parseFailure(reason);
+  const f = decodeFailure(reason);
   const trimmed = JSON.stringify(trimLists(f, 0));
   if (Buffer.byteLength(trimmed) <= max) return trimmed;
   return JSON.stringify({ name: String(f.name).slice(0, 100), message: f.message.slice(0, 2000), retry: f.retry, truncated: true });
@@ -279,7 +264,7 @@ export class JobQueue {
    * put back in the same MULTI as Bull's retry script, so that no compaction comes in between.
    */
   private async retriedAfterTransientFailure(job: Bull.Job, raw: unknown): Promise<boolean> {
-    if (!job.failedReason || parseFailure(job.failedReason).retry !== 'transient') return false;
+    if (!job.failedReason || decodeFailure(job.failedReason).retry !== 'transient') return false;
     await this.queue.isReady(); // Bull's scripts are loaded
     const q = internals(this.queue);
     const id = String(job.id);
@@ -340,7 +325,7 @@ export class JobQueue {
       return await done;
     } catch (e) {
       if (e instanceof JobTimeoutError) throw e;
-      throw new JobFailedError(id, parseFailure((e as Error).message));
+      throw new JobFailedError(id, decodeFailure((e as Error).message));
     } finally {
       clearTimeout(timer);
       const set = this.waiters.get(id);
@@ -415,13 +400,34 @@ export class JobTimeoutError extends Error {
   }
 }
 
-export class JobFailedError extends Error {
+/** Redis refused or did not answer a read or write of the queue's own records (here: idempotency). */
+export class QueueStoreError extends DomainError {
+  readonly retry = 'transient';
+  readonly status = 503;
+  readonly error = 'QueueStoreError';
+  /** The socket error's code (ECONNREFUSED, …), when the cause had one. */
+  readonly code?: string;
   constructor(
-    readonly jobId: string,
-    readonly failure: JobFailure,
+    readonly op: string,
+    cause: unknown,
   ) {
-    super(`job ${jobId} failed: ${failure.message}`);
-    this.name = 'JobFailedError';
+    const c = cause as { message?: string; code?: unknown } | undefined;
+    super(`redis ${op}: ${c?.message ?? String(cause)}`, { cause });
+    this.name = 'QueueStoreError';
+    if (typeof c?.code === 'string') this.code = c.code;
+  }
+
+  override details() {
+    return { code: this.code };
+  }
+}
+
+/** The Redis call's result, or QueueStoreError: whatever ioredis rejects with is I/O. */
+async function stored<T>(op: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    throw new QueueStoreError(op, e);
   }
 }
 
@@ -443,17 +449,20 @@ export class IdempotencyStore {
   }
 
   async get(key: string): Promise<unknown | undefined> {
-    const v = await this.queue.client.hget(this.hash, key);
+    const v = await stored('idempotency get', () => this.queue.client.hget(this.hash, key));
     return v === null ? undefined : JSON.parse(v);
   }
 
   async put(key: string, result: unknown): Promise<void> {
     const c = this.queue.client;
-    await c.multi().hset(this.hash, key, JSON.stringify(result)).zadd(this.order, Date.now(), key).exec();
-    const n = await c.zcard(this.order);
-    if (n > this.keep) {
-      const old = await c.zrange(this.order, 0, n - this.keep - 1);
-      if (old.length) await c.multi().hdel(this.hash, ...old).zrem(this.order, ...old).exec();
-    }
+    const value = JSON.stringify(result);
+    await stored('idempotency put', async () => {
+      await c.multi().hset(this.hash, key, value).zadd(this.order, Date.now(), key).exec();
+      const n = await c.zcard(this.order);
+      if (n > this.keep) {
+        const old = await c.zrange(this.order, 0, n - this.keep - 1);
+        if (old.length) await c.multi().hdel(this.hash, ...old).zrem(this.order, ...old).exec();
+      }
+    });
   }
 }

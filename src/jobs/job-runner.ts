@@ -1,33 +1,19 @@
-// Runs a validated job against the dataplane and says whether a failure is worth retrying. The
-// dataplane retries transient failures itself, in place, before any later job runs (the queue must
-// not let a later job overtake an earlier one); what reaches here has failed for good this time.
-import { CapabilityMissingError } from '../common/errors';
+// Runs a validated job against the dataplane. The dataplane retries transient failures itself,
+// in place, before any later job runs (the queue must not let a later job overtake an earlier
+// one); what reaches here has failed for good this time. Whether a resubmission may help is the
+// error's own declaration (common/domain-error.ts retryOf).
+import { DomainError, Retry } from '../common/domain-error';
 import { Dataplane, JobResult } from '../dataplane/dataplane';
-import { ForeignObjectError, MissingInterfaceError } from '../dataplane/planner';
-import { UnknownTenantError } from '../dataplane/state-transitions';
-import { InvalidArgumentError, KernelError, NetlinkSocketError, TRANSIENT_ERRNO } from '../netlink/errors';
 import type { OpFailure } from '../dataplane/applier';
+import { allTransient } from '../dataplane/errors';
 import { AnyJob, DeleteTenantJobDto, RoutesJobDto, UpsertNodeJobDto, UpsertTenantJobDto } from './job.dto';
-import { JobValidationError } from './job-validation';
-
-export { TRANSIENT_ERRNO };
-
-export type Retry = 'transient' | 'permanent';
-
-export function classify(e: unknown): Retry {
-  if (e instanceof JobValidationError || e instanceof InvalidArgumentError || e instanceof UnknownTenantError) return 'permanent';
-  if (e instanceof CapabilityMissingError || e instanceof MissingInterfaceError || e instanceof ForeignObjectError) return 'permanent';
-  if (e instanceof KernelError) return TRANSIENT_ERRNO.has(e.code) ? 'transient' : 'permanent';
-  if (e instanceof NetlinkSocketError) return 'transient';
-  if (e instanceof KernelApplyError) return e.retry;
-  // A programming error (a TypeError on an input shape validation let through) fails the same way again.
-  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError) return 'permanent';
-  return 'transient'; // unknown: an I/O hiccup (Redis, the disk) is likelier than a bug that retrying would hide
-}
 
 /** Some kernel operations of a job failed: which and why (errno + extack per operation). */
-export class KernelApplyError extends Error {
+export class KernelApplyError extends DomainError {
+  /** Transient only if every operation failed with a transient errno. */
   readonly retry: Retry;
+  readonly status = 502;
+  readonly error = 'KernelApplyError';
   constructor(
     readonly failures: OpFailure[],
     readonly result: JobResult,
@@ -37,7 +23,12 @@ export class KernelApplyError extends Error {
     const undone = !back ? '' : back.failed.length ? `; undoing it failed too (${back.failed.length} operation(s), first: ${back.failed[0].what}: ${back.failed[0].extack ?? back.failed[0].message}): resyncs retry` : `; undone: the kernel and the desired state are back at version ${result.version}`;
     super(`${failures.length} kernel operation(s) failed; first: ${first.what}: ${first.code ?? ''} ${first.extack ?? first.message}`.trim() + undone);
     this.name = 'KernelApplyError';
-    this.retry = failures.every((f) => f.code && TRANSIENT_ERRNO.has(f.code)) ? 'transient' : 'permanent';
+    this.retry = allTransient(failures) ? 'transient' : 'permanent';
+  }
+
+  override details() {
+    const back = this.result.rolledBack;
+    return { failures: this.failures, rolledBack: back && { ...back, version: this.result.version } };
   }
 }
 

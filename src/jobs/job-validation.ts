@@ -1,6 +1,7 @@
 // Validation of raw job payloads (from Redis or HTTP) into typed DTOs, with field-level errors.
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { DomainError } from '../common/domain-error';
 import { MAX_ROUTES_PER_JOB } from '../dataplane/spec.dto';
 import { AnyJob, JOB_DTOS, JOB_TYPES, JobType } from './job.dto';
 
@@ -11,10 +12,17 @@ export interface FieldError {
 }
 
 /** A payload that cannot be a job: never retried, nothing applied. */
-export class JobValidationError extends Error {
+export class JobValidationError extends DomainError {
+  readonly retry = 'permanent';
+  readonly status = 400;
+  readonly error = 'InvalidJob';
   constructor(readonly errors: FieldError[]) {
     super(`invalid job: ${errors.map((e) => `${e.field}: ${e.messages.join('; ')}`).join(' | ')}`.slice(0, 2000));
     this.name = 'JobValidationError';
+  }
+
+  override details() {
+    return { errors: this.errors };
   }
 }
 

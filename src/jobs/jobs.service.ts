@@ -6,8 +6,9 @@ import type Bull from 'bull';
 import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { IdempotencyStore, JobQueue, JobView, parseFailure, QUEUE_NAME, viewJob } from './job-queue';
-import { failureOf, OrderedJobProcessor, ProcessedJob } from './handle-job';
+import { decodeFailure } from './job-failure';
+import { IdempotencyStore, JobQueue, JobView, QUEUE_NAME, viewJob } from './job-queue';
+import { OrderedJobProcessor, ProcessedJob } from './handle-job';
 
 export interface SubmitResult {
   job: JobView;
@@ -70,12 +71,10 @@ export class JobsService implements OnModuleDestroy {
       this.metrics.jobDone(job.data?.type, r.duplicate ? 'duplicate' : 'completed', (performance.now() - t0) / 1000);
       return r;
     } catch (e) {
-      const f = parseFailure((e as Error).message);
+      const f = decodeFailure((e as Error).message);
       this.metrics.jobDone(job.data?.type, f.retry === 'permanent' ? 'failed' : 'failed-transient', (performance.now() - t0) / 1000);
       this.logger.warn(`job ${job.id} (${job.data?.type}) failed: ${f.message}`);
       throw e;
     }
   }
 }
-
-export { failureOf };

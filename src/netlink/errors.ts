@@ -1,14 +1,8 @@
 // Typed errors of the netlink layer. Callers branch on the class and on errno, never on text.
-import { constants as os } from 'node:os';
+import { DomainError, Retry } from '../common/domain-error';
+import { errnoName, TRANSIENT_ERRNO } from '../common/errno';
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(os.errno).map(([name, n]) => [n, name]));
-// The kernel's own ENOTSUPP (524, include/linux/errno.h) reaches user space from BPF attaches; libc has no name for it.
-ERRNO_NAMES.set(524, 'ENOTSUPP');
-
-/** "ENOENT" for 2; the one table of errno names (netlink, bpf and the tracer's attach errors). */
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
+export { errnoName, TRANSIENT_ERRNO };
 
 /** The failing request, as much as is needed to act on an error. */
 export interface RequestInfo {
@@ -20,8 +14,10 @@ export interface RequestInfo {
 }
 
 /** The kernel refused a request: errno plus the extended ACK the kernel gave. */
-export class KernelError extends Error {
+export class KernelError extends DomainError {
   readonly code: string;
+  readonly status = 502;
+  readonly error = 'KernelError';
   constructor(
     readonly errno: number,
     readonly request: RequestInfo,
@@ -32,6 +28,15 @@ export class KernelError extends Error {
     super(`${request.what}: ${errnoName(errno)}${extack ? ` (${extack})` : ''}`);
     this.name = 'KernelError';
     this.code = errnoName(errno);
+  }
+
+  /** Busy or short of memory: the same request may pass later. */
+  get retry(): Retry {
+    return TRANSIENT_ERRNO.has(this.code) ? 'transient' : 'permanent';
+  }
+
+  override details() {
+    return { errno: this.errno, code: this.code, extack: this.extack, what: this.request.what };
   }
 }
 
@@ -44,7 +49,10 @@ export class NetlinkDecodeError extends Error {
 }
 
 /** Argument validation before anything reaches the kernel. */
-export class InvalidArgumentError extends Error {
+export class InvalidArgumentError extends DomainError {
+  readonly retry = 'permanent';
+  readonly status = 400;
+  readonly error = 'InvalidArgument';
   constructor(
     readonly field: string,
     message: string,
@@ -52,10 +60,17 @@ export class InvalidArgumentError extends Error {
     super(`${field}: ${message}`);
     this.name = 'InvalidArgumentError';
   }
+
+  override details() {
+    return { field: this.field };
+  }
 }
 
 /** A socket-level failure: the socket is closed, or the kernel dropped our messages (ENOBUFS). */
-export class NetlinkSocketError extends Error {
+export class NetlinkSocketError extends DomainError {
+  readonly retry = 'transient';
+  readonly status = 503;
+  readonly error = 'NetlinkSocketError';
   constructor(
     message: string,
     readonly errno?: number,
@@ -63,7 +78,8 @@ export class NetlinkSocketError extends Error {
     super(message);
     this.name = 'NetlinkSocketError';
   }
-}
 
-/** errnos that mean "try again": the kernel or a socket was busy or short of memory. */
-export const TRANSIENT_ERRNO: ReadonlySet<string> = new Set(['EBUSY', 'EAGAIN', 'ENOBUFS', 'ENOMEM', 'EINTR']);
+  override details() {
+    return { errno: this.errno };
+  }
+}

@@ -2,7 +2,7 @@
 // encoder must agree with both. UPDATE_GOLDEN=1 records the kernel's bytes for golden.spec.ts.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareWithKernel, GOLDEN_CASES, GoldenKind, Ix } from './golden-cases';
+import { compareWithKernel, GOLDEN_CASES, GoldenKind, Ix } from '../testing/golden-cases';
 import { Rtnetlink } from './rtnetlink';
 import { RTM } from './constants';
 import { decodeAddress } from './address';

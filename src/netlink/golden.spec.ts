@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAddress } from './address';
-import { compareWithKernel, GOLDEN_CASES, GoldenKind } from './golden-cases';
+import { compareWithKernel, GOLDEN_CASES, GoldenKind } from '../testing/golden-cases';
 import { decodeNexthop } from './nexthop';
 import { decodeRoute } from './route';
 import { decodeRule } from './rule';

@@ -1,11 +1,12 @@
 // Desired and observed state for operators (/v1/state, /v1/tenants/:id) and the metrics scrape.
-import { Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
+import { Injectable, NotFoundException, OnModuleInit, Optional } from '@nestjs/common';
 import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
 import { buildKernelObjects, DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
+import { countByKind } from '../dataplane/kinds';
 import { RtnetlinkRepository } from '../kernel/rtnetlink.repository';
 import { MetricsService, ScrapeSource, XdpScrape } from '../metrics/metrics.service';
-import type { XdpSidStatus, XdpStatus } from '../xdp/xdp-sync';
+import { XdpSidStatus, XdpStatus, XdpSync } from '../xdp/xdp-sync';
 
 export interface SidCounter {
   tenant: string;
@@ -23,6 +24,8 @@ export class StateService implements ScrapeSource, OnModuleInit {
     private readonly dataplane: DataplaneService,
     private readonly kernel: RtnetlinkRepository,
     private readonly metrics: MetricsService,
+    /** The XDP offload (src/xdp/xdp.module.ts); none: the agent runs without it. */
+    @Optional() private readonly xdp?: XdpSync,
   ) {}
 
   onModuleInit(): void {
@@ -31,8 +34,7 @@ export class StateService implements ScrapeSource, OnModuleInit {
 
   ownedObjects(): Record<string, number> {
     const dp = this.dataplane.dataplane;
-    const o = buildKernelObjects(dp.state, dp.mode, DEFAULT_OWNERSHIP);
-    return { vrf: o.vrfs.size, link: o.links.size, address: o.addresses.size, nexthop: o.nexthops.size, route: o.routes.size, rule: o.rules.size, sysctl: o.sysctls.size };
+    return countByKind(buildKernelObjects(dp.state, dp.mode, DEFAULT_OWNERSHIP));
   }
 
   driftRepairs(): number {
@@ -60,7 +62,7 @@ export class StateService implements ScrapeSource, OnModuleInit {
   /** The XDP offload's links and counters; null when the dataplane runs without the offload. */
   async xdpStatus(): Promise<XdpStatus | null> {
     const dp = this.dataplane.dataplane;
-    return dp.xdp ? dp.xdp.status(dp.state) : null;
+    return this.xdp ? this.xdp.status(dp.state) : null;
   }
 
   async xdpCounters(): Promise<XdpScrape | undefined> {

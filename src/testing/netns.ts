@@ -59,6 +59,16 @@ export class TestNetns {
     return run('ip', ['netns', 'exec', this.name, cmd, ...args]);
   }
 
+  /** Sets sysctls inside the namespace: `sysctl('net.ipv4.conf.all.forwarding=1', …)`. */
+  sysctl(...settings: string[]): void {
+    this.exec('sysctl', ['-q', '-w', ...settings]);
+  }
+
+  /** The interface index of `dev`, as iproute2 shows it. */
+  ifindex(dev: string): number {
+    return this.ipJson<Array<{ ifindex: number }>>(['link', 'show', 'dev', dev])[0].ifindex;
+  }
+
   /**
    * What a job could change, as iproute2 and procfs show it (never our own decoder): links (MTU,
    * master, flags), addresses, routes of every table and rules of both families (without the

@@ -36,6 +36,9 @@ async function accepting(port: number, deadlineMs: number): Promise<void> {
   }
 }
 
+/** Durable like a production Redis should be: every write is in the append-only file before it is acknowledged. */
+export const DURABLE_REDIS = ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];
+
 export class TestRedis {
   private proc?: ChildProcess;
   private constructor(
@@ -55,8 +58,7 @@ export class TestRedis {
   }
 
   private async launch(): Promise<void> {
-    // Durable like a production Redis should be: every write is in the AOF before it is acknowledged.
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, ...DURABLE_REDIS], { stdio: 'ignore' });
     await accepting(this.port, 10_000);
   }
 

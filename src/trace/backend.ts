@@ -15,6 +15,7 @@ import { FUNC_ID_MARKER } from './event';
 import { compileNameFilter, matchNames, NameTest } from './name-filter';
 import { findMarker, kprobePmuType, ProbeSet, programInsns, setupProgram } from './probes';
 import { Discovery, KernelSymbols, MAX_FENTRY_ARGS, MAX_KPROBE_SLOTS, SkbFunction, SkbTarget } from './targets';
+import { TraceError } from './trace-error';
 
 export const BACKENDS = ['fentry', 'kprobe-multi', 'kprobe', 'tp_btf'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -307,8 +308,11 @@ export const DEFAULT_MAX_PROBES = 4096;
 export const MAX_PROBES_LIMIT = 16384;
 
 /** More probes than the request allows; nothing was attached. */
-export class TooManyProbesError extends Error {
+export class TooManyProbesError extends TraceError {
   override readonly name = 'TooManyProbesError';
+  readonly retry = 'permanent';
+  readonly status = 400;
+  readonly error = 'TooManyProbes';
   constructor(
     readonly backend: Backend,
     readonly probes: number,
@@ -319,6 +323,10 @@ export class TooManyProbesError extends Error {
     const what = `${targets} ${isFunctionBackend(backend) ? 'functions' : 'tracepoints'}${probes > targets ? ', entry and return' : ''}`;
     const raise = maxProbes < MAX_PROBES_LIMIT ? `, or raise the cap (maxProbes, ipft --max-probes; at most ${MAX_PROBES_LIMIT})` : ` (${MAX_PROBES_LIMIT} is the most a trace may attach)`;
     super(`${probes} probes to attach with ${backend} (${what}), more than the cap of ${maxProbes}: nothing was attached; narrow the targets with a regex${raise}`);
+  }
+
+  override details() {
+    return { backend: this.backend, probes: this.probes, maxProbes: this.maxProbes };
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodeEvent, encodeEvent, EVENT_SIZE, EventDecodeError, formatExtension, FUNC_ID_MARKER, gsoFlags } from './event';
 import { eventRecord, formatEventLine, jsonEvent } from './format';
 import { FALLBACK_GSO_NAMES } from './targets';
-import { ev } from './testing/events';
+import { ev } from '../testing/trace-events';
 
 const HEADER = readFileSync(join(__dirname, '..', '..', 'bpf', 'trace', 'ipft.h'), 'utf8');
 

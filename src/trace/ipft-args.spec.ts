@@ -55,6 +55,21 @@ describe('parseIpftArgs', () => {
     expect(() => parseIpftArgs(['-m', '1', '-t', 'function_graph', '-b', 'tp_btf'])).toThrow(/needs the fentry backend/);
   });
 
+  it('-V/--version needs no mark; -j makes it JSON', () => {
+    expect(parseIpftArgs(['--version'])).toMatchObject({ version: true, output: 'aggregate' });
+    expect(parseIpftArgs(['-V', '-j'])).toMatchObject({ version: true, output: 'json' });
+    expect(parseIpftArgs(['-m', '1']).version).toBeUndefined();
+  });
+
+  it('-j/--json is -o json, for tracing, -l and --check-backends alike', () => {
+    expect(parseIpftArgs(['-m', '1', '-j']).output).toBe('json');
+    expect(parseIpftArgs(['-l', '--json'])).toMatchObject({ list: true, output: 'json' });
+    expect(parseIpftArgs(['--check-backends', '-j', '-o', 'json']).output).toBe('json');
+    expect(() => parseIpftArgs(['-m', '1', '-j', '-o', 'aggregate'])).toThrow('--json contradicts --output aggregate');
+    expect(USAGE).toMatch(/^ {2}-j, --json {2,}/m);
+    expect(USAGE).toMatch(/^ {2}-V, --version {2,}/m);
+  });
+
   it('lists and checks backends without a mark', () => {
     expect(parseIpftArgs(['-l']).list).toBe(true);
     expect(parseIpftArgs(['--check-backends']).checkBackends).toBe(true);

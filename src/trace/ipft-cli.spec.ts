@@ -22,6 +22,15 @@ describe('ipft main', () => {
     expect(o.out).toBe('');
   });
 
+  it('--version prints the version; -j as JSON', async () => {
+    const a = io();
+    expect(await main(['--version'], a.io)).toBe(0);
+    expect(a.o.out).toMatch(/^ipft \d+\.\d+\.\d+/);
+    const b = io();
+    expect(await main(['-V', '-j'], b.io)).toBe(0);
+    expect(JSON.parse(b.o.out)).toMatchObject({ program: 'ipft', node: process.version });
+  });
+
   it('needs a mark to trace', async () => {
     const { o, io: x } = io();
     expect(await main([], x)).toBe(2);

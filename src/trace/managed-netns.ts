@@ -4,14 +4,23 @@
 import { statSync } from 'node:fs';
 
 import { netnsPath } from '../kernel/named-netns';
+import { TraceError } from './trace-error';
 
-export class ManagedNetnsUnavailableError extends Error {
+/** The namespace may be back (re-created) for a later request. */
+export class ManagedNetnsUnavailableError extends TraceError {
   override readonly name = 'ManagedNetnsUnavailableError';
+  readonly retry = 'transient';
+  readonly status = 503;
+  readonly error = 'ManagedNetnsUnavailable';
   constructor(
     readonly netns: string,
     reason: string,
   ) {
     super(`the managed network namespace ${netns ? JSON.stringify(netns) : '(the agent\'s own)'} is not available: ${reason}`);
+  }
+
+  override details() {
+    return { netns: this.netns };
   }
 }
 

@@ -11,6 +11,8 @@
 // counts above MAX_REPEAT, and programs above MAX_PROGRAM instructions once counts are expanded.
 // Semantics are RegExp.prototype.test without flags: a match anywhere in the name.
 
+import { TraceError } from './trace-error';
+
 /** Longest pattern accepted (the REST body allows 256 characters). */
 export const MAX_PATTERN_LENGTH = 1024;
 /** Largest count in `{n,m}`. */
@@ -22,8 +24,12 @@ const MAX_DEPTH = 64;
 /** DFA states kept; the cache starts over beyond (a new state costs one NFA step per thread). */
 const MAX_DFA_STATES = 4096;
 
-export class NameFilterError extends Error {
+/** The REST body pipe and normalize() refuse bad patterns first; this answers direct callers. */
+export class NameFilterError extends TraceError {
   override readonly name = 'NameFilterError';
+  readonly retry = 'permanent';
+  readonly status = 400;
+  readonly error = 'InvalidTraceRequest';
   constructor(
     readonly pattern: string,
     /** 0-based position in the pattern. */
@@ -31,6 +37,11 @@ export class NameFilterError extends Error {
     readonly reason: string,
   ) {
     super(`${reason} at position ${index} of ${JSON.stringify(pattern.length > 60 ? `${pattern.slice(0, 60)}…` : pattern)}`);
+  }
+
+  /** The shape of every field error of the traces API. */
+  override details() {
+    return { errors: [{ field: 'regex', messages: [this.message] }] };
   }
 }
 

@@ -1,7 +1,7 @@
 // Per-packet grouping: timestamp order within a packet, and a new packet id when an skb address
 // is reused (after a free, back in a namespace it had left, after a long gap).
 import { TraceEvent } from './event';
-import { ev } from './testing/events';
+import { ev } from '../testing/trace-events';
 import { groupPackets, PacketSplitter } from './packets';
 
 // funcId → name

@@ -24,9 +24,10 @@ import { bootstrap } from '../main';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { TestRedis } from '../testing/redis';
 import { scaled } from '../testing/time-scale';
-import { backendChecks, backendWorks } from './trace-features';
-import { ipftInKernel } from './testing/bpftool';
-import { tcMark, tcpTransferBetween, TEST_MARK } from './testing/traffic';
+import { backendChecks, backendWorks } from '../testing/trace-backends';
+import { ipftInKernel } from '../testing/bpftool';
+import { tcpTransferBetween } from '../testing/traffic/sockets';
+import { tcMark, TEST_MARK } from '../testing/traffic/tc-mark';
 
 jest.setTimeout(scaled(60_000));
 

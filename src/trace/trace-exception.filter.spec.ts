@@ -7,6 +7,7 @@ import { NameFilterError } from './name-filter';
 import { mapTraceError, TraceExceptionFilter } from './trace-exception.filter';
 import { TraceBusyError, TraceNotFoundError, TraceRequestError } from './trace.service';
 import { TraceAbortedError } from './tracer';
+import { TraceError } from './trace-error';
 
 describe('mapTraceError', () => {
   const cases: Array<[Error, number, object]> = [
@@ -43,6 +44,10 @@ describe('mapTraceError', () => {
   it('leaves the rest to the global filter (CapabilityMissingError: 501 with the feature)', () => {
     expect(mapTraceError(new CapabilityMissingError('tracing.fentry'))).toBeUndefined();
     expect(mapTraceError(new Error('bug'))).toBeUndefined();
+  });
+
+  it("catches the traces API's own errors (TraceError) and InvalidArgumentError, nothing else", () => {
+    expect(Reflect.getMetadata('__filterCatchExceptions__', TraceExceptionFilter)).toEqual([TraceError, InvalidArgumentError]);
   });
 
   it('answers through the response object', () => {

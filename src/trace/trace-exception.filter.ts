@@ -1,57 +1,31 @@
 // The traces API's errors as HTTP answers (scoped to TraceController, ahead of the global
-// DomainExceptionFilter, which still answers CapabilityMissingError with 501 and the feature name,
-// and BpfError with 502). Field errors have one shape whether the body pipe or the service found
-// them: `errors: [{field, messages}]`.
-import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
+// DomainExceptionFilter, which answers everything else there: CapabilityMissingError with 501 and
+// the feature name, BpfError with 502). The API's own errors (TraceError) answer by their
+// declarations; two answers depend on being under /v1/traces:
+// - InvalidArgumentError: field errors have one shape here whether the body pipe or the service
+//   found them, `InvalidTraceRequest` with `errors: [{field, messages}]`;
+// - TraceAbortedError: the agent aborts a start only when it shuts down (the CLI, on a signal).
+import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 
+import { answerOf, ErrorResponse, send } from '../common/domain-exception.filter';
 import { InvalidArgumentError } from '../netlink/errors';
-import { TooManyProbesError } from './backend';
-import { ManagedNetnsUnavailableError } from './managed-netns';
-import { NameFilterError } from './name-filter';
-import { TraceBusyError, TraceNotFoundError, TraceRequestError } from './trace.service';
+import { TraceError } from './trace-error';
 import { TraceAbortedError } from './tracer';
 
-type TraceError =
-  | TraceBusyError
-  | TraceNotFoundError
-  | TraceRequestError
-  | InvalidArgumentError
-  | ManagedNetnsUnavailableError
-  | TraceAbortedError
-  | TooManyProbesError
-  | NameFilterError;
-
-export interface TraceErrorResponse {
-  status: number;
-  body: Record<string, unknown> & { statusCode: number; error: string; message: string };
-}
-
-/** The HTTP status and body for a trace error; undefined for anything else. Pure: unit-tested. */
-export function mapTraceError(err: unknown): TraceErrorResponse | undefined {
-  const answer = (status: number, error: string, message: string, extra: Record<string, unknown> = {}) => ({ status, body: { statusCode: status, error, message, ...extra } });
-  if (err instanceof TraceBusyError) return answer(HttpStatus.CONFLICT, 'TraceBusy', err.message, { running: err.running });
-  if (err instanceof TraceNotFoundError) return answer(HttpStatus.NOT_FOUND, 'TraceNotFound', err.message, { id: err.id });
-  if (err instanceof TraceRequestError) return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: err.errors });
-  if (err instanceof InvalidArgumentError)
-    return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: [{ field: err.field, messages: [err.message] }] });
-  if (err instanceof TooManyProbesError)
-    return answer(HttpStatus.BAD_REQUEST, 'TooManyProbes', err.message, { backend: err.backend, probes: err.probes, maxProbes: err.maxProbes });
-  // The body pipe and normalize() refuse bad patterns first; this is for direct callers.
-  if (err instanceof NameFilterError)
-    return answer(HttpStatus.BAD_REQUEST, 'InvalidTraceRequest', err.message, { errors: [{ field: 'regex', messages: [err.message] }] });
-  if (err instanceof ManagedNetnsUnavailableError) return answer(HttpStatus.SERVICE_UNAVAILABLE, 'ManagedNetnsUnavailable', err.message, { netns: err.netns });
-  if (err instanceof TraceAbortedError) return answer(HttpStatus.SERVICE_UNAVAILABLE, 'TraceAborted', `${err.message}: the agent is shutting down`);
+/** The HTTP status and body for an error under /v1/traces; undefined for the global filter's. Pure: unit-tested. */
+export function mapTraceError(err: unknown): ErrorResponse | undefined {
+  if (err instanceof InvalidArgumentError) {
+    const status = err.status;
+    return { status, body: { statusCode: status, error: 'InvalidTraceRequest', message: err.message, errors: [{ field: err.field, messages: [err.message] }] } };
+  }
+  if (err instanceof TraceAbortedError) return answerOf(err, `${err.message}: the agent is shutting down`);
+  if (err instanceof TraceError) return answerOf(err);
   return undefined;
 }
 
-interface HttpResponseLike {
-  status(code: number): { json(body: unknown): unknown };
-}
-
-@Catch(TraceBusyError, TraceNotFoundError, TraceRequestError, InvalidArgumentError, ManagedNetnsUnavailableError, TraceAbortedError, TooManyProbesError, NameFilterError)
-export class TraceExceptionFilter implements ExceptionFilter<TraceError> {
-  catch(err: TraceError, host: ArgumentsHost): void {
-    const mapped = mapTraceError(err)!; // @Catch lists exactly the classes mapTraceError knows
-    host.switchToHttp().getResponse<HttpResponseLike>().status(mapped.status).json(mapped.body);
+@Catch(TraceError, InvalidArgumentError)
+export class TraceExceptionFilter implements ExceptionFilter<TraceError | InvalidArgumentError> {
+  catch(err: TraceError | InvalidArgumentError, host: ArgumentsHost): void {
+    send(host, mapTraceError(err)!); // @Catch lists exactly what mapTraceError answers
   }
 }

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 
 import { InvalidArgumentError } from '../netlink/errors';
-import { ev } from './testing/events';
+import { ev } from '../testing/trace-events';
 import { TraceBusyError, TraceNotFoundError, TraceService, TracerLike } from './trace.service';
 import type { AttachSummary, TraceOptions, TraceSummary } from './tracer';
 

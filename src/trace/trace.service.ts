@@ -22,26 +22,49 @@ import { parseU32 } from './ipft-args';
 import { nameFilterProblem } from './name-filter';
 import { groupPackets } from './packets';
 import { attachLine, AttachSummary, kernelViewCache, Tracer, TraceOptions, TraceSummary } from './tracer';
+import { TraceError } from './trace-error';
 
-export class TraceBusyError extends Error {
+/** One trace at a time: this one can start once the running one has stopped. */
+export class TraceBusyError extends TraceError {
   override readonly name = 'TraceBusyError';
+  readonly retry = 'transient';
+  readonly status = 409;
+  readonly error = 'TraceBusy';
   constructor(readonly running: string) {
     super(`trace ${running} is still running: stop it first (one trace at a time)`);
   }
+
+  override details() {
+    return { running: this.running };
+  }
 }
 
-export class TraceNotFoundError extends Error {
+export class TraceNotFoundError extends TraceError {
   override readonly name = 'TraceNotFoundError';
+  readonly retry = 'permanent';
+  readonly status = 404;
+  readonly error = 'TraceNotFound';
   constructor(readonly id: string) {
     super(`no trace ${id}`);
+  }
+
+  override details() {
+    return { id: this.id };
   }
 }
 
 /** A request body that does not validate: every field with what is wrong with it. */
-export class TraceRequestError extends Error {
+export class TraceRequestError extends TraceError {
   override readonly name = 'TraceRequestError';
+  readonly retry = 'permanent';
+  readonly status = 400;
+  readonly error = 'InvalidTraceRequest';
   constructor(readonly errors: Array<{ field: string; messages: string[] }>) {
     super(`invalid trace request: ${errors.map((e) => `${e.field}: ${e.messages.join('; ')}`).join(' | ')}`.slice(0, 2000));
+  }
+
+  override details() {
+    return { errors: this.errors };
   }
 }
 

@@ -8,7 +8,7 @@
 //   hv2: fc00:2::d4/128 encap seg6local action End.DX4 nh4 10.0.2.2 dev t2   decapsulation
 //   (and the reverse for the ACKs); mark 0xdeadbeef set by tc in every namespace on the data
 //   direction (v1 egress, t1 ingress, u2 ingress, v2 ingress): a veth into another namespace
-//   clears the mark. Details: src/trace/testing/srv6-gso-topology.ts.
+//   clears the mark. Details: buildSrv6GsoTopology in src/testing/topology/two-hv.ts.
 //
 // Independent observers: the bytes the TCP server in vm2 received; `ip -s -j link` packet
 // counters; `bpftool -j link/prog` for what is attached after a trace ends.
@@ -24,9 +24,10 @@ import { itWith } from '../testing/kernel-features';
 import { Backend } from './backend';
 import { TraceEvent } from './event';
 import { Packet } from './packets';
-import { ipftInKernel } from './testing/bpftool';
-import { buildSrv6GsoTopology, ENCAP_OVERHEAD, Srv6GsoTopology, SRV6_PATH, tcpTransfer, TEST_MARK } from './testing/srv6-gso-topology';
-import { itWithBackend } from './trace-features';
+import { ipftInKernel } from '../testing/bpftool';
+import { buildSrv6GsoTopology, ENCAP_OVERHEAD, Srv6GsoTopology, SRV6_PATH, tcpTransfer } from '../testing/topology/two-hv';
+import { itWithBackend } from '../testing/trace-backends';
+import { TEST_MARK } from '../testing/traffic/tc-mark';
 import { Tracer, TraceSummary } from './tracer';
 
 const GSO_TCPV4 = 1 << 0;

@@ -14,6 +14,7 @@ import { AttachPlan, Backend, BackendSelection, FENTRY_AUTO_MAX_TARGETS, objectP
 import { CNT_HIT, CNT_LOST, decodeEvent, EVENT_SIZE, FUNC_ID_MARKER, TraceEvent } from './event';
 import { groupPackets, Packet } from './packets';
 import { btfObjFd, closeFd, findMarker, ProbeSet, programInsns, setupProgram } from './probes';
+import { TraceError } from './trace-error';
 import {
   Discovery,
   discoverKernel,
@@ -169,8 +170,11 @@ export function attachLine(a: Pick<AttachSummary, 'total' | 'succeeded' | 'faile
   return `Attaching program (total ${a.total}, succeeded ${a.succeeded}, failed ${a.failed}, filtered: ${a.filtered}, untraceable: ${a.untraceable})`;
 }
 
-export class TraceAbortedError extends Error {
+export class TraceAbortedError extends TraceError {
   override readonly name = 'TraceAbortedError';
+  readonly retry = 'transient';
+  readonly status = 503;
+  readonly error = 'TraceAborted';
   constructor() {
     super('trace start aborted');
   }

@@ -3,10 +3,10 @@
 // Every fixture is a frame as it arrives on the underlay, the verdict, the reason the program
 // must count (read from its own global counter around each run: exactly one reason moves by
 // one), and for redirects the EXACT output frame, built here independently of the program
-// (src/xdp/packets.ts: from-scratch checksums, TTL/hop limit lowered by `forwarded`, MACs from
-// the neighbours the namespace was given). A pass must leave the frame byte-for-byte unchanged.
+// (src/testing/packet-builder.ts: from-scratch checksums, TTL/hop limit lowered by `forwarded`,
+// MACs from the neighbours the namespace was given). A pass must leave the frame byte-for-byte unchanged.
 //
-// The fib lookups need a namespace with routes and neighbours: src/xdp/testing/fib-netns.ts
+// The fib lookups need a namespace with routes and neighbours: src/testing/topology/fib-netns.ts
 // draws it (devices, tables, neighbours, SIDs). Test runs execute in that namespace with
 // ctx.ingress_ifindex = u0 (10); nothing is attached anywhere.
 import { execFileSync } from 'node:child_process';
@@ -34,8 +34,8 @@ import {
   udp,
   udp4Packet,
   udp6Packet,
-} from './packets';
-import { createFibNetns, DEV, ENTRIES, MAC, OUTER_SRC, SID } from './testing/fib-netns';
+} from '../testing/packet-builder';
+import { createFibNetns, DEV, ENTRIES, MAC, OUTER_SRC, SID } from '../testing/topology/fib-netns';
 import { ensureBpffs, XdpOffload } from './xdp-offload';
 
 const ROOT = packageRoot();

@@ -25,6 +25,7 @@ import { CapabilityMissingError } from '../common/errors';
 import type { AgentConfig } from '../config/agent.config';
 import { Dataplane, JobResult } from '../dataplane/dataplane';
 import type { DataplaneService } from '../dataplane/dataplane.service';
+import type { DesiredState } from '../dataplane/desired-state';
 import { DesiredStateStore } from '../dataplane/state-store';
 import type { TenantSpecDto } from '../dataplane/spec.dto';
 import { KernelApplyError, runJob } from '../jobs/job-runner';
@@ -36,7 +37,9 @@ import { StateService } from '../state/state.service';
 import { itWith, kernelHas, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
-import { Receiver, runIn, VmNic } from './testing/traffic';
+import { encapRoutes, tableModeTenant, TwoHv, wire } from '../testing/topology/two-hv';
+import { Receiver, runIn } from '../testing/traffic/sockets';
+import { VmNic } from '../testing/traffic/vm-nic';
 import { ensureBpffs } from './xdp-offload';
 import { XdpSync } from './xdp-sync';
 
@@ -64,7 +67,7 @@ let state: StateService;
 
 function openAgent(): Promise<JobResult> {
   xdp = new XdpSync({ nl, netns: hv2.name, pinRoot, log: (level, msg) => logs.push(`${level}: ${msg}`) });
-  dp = new Dataplane({ nl, store: new DesiredStateStore(stateDir), mode: MODE, netns: hv2.name, debounceMs: 50, xdp });
+  dp = new Dataplane({ nl, store: new DesiredStateStore(stateDir), mode: MODE, netns: hv2.name, debounceMs: 50, offload: xdp });
   return dp.start();
 }
 
@@ -79,45 +82,31 @@ const tenant = (t: T, xdpOffload: boolean): TenantSpecDto =>
     ? { id: 'alpha', behaviour: 'End.DT4', sid: SID.alpha, xdpOffload, interfaces: [{ name: 'vA', gateways: ['10.0.2.254/24'] }], routes: [] }
     : { id: 'beta', behaviour: 'End.DX4', sid: SID.beta, xdpOffload, dx: { nexthop: VM2, interface: 'vB' }, interfaces: [{ name: 'vB', gateways: ['10.0.2.254/24'] }], routes: [] };
 
-function batch(ns: TestNetns, lines: string[]): void {
-  ns.ipBatch(lines);
-}
-
 function build(): void {
-  hv1 = TestNetns.create('xag-hv1');
-  hv2 = TestNetns.create('xag-hv2');
-  vm = { A1: TestNetns.create('xag-a1'), B1: TestNetns.create('xag-b1'), A2: TestNetns.create('xag-a2'), B2: TestNetns.create('xag-b2') };
   // Reverse-path filtering off where the test (not the agent) owns the interfaces: the underlay
   // must not put End.DX4 in shadow mode (XdpOffload's rp_filter guard); HV1's tenant side is
   // plain table-mode routing.
-  for (const ns of [hv1, hv2, ...Object.values(vm)]) ns.exec('sysctl', ['-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
-  batch(hv1, [
-    `link add name u1 type veth peer name u2 netns ${hv2.name}`,
-    'link set dev u1 up',
-    'addr add fc00:12::1/64 dev u1 nodad',
-    'route add fc00:0:2::/48 via fc00:12::2 dev u1',
-  ]);
-  batch(hv2, ['link set dev u2 up', 'addr add fc00:12::2/64 dev u2 nodad']);
-  hv2.exec('sysctl', ['-qw', 'net.ipv4.conf.u2.rp_filter=0']);
-  // A wire completes checksums; a veth would carry the local sender's CHECKSUM_PARTIAL into XDP
-  // frames, which have no place for it (ADR 0004, Consequences).
-  hv1.exec('ethtool', ['-K', 'u1', 'tx', 'off']);
-  hv1.exec('sysctl', ['-qw', 'net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.all.seg6_enabled=1']);
+  const topo = TwoHv.build({
+    tag: 'xag',
+    sysctls: ['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'],
+    underlay: { devs: ['u1', 'u2'], addresses: [['fc00:12::1/64'], ['fc00:12::2/64']] },
+    vms: [
+      { name: 'A1', hv: 1, tap: 'vA', addresses: ['10.0.1.1/24'], gateways: ['10.0.1.254'] },
+      { name: 'B1', hv: 1, tap: 'vB', addresses: ['10.0.1.1/24'], gateways: ['10.0.1.254'] },
+      { name: 'A2', hv: 2, tap: 'vA', nicMac: MAC.A2, addresses: [`${VM2}/24`], gateways: ['10.0.2.254'] },
+      { name: 'B2', hv: 2, tap: 'vB', nicMac: MAC.B2, addresses: [`${VM2}/24`], gateways: ['10.0.2.254'] },
+    ],
+  });
+  ({ hv1, hv2, vm } = topo);
+  hv1.ipBatch(['route add fc00:0:2::/48 via fc00:12::2 dev u1']);
+  hv2.sysctl('net.ipv4.conf.u2.rp_filter=0');
+  wire(hv1, 'u1');
+  hv1.sysctl('net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.all.seg6_enabled=1');
   for (const [t, table, mode, sid] of [['A', 100, 'encap', SID.alpha], ['B', 200, 'encap.red', SID.beta]] as const) {
-    batch(hv1, [
-      `link add name v${t} type veth peer name eth0 netns ${vm[`${t}1`].name}`,
-      `link set dev v${t} up`,
-      `addr add 10.0.1.254/24 dev v${t} noprefixroute`,
-      `route add 10.0.1.0/24 dev v${t} table ${table}`,
-      `rule add iif v${t} lookup ${table} pref 1000`,
-      `route add 10.0.2.0/24 encap seg6 mode ${mode} segs ${sid} dev u1 table ${table}`,
-      // H.Encaps routes the outer packet again as coming from v<t>: through this table.
-      `route add fc00:0:2::/48 via fc00:12::2 dev u1 table ${table}`,
-    ]);
-    batch(vm[`${t}1`], ['link set dev eth0 up', 'addr add 10.0.1.1/24 dev eth0', 'route add default via 10.0.1.254']);
-    batch(hv2, [`link add name v${t} type veth peer name eth0 address ${MAC[`${t}2`]} netns ${vm[`${t}2`].name}`, `link set dev v${t} up`]);
-    batch(vm[`${t}2`], ['link set dev eth0 up', `addr add ${VM2}/24 dev eth0`, 'route add default via 10.0.2.254']);
+    tableModeTenant(hv1, { tap: `v${t}`, table, gateways: ['10.0.1.254/24'], subnets: ['10.0.1.0/24'] });
+    encapRoutes(hv1, { table, mode, dev: 'u1', locator: 'fc00:0:2::/48', via: 'fc00:12::2', routes: [['10.0.2.0/24', sid]] });
   }
+  hv2.ipBatch(['link set dev vA up', 'link set dev vB up']);
 }
 
 /** UDP datagrams "<tag>-<i>" from a VM on HV1 to VM2's address on port 7001. */
@@ -204,6 +193,8 @@ beforeAll(async () => {
     { get dataplane() { return dp; } } as unknown as DataplaneService,
     { rtnetlink: nl } as unknown as RtnetlinkRepository,
     metrics,
+    // XdpModule's XdpSync; openAgent() makes a new one for each agent start.
+    { status: (st: DesiredState) => xdp.status(st) } as unknown as XdpSync,
   );
   state.onModuleInit();
 });
@@ -389,7 +380,7 @@ describe('XDP offload failures in the agent', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'srv6t-xag-err-'));
     nl2 = Rtnetlink.open({ netns: ns.name });
     sync2 = new XdpSync({ nl: nl2, netns: ns.name, pinRoot, object: '/nonexistent/srv6_decap.bpf.o' });
-    dp2 = new Dataplane({ nl: nl2, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, xdp: sync2 });
+    dp2 = new Dataplane({ nl: nl2, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, offload: sync2 });
     await dp2.start();
   });
 

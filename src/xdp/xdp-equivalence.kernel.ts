@@ -1,9 +1,9 @@
 // Kernel tier: the XDP offload delivers exactly what the kernel's seg6local routes deliver.
 //
-// Topology and address plan: src/xdp/testing/two-hv.ts (two HVs, tenants A and B with the SAME
-// addresses, A encapsulated with an SRH, B reduced). The same traffic runs twice on the same
-// topology, offload off (HV2's seg6local routes decapsulate) and on (the XDP program on HV2's
-// underlay u2, native mode), and the two runs must agree:
+// Topology and address plan: Srv6Pair in src/testing/topology/two-hv.ts (two HVs, tenants A and
+// B with the SAME addresses, A encapsulated with an SRH, B reduced). The same traffic runs twice
+// on the same topology, offload off (HV2's seg6local routes decapsulate) and on (the XDP program
+// on HV2's underlay u2, native mode), and the two runs must agree:
 // (and once more with the program attached in generic mode, the reported fallback):
 //   1. UDP from each VM on HV1 to its peer on HV2, v4 and v6, the same datagrams in both runs
 //      (fixed ports and payloads, no automatic flow labels): the frames the VMs on HV2 receive,
@@ -32,9 +32,10 @@ import { packageRoot } from '../native/addon';
 import { itWith } from '../testing/kernel-features';
 import { destroyAllNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
-import { checksum, ETH_P, IPPROTO, summarize } from './packets';
-import { ADDR, Hv2Mode, Tenant, TwoHv } from './testing/two-hv';
-import { ping, Receiver, sendTcp, sendUdp, TcpResult, VmNic } from './testing/traffic';
+import { checksum, ETH_P, IPPROTO, summarize } from '../testing/packet-builder';
+import { ADDR, Hv2Mode, Srv6Pair, Tenant } from '../testing/topology/two-hv';
+import { ping, Receiver, sendTcp, sendUdp, TcpResult } from '../testing/traffic/sockets';
+import { VmNic } from '../testing/traffic/vm-nic';
 import { ensureBpffs, XdpAttachMode, XdpOffload, XdpSidCounters } from './xdp-offload';
 
 jest.setTimeout(180_000); // a budget for the lab VM (TCG, 10-40x slower); on the host each test takes ~2 s
@@ -106,7 +107,7 @@ function xdpDelta(a: Record<string, XdpSidCounters>, b: Record<string, XdpSidCou
 }
 
 class Scenario {
-  topo!: TwoHv;
+  topo!: Srv6Pair;
   nics!: Record<Tenant, VmNic>;
   offload?: XdpOffload;
   pinRoot?: string;
@@ -120,7 +121,7 @@ class Scenario {
     execFileSync('make', ['-C', path.join(ROOT, 'bpf'), '-s']);
     ensureBpffs('/sys/fs/bpf');
     this.pinRoot = mkdtempSync('/sys/fs/bpf/srv6t-xeq-');
-    this.topo = TwoHv.create(this.mode);
+    this.topo = Srv6Pair.create(this.mode);
     // The VMs' NICs on HV2: XDP redirect into a veth needs a program on its peer (see
     // vm_nic.bpf.c). Attached for both runs: it is part of the VM, not of the offload.
     this.nics = { A: await VmNic.attach(this.topo.vm.A2, 'eth0', { record: true }), B: await VmNic.attach(this.topo.vm.B2, 'eth0', { record: true }) };

@@ -19,7 +19,7 @@ import { XdpAction, xdpMd } from '../bpf/libbpf';
 import { packageRoot } from '../native/addon';
 import { InvalidArgumentError } from '../netlink/errors';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
-import { srv6Frame, udp4Packet } from './packets';
+import { srv6Frame, udp4Packet } from '../testing/packet-builder';
 import { ensureBpffs, XdpOffload, XdpSidEntry } from './xdp-offload';
 
 const ROOT = packageRoot();

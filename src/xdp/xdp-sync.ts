@@ -11,6 +11,7 @@
 //   change; full reconciles always re-sync, which also repairs a detached link or an edited map.
 import type { OpFailure } from '../dataplane/applier';
 import type { DesiredState } from '../dataplane/desired-state';
+import type { Offload, OffloadReport } from '../dataplane/offload';
 import type { Link } from '../netlink/link';
 import { xdpDesired } from './entries';
 import { XdpOffloadError, XdpStep } from './errors';
@@ -39,20 +40,7 @@ export interface XdpSyncOptions {
 }
 
 /** What a reconcile result says about the offload, when it ran. */
-export interface XdpReport {
-  /** SIDs in the map after the sync. */
-  sids: number;
-  added: number;
-  updated: number;
-  deleted: number;
-  attachments: { ifname: string; mode: XdpAttachment['mode']; fallback?: string }[];
-  detached: string[];
-  /** Links whose program was replaced atomically (another build of it). */
-  replaced: string[];
-  shadowed: { sid: string; reason: string }[];
-  /** Offloaded tenants left to the kernel path, and why. */
-  skipped: { tenant: string; reason: string }[];
-}
+export type XdpReport = OffloadReport;
 
 export interface XdpSidStatus extends XdpSidCounters {
   tenant?: string;
@@ -72,7 +60,7 @@ export interface XdpStatus {
   error?: { step: XdpStep; message: string; code?: string };
 }
 
-export class XdpSync {
+export class XdpSync implements Offload {
   private offload?: OffloadHandle;
   /** ifindex by interface name: the last full observation, plus what scoped ones saw since. */
   private readonly ifindex = new Map<string, number>();
@@ -191,6 +179,11 @@ export class XdpSync {
     const reasons = Object.fromEntries(Object.entries(off.reasons()).filter(([, n]) => n > 0));
     const attachments = await off.attachments().catch(() => []);
     return { active: true, attachments, sids, reasons, ...base };
+  }
+
+  /** The underlay, while some tenant is offloaded: re-created under an attached program, it loses it. */
+  watchedInterfaces(state: DesiredState): string[] {
+    return Object.values(state.tenants).some((t) => t.xdpOffload) ? (state.node?.underlay ?? []) : [];
   }
 
   /** Closes our fds; pinned links and maps stay (traffic keeps flowing through a restart). */
