@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes what --version prints (src/cli/build-info.ts): the package's version and the git commit
+# Writes what --version prints (src/common/build-info.ts): the package's version and the git commit
 # of this checkout ("-dirty" with uncommitted changes to tracked files), so that a built tree
 # never has to run git.   scripts/build-info.sh [OUT]   (default: dist/build-info.json)
 set -euo pipefail

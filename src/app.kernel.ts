@@ -46,7 +46,10 @@ describe('srv6-agent HTTP API', () => {
 
   beforeAll(async () => {
     ns = TestNetns.create('app');
-    ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
+    ns.vethPairs([
+      ['ul0', 'ul1'],
+      ['ta0', 'ta1'],
+    ]);
     listenersBefore = signalListeners();
     const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name } });
     ({ app, url } = await bootstrap(config, { logger: ['error'] }));
@@ -81,7 +84,11 @@ describe('srv6-agent HTTP API', () => {
     // iproute2's answer (src/testing/kernel-features.ts), not our probe's, is the reference
     expect(body.features['seg6local.End'].supported).toBe(kernelHas('seg6local'));
     expect(body.features['nexthop.seg6'].supported).toBe(kernelHas('nexthop.seg6'));
-    expect(body.srv6).toMatch(kernelHas('seg6local') && kernelHas('nexthop.seg6') ? /^(vrf|table) mode, an SRv6 node: H\.Encaps yes/ : /^table mode, NOT an SRv6 node: tenant jobs are refused/);
+    expect(body.srv6).toMatch(
+      kernelHas('seg6local') && kernelHas('nexthop.seg6')
+        ? /^(vrf|table) mode, an SRv6 node: H\.Encaps yes/
+        : /^table mode, NOT an SRv6 node: tenant jobs are refused/,
+    );
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`srv6-probe-${process.pid}-`);
   });
 
@@ -100,18 +107,30 @@ describe('srv6-agent HTTP API', () => {
   };
 
   itWith(SRV6)('POST /v1/jobs?wait applies node and tenant jobs through the queue and reports what changed', async () => {
-    const node = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    const node = await post(`/v1/jobs?wait=${WAIT}`, {
+      type: 'upsert-node',
+      node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 },
+    });
     expect(node.status).toBe(202);
     expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
     const tenant = await post(`/v1/jobs?wait=${WAIT}`, {
       type: 'upsert-tenant',
       idempotencyKey: `app-${process.pid}-alpha`,
-      tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] },
+      tenant: {
+        id: 'alpha',
+        behaviour: 'End.DT6',
+        interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }],
+        routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }],
+      },
     });
     expect(tenant.body.job).toMatchObject({ state: 'completed', result: { created: { nexthop: 1 } } });
     // the kernel, seen by iproute2
     expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
-    const again = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-tenant', idempotencyKey: `app-${process.pid}-alpha`, tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [], routes: [] } });
+    const again = await post(`/v1/jobs?wait=${WAIT}`, {
+      type: 'upsert-tenant',
+      idempotencyKey: `app-${process.pid}-alpha`,
+      tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [], routes: [] },
+    });
     expect(again.body).toMatchObject({ duplicate: true, job: { id: tenant.body.job.id } });
     const job = await get<any>(`/v1/jobs/${tenant.body.job.id}`);
     expect(job.body.result.created.nexthop).toBe(1);
@@ -126,16 +145,26 @@ describe('srv6-agent HTTP API', () => {
   });
 
   itWithout(SRV6)('a tenant job this kernel cannot carry out: refused naming every missing feature; kernel and /v1/state unchanged', async () => {
-    const node = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
+    const node = await post(`/v1/jobs?wait=${WAIT}`, {
+      type: 'upsert-node',
+      node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 },
+    });
     expect(node.body.job).toMatchObject({ type: 'upsert-node', state: 'completed' });
     const kernelBefore = ns.kernelSnapshot();
     const stateBefore = await get<any>('/v1/state');
-    const tenant = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] };
+    const tenant = {
+      id: 'alpha',
+      behaviour: 'End.DT6',
+      interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }],
+      routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }],
+    };
     const r = await post(`/v1/jobs?wait=${WAIT}`, { type: 'upsert-tenant', tenant });
     expect(r.body.job).toMatchObject({ type: 'upsert-tenant', state: 'failed', failure: { name: 'CapabilityMissingError', retry: 'permanent' } });
     // Every feature the tenant needs that this kernel lacks is named (End.DT6 by table, H.Encaps nexthops; counters are optional).
     const capabilities = (await get<Capabilities>('/v1/capabilities')).body;
-    const wanted = ['seg6local.End.DT6', 'nexthop.seg6', 'seg6.encap'].filter((f) => capabilities.features[f as keyof Capabilities['features']].supported !== true);
+    const wanted = ['seg6local.End.DT6', 'nexthop.seg6', 'seg6.encap'].filter(
+      (f) => capabilities.features[f as keyof Capabilities['features']].supported !== true,
+    );
     expect(wanted.length).toBeGreaterThan(0);
     expect(r.body.job.failure.features.sort()).toEqual(wanted.sort());
     expect(r.body.job.failure.message).toContain(wanted[0]);
@@ -146,7 +175,11 @@ describe('srv6-agent HTTP API', () => {
 
   itWith(SRV6)('GET /v1/state and /v1/tenants/:id show desired and observed state', async () => {
     const s = await get<any>('/v1/state');
-    expect(s.body).toMatchObject({ mode: expect.stringMatching(/vrf|table/), node: { locator: 'fc00:0:1::/48' }, tenants: [{ id: 'alpha', routes: 1, decap: { packets: 0 } }] });
+    expect(s.body).toMatchObject({
+      mode: expect.stringMatching(/vrf|table/),
+      node: { locator: 'fc00:0:1::/48' },
+      tenants: [{ id: 'alpha', routes: 1, decap: { packets: 0 } }],
+    });
     const t = await get<any>('/v1/tenants/alpha');
     expect(t.body.observed.interfaces[0]).toMatchObject({ name: 'ta0', up: true, mtu: 1436 });
     expect((await get<any>('/v1/tenants/nobody')).status).toBe(404);
@@ -158,6 +191,19 @@ describe('srv6-agent HTTP API', () => {
     expect(text).toMatch(/srv6_agent_owned_objects\{kind="nexthop"\} 1/);
     expect(text).toMatch(/srv6_agent_sid_packets_total\{tenant="alpha",sid="fc00:0:1:1::",behaviour="End.DT6"\} 0/);
     expect(text).toMatch(/srv6_agent_job_apply_seconds_bucket/);
+    expect(text).toMatch(/srv6_agent_job_wait_seconds_count\{type="upsert-tenant"\} 1/);
+  });
+
+  it('GET /metrics: Node process metrics by their standard names, build, readiness, queue depth, reconciles by trigger', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds /m);
+    expect(text).not.toMatch(/srv6_agent_(process|nodejs)_/);
+    expect(text).toMatch(/^srv6_agent_build_info\{version="[^"]+",commit="[^"]+",node="v\d+[^"]*"\} 1$/m);
+    expect(text).toMatch(/^srv6_agent_ready [01]$/m);
+    expect(text).toMatch(/^srv6_agent_queue_jobs\{state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^srv6_agent_queue_scrape_errors_total 0$/m);
+    expect(text).toMatch(/^srv6_agent_reconciles_total\{trigger="startup"\} 1$/m);
   });
 
   it('GET /docs-json: the OpenAPI document lists the API', async () => {
@@ -204,7 +250,9 @@ describe('srv6-agent bearer token', () => {
   beforeAll(async () => {
     writeFileSync(tokenFile(), 's3cret-token\n');
     ns = TestNetns.create('auth');
-    const config = loadConfig({ env: { ...baseEnv(), SRV6_NETNS: ns.name, SRV6_TOKEN_FILE: tokenFile(), SRV6_LOOPBACK_AUTH: 'token', SRV6_STATE_DIR: join(stateDir, 'auth') } });
+    const config = loadConfig({
+      env: { ...baseEnv(), SRV6_NETNS: ns.name, SRV6_TOKEN_FILE: tokenFile(), SRV6_LOOPBACK_AUTH: 'token', SRV6_STATE_DIR: join(stateDir, 'auth') },
+    });
     ({ app, url } = await bootstrap(config, { logger: false }));
   });
   afterAll(async () => {

@@ -11,13 +11,23 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 import { rmSync, writeFileSync } from 'node:fs';
 
-import { BACKENDS, checkBackend, isFunctionBackend, planTargets, prefilter, selectBackend, selectionSummary, targetLabel, TP_MODE_NOTE } from '../trace/backend';
+import {
+  BACKENDS,
+  checkBackend,
+  isFunctionBackend,
+  planTargets,
+  prefilter,
+  selectBackend,
+  selectionSummary,
+  targetLabel,
+  TP_MODE_NOTE,
+} from '../trace/backend';
 import { formatAggregate, jsonEvent, Labels } from '../trace/format';
 import { EXIT, IpftArgs, parseIpftArgs, USAGE, UsageError } from '../trace/ipft-args';
 import { PacketSplitter } from '../trace/packets';
 import type { TraceEvent } from '../trace/event';
 import { attachLine, readKernelView, TraceAbortedError, Tracer, TraceSummary } from '../trace/tracer';
-import { readBuildInfo, versionText } from './build-info';
+import { readBuildInfo, versionText } from '../common/build-info';
 
 interface Io {
   out: (s: string) => void;
@@ -37,7 +47,14 @@ async function list(args: IpftArgs, io: Io): Promise<number> {
   if (!sel.backend) return EXIT.RUNTIME;
   const plan = planTargets(sel.backend, kernel.discovery, kernel.syms, filter);
   if (args.output === 'json') {
-    const targets = plan.targets.map((t) => ({ name: t.name, label: targetLabel(t), kind: t.kind, skbArg: t.skbArg, module: t.module ?? null, ...(t.kind === 'function' ? { constSkb: t.constSkb } : {}) }));
+    const targets = plan.targets.map((t) => ({
+      name: t.name,
+      label: targetLabel(t),
+      kind: t.kind,
+      skbArg: t.skbArg,
+      module: t.module ?? null,
+      ...(t.kind === 'function' ? { constSkb: t.constSkb } : {}),
+    }));
     io.out(`${JSON.stringify({ backend: sel.backend, total: plan.total, filtered: plan.filtered, targets, untraceable: plan.untraceable })}\n`);
     return EXIT.OK;
   }
@@ -49,7 +66,9 @@ async function list(args: IpftArgs, io: Io): Promise<number> {
   });
   if (args.verbose) for (const u of plan.untraceable) lines.push(`# untraceable: ${u.name}: ${u.reason}`);
   io.out(lines.join('\n') + (lines.length ? '\n' : ''));
-  io.err(`${plan.targets.length} traceable ${isFunctionBackend(sel.backend) ? 'functions' : 'tracepoints'} (total ${plan.total}, filtered: ${plan.filtered}, untraceable: ${plan.untraceable.length})\n`);
+  io.err(
+    `${plan.targets.length} traceable ${isFunctionBackend(sel.backend) ? 'functions' : 'tracepoints'} (total ${plan.total}, filtered: ${plan.filtered}, untraceable: ${plan.untraceable.length})\n`,
+  );
   if (sel.backend === 'tp_btf') io.err(`Note: ${TP_MODE_NOTE}\n`);
   return EXIT.OK;
 }

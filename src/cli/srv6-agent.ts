@@ -17,7 +17,7 @@ import { StateMissingError } from '../dataplane/dataplane';
 import { StateCorruptError } from '../dataplane/state-store';
 import { prepareRedis } from '../redis/local-redis.service';
 import { CliError } from './agent-client';
-import { readBuildInfo, versionText } from './build-info';
+import { readBuildInfo, versionText } from '../common/build-info';
 import { CliCommand, EXIT, helpText, LogFormat, parseCli, UsageError } from './cli-args';
 import { CliIo, jobs, processIo, remoteCapabilities, state, submit } from './commands';
 import { createLogger, logLevelsFor, resolveLogFormat } from './logging';
@@ -94,7 +94,9 @@ export async function serve(cmd: Extract<CliCommand, { command: 'serve' }>, opts
 
   if (cmd.sandbox) {
     const done = await ensureSandbox();
-    log.log(`sandbox: netns ${SANDBOX.netns} (${SANDBOX.uplink} ${SANDBOX.address}) ${done.length ? done.join(', ') : 'reused as it was'}; state in ${configured.state.dir}, queue of hypervisor ${configured.agent.hypervisor}`);
+    log.log(
+      `sandbox: netns ${SANDBOX.netns} (${SANDBOX.uplink} ${SANDBOX.address}) ${done.length ? done.join(', ') : 'reused as it was'}; state in ${configured.state.dir}, queue of hypervisor ${configured.agent.hypervisor}`,
+    );
   }
   // Before the app: its queue connects with the URL it is given (with a throwaway Redis's password).
   const { config, child } = await prepareRedis(configured);
@@ -154,7 +156,8 @@ async function capabilities(): Promise<void> {
 /** A start failure explained: what to do about the common ones. */
 export function explainStartError(e: unknown, config?: { listen?: string }): string {
   const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'EADDRINUSE') return `${err.message}: another process (another srv6-agent?) listens on ${config?.listen ?? 'that address'}; stop it or choose another address (--listen / SRV6_LISTEN)`;
+  if (err?.code === 'EADDRINUSE')
+    return `${err.message}: another process (another srv6-agent?) listens on ${config?.listen ?? 'that address'}; stop it or choose another address (--listen / SRV6_LISTEN)`;
   if (err?.code === 'EADDRNOTAVAIL') return `${err.message}: no interface of this host has that address; check server.listen`;
   if (err?.code === 'EACCES' && /listen/.test(err.message)) return `${err.message}: ports below 1024 need CAP_NET_BIND_SERVICE; use a port above 1024`;
   return err instanceof Error ? err.message : String(e);

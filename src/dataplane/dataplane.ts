@@ -55,6 +55,12 @@ export interface DataplaneOptions {
 }
 
 /** What undoing a job the kernel refused part of did: its operations, and those the kernel refused too. */
+/** What started a reconcile: a job, the startup resync, a drift repair, the periodic resync, a resync job, the undo of a refused job. */
+export const RECONCILE_TRIGGERS = ['job', 'startup', 'drift', 'periodic', 'resync', 'undo'] as const;
+export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
+/** The drift watcher's reason for the periodic resync (a repair with this reason counts as 'periodic'). */
+const PERIODIC_RESYNC = 'periodic resync';
+
 export interface RollBack {
   operations: number;
   failed: OpFailure[];
@@ -76,8 +82,8 @@ export class Dataplane {
   private pumping = false;
   private watcher?: DriftWatcher;
   private resyncTimer?: NodeJS.Timeout;
-  /** Counters for metrics and tests. */
-  readonly stats = { driftRepairs: 0, reconciles: 0 };
+  /** Counters for metrics and tests; `byTrigger` counts reconciles by what started them. */
+  readonly stats = { driftRepairs: 0, reconciles: 0, byTrigger: Object.fromEntries(RECONCILE_TRIGGERS.map((t) => [t, 0])) as Record<ReconcileTrigger, number> };
   /** Tenant interfaces missing at the last reconcile that covered them: left out until they appear. */
   private readonly missing = new Set<string>();
 
@@ -112,13 +118,20 @@ export class Dataplane {
   /** Startup reconcile from the stored state, then drift repair. */
   async start(): Promise<JobResult> {
     if (this.opts.store.foundNothing) await this.checkNoOrphans();
-    const r = await this.resync();
-    this.watcher = new DriftWatcher(this.opts.netns, this.own, () => this.configuredInterfaces(), (reason) => this.repair(reason), this.opts.nl.socket.portId, this.opts.debounceMs);
+    const r = await this.resync('startup');
+    this.watcher = new DriftWatcher(
+      this.opts.netns,
+      this.own,
+      () => this.configuredInterfaces(),
+      (reason) => this.repair(reason),
+      this.opts.nl.socket.portId,
+      this.opts.debounceMs,
+    );
     this.watcher.onError = (e, reason) => this.opts.log?.('drift repair failed', { reason, error: (e as Error).message });
     this.watcher.onForeignChange = (e) => this.reconciler.kernelChanged(e);
     this.watcher.start();
     this.reconciler.enableReadCache(); // the monitor is subscribed: no change from here on goes unseen
-    if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => this.watcher?.schedule('periodic resync'), this.opts.resyncIntervalMs).unref();
+    if (this.opts.resyncIntervalMs) this.resyncTimer = setInterval(() => this.watcher?.schedule(PERIODIC_RESYNC), this.opts.resyncIntervalMs).unref();
     return r;
   }
 
@@ -151,7 +164,8 @@ export class Dataplane {
         if (!l) throw new MissingInterfaceError(name, 'underlay');
         // The tenant MTUs are computed from underlayMtu: one above the link's lets the VMs send
         // packets that, encapsulated, the underlay cannot carry.
-        if (l.mtu < dto.underlayMtu) throw new InvalidArgumentError('underlayMtu', `${dto.underlayMtu} is more than ${name}'s MTU (${l.mtu}): encapsulated packets would not fit it`);
+        if (l.mtu < dto.underlayMtu)
+          throw new InvalidArgumentError('underlayMtu', `${dto.underlayMtu} is more than ${name}'s MTU (${l.mtu}): encapsulated packets would not fit it`);
       }
     };
     return this.job((s) => upsertNode(s, dto), undefined, underlayFits);
@@ -180,8 +194,8 @@ export class Dataplane {
   }
 
   /** Reconcile the kernel to the current desired state (no change to it). */
-  resync(): Promise<JobResult> {
-    return this.job((s) => s);
+  resync(trigger: ReconcileTrigger = 'resync'): Promise<JobResult> {
+    return this.job((s) => s, undefined, undefined, trigger);
   }
 
   private configuredInterfaces(): Set<string> {
@@ -192,7 +206,7 @@ export class Dataplane {
   }
 
   private async repair(reason: string): Promise<void> {
-    const r = await this.resync();
+    const r = await this.resync(reason === PERIODIC_RESYNC ? 'periodic' : 'drift');
     if (r.operations > 0) {
       this.stats.driftRepairs++;
       this.opts.log?.('drift repaired', { reason, operations: r.operations, failed: r.failed.length });
@@ -205,9 +219,14 @@ export class Dataplane {
    * resync) reconcile everything. Tenant jobs that queued up behind a running one are taken as a
    * group (see execute).
    */
-  private job(transition: (s: DesiredState) => DesiredState, tenant?: string, check?: () => Promise<void>): Promise<JobResult> {
+  private job(
+    transition: (s: DesiredState) => DesiredState,
+    tenant?: string,
+    check?: () => Promise<void>,
+    trigger: ReconcileTrigger = 'job',
+  ): Promise<JobResult> {
     return new Promise<JobResult>((resolve, reject) => {
-      this.pending.push({ transition, tenant, check, resolve, reject });
+      this.pending.push({ transition, tenant, check, trigger, resolve, reject });
       void this.pump();
     });
   }
@@ -320,7 +339,11 @@ export class Dataplane {
     try {
       await this.commit(cur); // the write-ahead of every member
     } catch (e) {
-      for (const m of ready) await this.failed(m.jobs.map((x) => x.j), e);
+      for (const m of ready)
+        await this.failed(
+          m.jobs.map((x) => x.j),
+          e,
+        );
       return;
     }
     const done: { j: PendingJob; result: JobResult }[] = [];
@@ -332,10 +355,14 @@ export class Dataplane {
       // version too unless a later member of the group changed the state after it.
       const undo = () => this.rollBack(undoneState(live, prev, scope, !ready.slice(i + 1).some((n) => n.jobs.some((x) => x.changed))), live, scope);
       try {
-        const again = () => (scope ? this.reconciler.reconcileTenant(prev, this.desired, scope, (s) => this.commit(s)) : this.reconciler.reconcile(this.desired, (s) => this.commit(s)));
+        const again = () =>
+          scope
+            ? this.reconciler.reconcileTenant(prev, this.desired, scope, (s) => this.commit(s))
+            : this.reconciler.reconcile(this.desired, (s) => this.commit(s));
         const r = await this.retried(await this.reconciler.apply(planned, scope ? 'tenant' : 'full'), again);
         const { state: _s, bookkeeping, ...result } = r;
         this.stats.reconciles++;
+        this.stats.byTrigger[jobs[0].j.trigger]++; // a group's jobs are all 'job': only those coalesce
         this.noteMissing(result.missing, scope ? interfacesOf(scope, prev, planned.state) : undefined);
         live = withBookkeeping(live, bookkeeping);
         if (result.failed.length && changed) {
@@ -353,7 +380,10 @@ export class Dataplane {
         // Thrown after the state was written ahead (a socket failure mid-apply): undone the same way.
         if (changed) await undo().catch(() => undefined);
         live = this.desired;
-        await this.failed(jobs.map((x) => x.j), e);
+        await this.failed(
+          jobs.map((x) => x.j),
+          e,
+        );
       }
     }
     try {
@@ -397,8 +427,12 @@ export class Dataplane {
     await this.commit(back);
     const commit = (s: DesiredState) => this.commit(s);
     const again = () => (tenant ? this.reconciler.reconcileTenant(attempted, this.desired, tenant, commit) : this.reconciler.reconcile(this.desired, commit));
-    const undo = await this.retried(tenant ? await this.reconciler.reconcileTenant(attempted, back, tenant, commit) : await this.reconciler.reconcile(back, commit), again);
+    const undo = await this.retried(
+      tenant ? await this.reconciler.reconcileTenant(attempted, back, tenant, commit) : await this.reconciler.reconcile(back, commit),
+      again,
+    );
     await this.commit(undo.state);
+    this.stats.byTrigger.undo++;
     this.opts.log?.('job undone after a kernel refusal', { version: back.version, tenant, operations: undo.operations, failed: undo.failed.length });
     return { operations: undo.operations, failed: undo.failed };
   }
@@ -413,7 +447,15 @@ export class Dataplane {
       this.opts.log?.('kernel busy, retrying in order', { attempt, failed: r.failed.length, first: r.failed[0].what });
       await new Promise((res) => setTimeout(res, policy.baseDelayMs * 2 ** (attempt - 1)));
       const next = await again();
-      r = { ...next, bookkeeping: mergeBookkeeping(r.bookkeeping, next.bookkeeping), created: sum(r.created, next.created), updated: sum(r.updated, next.updated), deleted: sum(r.deleted, next.deleted), operations: r.operations + next.operations, durationMs: r.durationMs + next.durationMs };
+      r = {
+        ...next,
+        bookkeeping: mergeBookkeeping(r.bookkeeping, next.bookkeeping),
+        created: sum(r.created, next.created),
+        updated: sum(r.updated, next.updated),
+        deleted: sum(r.deleted, next.deleted),
+        operations: r.operations + next.operations,
+        durationMs: r.durationMs + next.durationMs,
+      };
     }
     return r;
   }
@@ -427,7 +469,6 @@ export class Dataplane {
 }
 
 const MAX_GROUP = 64;
-
 
 const DEFAULT_RETRY: NonNullable<DataplaneOptions['retry']> = {
   isTransient: allTransient,
@@ -461,6 +502,7 @@ interface PendingJob {
   tenant?: string;
   /** What the kernel must show before the transition (node jobs: their underlay); only jobs that run alone have one. */
   check?: () => Promise<void>;
+  trigger: ReconcileTrigger;
   /** Not coalesced with its neighbours (its member's plan failed once, or it is being retried). */
   alone?: boolean;
   /** The attempt this is, once retried after a transient error (failed()). */
@@ -508,5 +550,3 @@ function undoneState(live: DesiredState, prev: DesiredState, tenant: string | un
   const back = withTenantOf(live, prev, tenant);
   return last ? { ...back, version: prev.version } : back;
 }
-
-

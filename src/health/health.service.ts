@@ -1,5 +1,7 @@
 // Liveness (the process answers) and readiness (every dependency check passes, each within a deadline).
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
+
+import { MetricsService } from '../metrics/metrics.service';
 
 import { CheckResult, HEALTH_CHECKS, HealthCheck, ReadinessReport } from './health-check';
 
@@ -12,8 +14,16 @@ export interface Liveness {
 }
 
 @Injectable()
-export class HealthService {
-  constructor(@Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[]) {}
+export class HealthService implements OnModuleInit {
+  constructor(
+    @Inject(HEALTH_CHECKS) private readonly checks: HealthCheck[],
+    @Optional() private readonly metrics?: MetricsService,
+  ) {}
+
+  /** srv6_agent_ready answers what GET /v1/health/ready does, by the same checks. */
+  onModuleInit(): void {
+    this.metrics?.attach({ ready: async () => (await this.readiness()).status === 'ready' });
+  }
 
   liveness(): Liveness {
     return { status: 'ok', pid: process.pid, uptimeSeconds: Math.round(process.uptime()) };

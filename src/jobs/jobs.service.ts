@@ -1,7 +1,7 @@
 // Jobs inside the application: the REST API enqueues into the same Bull queue the orchestrator
 // uses, and the processor applies them through the dataplane.
 import { InjectQueue } from '@nestjs/bull';
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type Bull from 'bull';
 import { AgentConfig } from '../config/agent.config';
 import { DataplaneService } from '../dataplane/dataplane.service';
@@ -16,7 +16,7 @@ export interface SubmitResult {
 }
 
 @Injectable()
-export class JobsService implements OnModuleDestroy {
+export class JobsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Jobs');
   private readonly jobs: JobQueue;
   private readonly idem: IdempotencyStore;
@@ -32,6 +32,11 @@ export class JobsService implements OnModuleDestroy {
     this.idem = new IdempotencyStore(queue, config.agent.hypervisor);
     // The queue starts handing out jobs during start-up, before the startup reconcile is done.
     this.processor = new OrderedJobProcessor(queue, () => this.dataplane.ready, this.idem);
+  }
+
+  /** The queue's depth by state, read by each /metrics scrape. */
+  onModuleInit(): void {
+    this.metrics.attach({ queueCounts: async () => ({ ...(await this.counts()) }) });
   }
 
   /** Validates and enqueues; with `waitMs` also waits for the result (the view then has it). */
@@ -66,6 +71,8 @@ export class JobsService implements OnModuleDestroy {
   /** The processor's work: one job, applied once, entering the dataplane in queue order. */
   async process(job: Bull.Job): Promise<ProcessedJob> {
     const t0 = performance.now();
+    // Submitted (Bull's timestamp, the submitter's clock) to taken (processedOn: moved to active).
+    this.metrics.jobStarted(job.data?.type, ((job.processedOn ?? Date.now()) - job.timestamp) / 1000);
     try {
       const r = await this.processor.handle(job);
       this.metrics.jobDone(job.data?.type, r.duplicate ? 'duplicate' : 'completed', (performance.now() - t0) / 1000);

@@ -41,9 +41,15 @@ export class StateService implements ScrapeSource, OnModuleInit {
     return this.dataplane.dataplane.stats.driftRepairs;
   }
 
+  reconciles(): Record<string, number> {
+    return { ...this.dataplane.dataplane.stats.byTrigger };
+  }
+
   missingInterfaces(): { tenant: string; interface: string }[] {
     const dp = this.dataplane.dataplane;
-    return Object.values(dp.state.tenants).flatMap((t) => t.interfaces.filter((i) => dp.missingInterfaces.has(i.name)).map((i) => ({ tenant: t.id, interface: i.name })));
+    return Object.values(dp.state.tenants).flatMap((t) =>
+      t.interfaces.filter((i) => dp.missingInterfaces.has(i.name)).map((i) => ({ tenant: t.id, interface: i.name })),
+    );
   }
 
   /** The kernel's seg6local counters of every tenant SID (one dump of the agent's routes in main). */
@@ -70,7 +76,14 @@ export class StateService implements ScrapeSource, OnModuleInit {
     if (!x?.active) return undefined;
     const behaviour = new Map(Object.values(this.dataplane.dataplane.state.tenants).map((t) => [t.id, t.behaviour]));
     return {
-      sids: x.sids.map((c) => ({ tenant: c.tenant ?? '', sid: c.sid, behaviour: (c.tenant && behaviour.get(c.tenant)) || c.action, packets: c.packets, bytes: c.bytes, passed: c.passed })),
+      sids: x.sids.map((c) => ({
+        tenant: c.tenant ?? '',
+        sid: c.sid,
+        behaviour: (c.tenant && behaviour.get(c.tenant)) || c.action,
+        packets: c.packets,
+        bytes: c.bytes,
+        passed: c.passed,
+      })),
       reasons: x.reasons,
       attachments: x.attachments.map((a) => ({ ifname: a.ifname, mode: a.mode })),
     };
@@ -129,7 +142,13 @@ export class StateService implements ScrapeSource, OnModuleInit {
 function xdpJson(x: XdpStatus) {
   return {
     active: x.active,
-    attachments: x.attachments.map((a) => ({ interface: a.ifname, mode: a.mode, linkId: a.linkId, programId: a.progId, ...(a.fallback ? { fallback: a.fallback } : {}) })),
+    attachments: x.attachments.map((a) => ({
+      interface: a.ifname,
+      mode: a.mode,
+      linkId: a.linkId,
+      programId: a.progId,
+      ...(a.fallback ? { fallback: a.fallback } : {}),
+    })),
     packets: x.reasons,
     shadowed: x.shadowed,
     skipped: x.skipped,

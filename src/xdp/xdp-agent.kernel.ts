@@ -61,7 +61,7 @@ let stateDir: string;
 let nl: Rtnetlink;
 let xdp: XdpSync;
 let dp: Dataplane;
-let logs: string[] = [];
+const logs: string[] = [];
 let metrics: MetricsService;
 let state: StateService;
 
@@ -80,7 +80,15 @@ const node = { underlay: ['u2'], locator: 'fc00:0:2::/48', encapSource: 'fc00:12
 const tenant = (t: T, xdpOffload: boolean): TenantSpecDto =>
   t === 'alpha'
     ? { id: 'alpha', behaviour: 'End.DT4', sid: SID.alpha, xdpOffload, interfaces: [{ name: 'vA', gateways: ['10.0.2.254/24'] }], routes: [] }
-    : { id: 'beta', behaviour: 'End.DX4', sid: SID.beta, xdpOffload, dx: { nexthop: VM2, interface: 'vB' }, interfaces: [{ name: 'vB', gateways: ['10.0.2.254/24'] }], routes: [] };
+    : {
+        id: 'beta',
+        behaviour: 'End.DX4',
+        sid: SID.beta,
+        xdpOffload,
+        dx: { nexthop: VM2, interface: 'vB' },
+        interfaces: [{ name: 'vB', gateways: ['10.0.2.254/24'] }],
+        routes: [],
+      };
 
 function build(): void {
   // Reverse-path filtering off where the test (not the agent) owns the interfaces: the underlay
@@ -102,7 +110,10 @@ function build(): void {
   hv2.sysctl('net.ipv4.conf.u2.rp_filter=0');
   wire(hv1, 'u1');
   hv1.sysctl('net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.all.seg6_enabled=1');
-  for (const [t, table, mode, sid] of [['A', 100, 'encap', SID.alpha], ['B', 200, 'encap.red', SID.beta]] as const) {
+  for (const [t, table, mode, sid] of [
+    ['A', 100, 'encap', SID.alpha],
+    ['B', 200, 'encap.red', SID.beta],
+  ] as const) {
     tableModeTenant(hv1, { tap: `v${t}`, table, gateways: ['10.0.1.254/24'], subnets: ['10.0.1.0/24'] });
     encapRoutes(hv1, { table, mode, dev: 'u1', locator: 'fc00:0:2::/48', via: 'fc00:12::2', routes: [['10.0.2.0/24', sid]] });
   }
@@ -156,7 +167,10 @@ function kernelCount(sid: string): number {
 function attachedToU2(): { ip?: { mode: number; progId: number }; bpftool: { mode: string; id: number }[] } {
   const [l] = hv2.ipJson<Array<{ xdp?: { mode: number; prog?: { id: number } } }>>(['link', 'show', 'dev', 'u2']);
   const net = JSON.parse(hv2.exec('bpftool', ['-j', 'net', 'show', 'dev', 'u2'])) as Array<{ xdp?: Array<{ mode: string; id: number }> }>;
-  return { ...(l.xdp ? { ip: { mode: l.xdp.mode, progId: l.xdp.prog!.id } } : {}), bpftool: net.flatMap((n) => n.xdp ?? []).map((x) => ({ mode: x.mode, id: x.id })) };
+  return {
+    ...(l.xdp ? { ip: { mode: l.xdp.mode, progId: l.xdp.prog!.id } } : {}),
+    bpftool: net.flatMap((n) => n.xdp ?? []).map((x) => ({ mode: x.mode, id: x.id })),
+  };
 }
 
 const XDP_MODE_DRV = 1;
@@ -190,7 +204,11 @@ beforeAll(async () => {
   // The services as the application wires them (without Nest): /v1/state and /metrics read the dataplane.
   state = new StateService(
     { agent: { hypervisor: 'hv2' } } as AgentConfig,
-    { get dataplane() { return dp; } } as unknown as DataplaneService,
+    {
+      get dataplane() {
+        return dp;
+      },
+    } as unknown as DataplaneService,
     { rtnetlink: nl } as unknown as RtnetlinkRepository,
     metrics,
     // XdpModule's XdpSync; openAgent() makes a new one for each agent start.
@@ -244,9 +262,12 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     const c0 = await counters();
     const k0 = kernelCount(SID.beta);
     let sent: Record<T, string[]> = { alpha: [], beta: [] };
-    const got = await received(async () => {
-      sent = { alpha: await sendUdp(vm.A1, 'alpha-w', 3), beta: await sendUdp(vm.B1, 'beta-w', 3) };
-    }, MODE === 'table' ? { beta: 3 } : { alpha: 3, beta: 3 });
+    const got = await received(
+      async () => {
+        sent = { alpha: await sendUdp(vm.A1, 'alpha-w', 3), beta: await sendUdp(vm.B1, 'beta-w', 3) };
+      },
+      MODE === 'table' ? { beta: 3 } : { alpha: 3, beta: 3 },
+    );
     const c1 = await counters();
     // The first datagram of each finds no neighbour; the kernel resolves it (End.DX4, VRF End.DT4)
     // and later ones may already go through XDP.
@@ -268,13 +289,19 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
     const c0 = await counters();
     const k0 = kernelCount(SID.beta);
     let sent: Record<T, string[]> = { alpha: [], beta: [] };
-    const got = await received(async () => {
-      sent = { alpha: await sendUdp(vm.A1, 'alpha', 20), beta: await sendUdp(vm.B1, 'beta', 20) };
-    }, { alpha: 20, beta: 20 });
+    const got = await received(
+      async () => {
+        sent = { alpha: await sendUdp(vm.A1, 'alpha', 20), beta: await sendUdp(vm.B1, 'beta', 20) };
+      },
+      { alpha: 20, beta: 20 },
+    );
     expect(got).toEqual({ alpha: sent.alpha.sort(), beta: sent.beta.sort() });
     const c1 = await counters();
     expect({ alpha: c1.alpha.packets - c0.alpha.packets, beta: c1.beta.packets - c0.beta.packets }).toEqual({ alpha: 20, beta: 20 });
-    expect({ alpha: c1.alpha.bytes - c0.alpha.bytes, beta: c1.beta.bytes - c0.beta.bytes }).toEqual({ alpha: outerBytes(sent.alpha, true), beta: outerBytes(sent.beta, false) });
+    expect({ alpha: c1.alpha.bytes - c0.alpha.bytes, beta: c1.beta.bytes - c0.beta.bytes }).toEqual({
+      alpha: outerBytes(sent.alpha, true),
+      beta: outerBytes(sent.beta, false),
+    });
     expect(c1.alpha.passed).toEqual(c0.alpha.passed);
     expect(c1.beta.passed).toEqual(c0.beta.passed);
     // The kernel's End.DX4 saw none of them.
@@ -291,7 +318,8 @@ describe(`XDP offload in the agent (${MODE} mode)`, () => {
   itWith(SRV6)('/metrics and /v1/state show the per-SID counters, the passed reasons and the attachment', async () => {
     const c = await counters();
     const text = await metrics.text();
-    const line = (name: string, t: T, behaviour: string, extra = '') => `srv6_agent_xdp_${name}{tenant="${t}",sid="${SID[t]}",behaviour="${behaviour}"${extra}}`;
+    const line = (name: string, t: T, behaviour: string, extra = '') =>
+      `srv6_agent_xdp_${name}{tenant="${t}",sid="${SID[t]}",behaviour="${behaviour}"${extra}}`;
     expect(text).toContain(`${line('sid_packets_total', 'alpha', 'End.DT4')} ${c.alpha.packets}\n`);
     expect(text).toContain(`${line('sid_bytes_total', 'alpha', 'End.DT4')} ${c.alpha.bytes}\n`);
     expect(text).toContain(`${line('sid_packets_total', 'beta', 'End.DX4')} ${c.beta.packets}\n`);
@@ -376,7 +404,10 @@ describe('XDP offload failures in the agent', () => {
 
   beforeAll(async () => {
     ns = TestNetns.create('xag-err');
-    ns.vethPairs([['ul0', 'ul1'], ['tx0', 'tx1']]);
+    ns.vethPairs([
+      ['ul0', 'ul1'],
+      ['tx0', 'tx1'],
+    ]);
     dir = mkdtempSync(path.join(tmpdir(), 'srv6t-xag-err-'));
     nl2 = Rtnetlink.open({ netns: ns.name });
     sync2 = new XdpSync({ nl: nl2, netns: ns.name, pinRoot, object: '/nonexistent/srv6_decap.bpf.o' });
@@ -402,7 +433,15 @@ describe('XDP offload failures in the agent', () => {
     };
     const before = snapshot();
     const version = dp2.state.version;
-    const spec: TenantSpecDto = { id: 'gamma', behaviour: 'End.DX4', sid: 'fc00:0:2:c::', xdpOffload: true, dx: { nexthop: '10.9.0.2', interface: 'tx0' }, interfaces: [{ name: 'tx0', gateways: ['10.9.0.1/24'] }], routes: [] };
+    const spec: TenantSpecDto = {
+      id: 'gamma',
+      behaviour: 'End.DX4',
+      sid: 'fc00:0:2:c::',
+      xdpOffload: true,
+      dx: { nexthop: '10.9.0.2', interface: 'tx0' },
+      interfaces: [{ name: 'tx0', gateways: ['10.9.0.1/24'] }],
+      routes: [],
+    };
     let err: unknown;
     try {
       await runJob(dp2, { type: 'upsert-tenant', tenant: spec } as Parameters<typeof runJob>[1]);
@@ -411,7 +450,14 @@ describe('XDP offload failures in the agent', () => {
     }
     expect(err).toBeInstanceOf(KernelApplyError);
     const f = (err as KernelApplyError).failures;
-    expect(f).toEqual([expect.objectContaining({ kind: 'xdp', action: 'load', what: 'xdp offload on ul0', message: expect.stringMatching(/^xdp offload could not be loaded: .*nonexistent/) })]);
+    expect(f).toEqual([
+      expect.objectContaining({
+        kind: 'xdp',
+        action: 'load',
+        what: 'xdp offload on ul0',
+        message: expect.stringMatching(/^xdp offload could not be loaded: .*nonexistent/),
+      }),
+    ]);
     expect((err as KernelApplyError).retry).toBe('permanent');
     expect((err as KernelApplyError).result.rolledBack).toEqual({ operations: expect.any(Number), failed: [] });
     expect((err as KernelApplyError).message).toMatch(new RegExp(`undone: the kernel and the desired state are back at version ${version}$`));

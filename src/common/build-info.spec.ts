@@ -20,7 +20,7 @@ describe('readBuildInfo', () => {
     expect(readBuildInfo(root)).toEqual({ version: '1.2.4', commit: '0123456789ab-dirty' });
   });
 
-  it('without a record (or with a broken one): package.json\'s version, no commit', () => {
+  it("without a record (or with a broken one): package.json's version, no commit", () => {
     expect(readBuildInfo(root)).toEqual({ version: '1.2.3' });
     mkdirSync(join(root, 'dist'));
     writeFileSync(join(root, BUILD_INFO_FILE), '{ nope');
@@ -34,6 +34,11 @@ describe('versionText', () => {
   it('one line for people, one JSON object with -j', () => {
     expect(versionText('ipft', { version: '1.2.3', commit: 'abc' }, false)).toBe('ipft 1.2.3 (commit abc)\n');
     expect(versionText('ipft', { version: '1.2.3' }, false)).toBe('ipft 1.2.3\n');
-    expect(JSON.parse(versionText('srv6-agent', { version: '1.2.3' }, true, 'v22.1.0'))).toEqual({ program: 'srv6-agent', version: '1.2.3', commit: null, node: 'v22.1.0' });
+    expect(JSON.parse(versionText('srv6-agent', { version: '1.2.3' }, true, 'v22.1.0'))).toEqual({
+      program: 'srv6-agent',
+      version: '1.2.3',
+      commit: null,
+      node: 'v22.1.0',
+    });
   });
 });

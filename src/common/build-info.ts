@@ -1,5 +1,5 @@
-// What `srv6-agent --version` and `ipft --version` print: the package's version and, when the
-// build knew it, the git commit. The commit is written at build time (scripts/build-info.sh →
+// What `srv6-agent --version` and `ipft --version` print (and `srv6_agent_build_info` exports):
+// the package's version and, when the build knew it, the git commit. The commit is written at build time (scripts/build-info.sh →
 // dist/build-info.json): a packaged agent has no git and must not run it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
