@@ -10,10 +10,18 @@ import { HypervisorClient } from '../src/client/hypervisor-client';
 export const SPREAD_TENANTS = 50;
 
 /** A small job: tenant alpha's one remote route, to a SID that changes with i. */
-export const sameTenantJob = (i: number) => ({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }] });
+export const sameTenantJob = (i: number) => ({
+  type: 'routes',
+  tenant: 'alpha',
+  set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }],
+});
 
 /** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
-export const spreadJob = (i: number) => ({ type: 'routes', tenant: `b${i % SPREAD_TENANTS}`, add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }] });
+export const spreadJob = (i: number) => ({
+  type: 'routes',
+  tenant: `b${i % SPREAD_TENANTS}`,
+  add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }],
+});
 
 /** Submits `rate` jobs per second for `seconds`; the latency of each, in ms, in submission order. */
 async function steady(client: HypervisorClient, rate: number, seconds: number, from: number): Promise<number[]> {

@@ -50,8 +50,15 @@ export async function jobsBench(): Promise<BenchResult[]> {
     const processor = new OrderedJobProcessor(worker, () => dp, new IdempotencyStore(worker, hv));
     worker.process(JOB_CONCURRENCY, (j) => processor.handle(j));
     await client.submit({ type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } });
-    await client.submit({ type: 'upsert-tenant', tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] } });
-    for (let t = 0; t < TENANTS; t++) await client.submit({ type: 'upsert-tenant', tenant: { id: `b${t}`, behaviour: 'End.DT6', interfaces: [{ name: `tb${t}`, gateways: ['10.0.0.1/24'] }], routes: [] } });
+    await client.submit({
+      type: 'upsert-tenant',
+      tenant: { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] },
+    });
+    for (let t = 0; t < TENANTS; t++)
+      await client.submit({
+        type: 'upsert-tenant',
+        tenant: { id: `b${t}`, behaviour: 'End.DT6', interfaces: [{ name: `tb${t}`, gateways: ['10.0.0.1/24'] }], routes: [] },
+      });
     for (let i = 0; i < 50; i++) await client.submit(job(i)); // warm up
 
     // Steady rate: latency from submit to the job's result (its kernel changes acknowledged),
@@ -59,7 +66,15 @@ export async function jobsBench(): Promise<BenchResult[]> {
     // figure is taken after WARM_SECONDS of the same stream: until then V8 is still compiling
     // the hot paths of both processes, on the same two cores as the jobs (about 3,000 jobs
     // here). The stream's first SECONDS are reported as the cold start.
-    const { cold, latencies } = await orchestrate<{ cold: number[]; latencies: number[] }>({ redisUrl: redis.url, hypervisor: hv, phase: 'steady', rate: RATE, seconds: SECONDS, warmSeconds: WARM_SECONDS, from: 1000 });
+    const { cold, latencies } = await orchestrate<{ cold: number[]; latencies: number[] }>({
+      redisUrl: redis.url,
+      hypervisor: hv,
+      phase: 'steady',
+      rate: RATE,
+      seconds: SECONDS,
+      warmSeconds: WARM_SECONDS,
+      from: 1000,
+    });
 
     // Baseline: `ip route replace` of the same change, once per job, at the same rate.
     const ipLat: number[] = [];
@@ -70,18 +85,64 @@ export async function jobsBench(): Promise<BenchResult[]> {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const s = performance.now();
-      ipPending.push(run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:8:${(i % 65535).toString(16)}::`, 'dev', 'ul0', 'table', '10000']).then(() => void ipLat.push(performance.now() - s)));
+      ipPending.push(
+        run('ip', [
+          '-n',
+          ns.name,
+          'route',
+          'replace',
+          '10.8.0.0/24',
+          'encap',
+          'seg6',
+          'mode',
+          'encap',
+          'segs',
+          `fc00:0:8:${(i % 65535).toString(16)}::`,
+          'dev',
+          'ul0',
+          'table',
+          '10000',
+        ]).then(() => void ipLat.push(performance.now() - s)),
+      );
     }
     await Promise.all(ipPending);
 
     // Maximum rate: a burst, all submitted at once, until the last result.
     const same = await orchestrate<{ seconds: number }>({ redisUrl: redis.url, hypervisor: hv, phase: 'burst', n: BURST, kind: 'same', from: 10_000 });
     const ours = BURST / same.seconds;
-    const spread = await orchestrate<{ seconds: number; coalesced: number }>({ redisUrl: redis.url, hypervisor: hv, phase: 'burst', n: BURST, kind: 'spread', from: 0 });
+    const spread = await orchestrate<{ seconds: number; coalesced: number }>({
+      redisUrl: redis.url,
+      hypervisor: hv,
+      phase: 'burst',
+      n: BURST,
+      kind: 'spread',
+      from: 0,
+    });
     const oursSpread = BURST / spread.seconds;
     if (spread.coalesced) throw new Error('the round-robin burst was coalesced: it no longer measures grouping alone');
     const t = performance.now();
-    for (let i = 0; i < BURST; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', `fc00:0:7:${(i + k + 1).toString(16)}::`, 'dev', 'ul0', 'table', '10000'])));
+    for (let i = 0; i < BURST; i += 50)
+      await Promise.all(
+        Array.from({ length: 50 }, (_, k) =>
+          run('ip', [
+            '-n',
+            ns.name,
+            'route',
+            'replace',
+            '10.8.0.0/24',
+            'encap',
+            'seg6',
+            'mode',
+            'encap',
+            'segs',
+            `fc00:0:7:${(i + k + 1).toString(16)}::`,
+            'dev',
+            'ul0',
+            'table',
+            '10000',
+          ]),
+        ),
+      );
     const base = BURST / ((performance.now() - t) / 1000);
 
     return [

@@ -38,9 +38,11 @@ const WORKLOADS: Workload[] = [
       ...Array.from({ length: N }, (_, i) => `route add ${localSid(i)} encap seg6local action End.DX4 nh4 ${nh4(i)} dev ${dev} table 1000 proto 99`),
     ],
     *ours(oif) {
-      for (let k = 0; k < NEXTHOPS; k++) yield nexthopAddRequest({ id: k + 1, family: 4, oif, protocol: 99, encap: { type: 'seg6', mode: 'encap', segments: [sid(k)] } });
+      for (let k = 0; k < NEXTHOPS; k++)
+        yield nexthopAddRequest({ id: k + 1, family: 4, oif, protocol: 99, encap: { type: 'seg6', mode: 'encap', segments: [sid(k)] } });
       for (let i = 0; i < N; i++) yield routeAddRequest({ dst: v4(i), nhid: (i % NEXTHOPS) + 1, table: 1000, protocol: 99 });
-      for (let i = 0; i < N; i++) yield routeAddRequest({ dst: localSid(i), oif, table: 1000, protocol: 99, encap: { type: 'seg6local', action: 'End.DX4', nh4: nh4(i) } });
+      for (let i = 0; i < N; i++)
+        yield routeAddRequest({ dst: localSid(i), oif, table: 1000, protocol: 99, encap: { type: 'seg6local', action: 'End.DX4', nh4: nh4(i) } });
     },
     count: (ns) => routeCount(ns, '-4') + routeCount(ns, '-6'),
   },
@@ -48,14 +50,17 @@ const WORKLOADS: Workload[] = [
     name: 'netlink.per_route_encap_10k',
     ip: (dev) => Array.from({ length: N }, (_, i) => `route add ${v4(i)} encap seg6 mode encap segs ${sid(i % NEXTHOPS)} dev ${dev} table 1000 proto 99`),
     *ours(oif) {
-      for (let i = 0; i < N; i++) yield routeAddRequest({ dst: v4(i), oif, table: 1000, protocol: 99, encap: { type: 'seg6', mode: 'encap', segments: [sid(i % NEXTHOPS)] } });
+      for (let i = 0; i < N; i++)
+        yield routeAddRequest({ dst: v4(i), oif, table: 1000, protocol: 99, encap: { type: 'seg6', mode: 'encap', segments: [sid(i % NEXTHOPS)] } });
     },
     count: (ns) => routeCount(ns, '-4'),
   },
 ];
 
 function routeCount(ns: TestNetns, fam: string): number {
-  return execFileSync('ip', ['-n', ns.name, fam, 'route', 'show', 'table', '1000', 'proto', '99'], { encoding: 'utf8', maxBuffer: 1 << 28 }).split('\n').filter(Boolean).length;
+  return execFileSync('ip', ['-n', ns.name, fam, 'route', 'show', 'table', '1000', 'proto', '99'], { encoding: 'utf8', maxBuffer: 1 << 28 })
+    .split('\n')
+    .filter(Boolean).length;
 }
 
 function freshNs(tag: string): TestNetns {

@@ -60,7 +60,8 @@ function ipBatch(s: DesiredState, form: 'nexthop' | 'encap'): { v6: string[]; v4
   const v4: string[] = [];
   for (const l of d.links.values()) v4.push(`link set ${l.name} mtu ${l.mtu}`);
   // (iproute2 6.1 cannot set IFA_PROTO on addresses: the baseline's addresses go unmarked)
-  for (const a of d.addresses.values()) (a.address.includes(':') ? v6 : v4).push(`address add ${a.address} dev ${a.ifname} noprefixroute${a.address.includes(':') ? ' nodad' : ''}`);
+  for (const a of d.addresses.values())
+    (a.address.includes(':') ? v6 : v4).push(`address add ${a.address} dev ${a.ifname} noprefixroute${a.address.includes(':') ? ' nodad' : ''}`);
   const encapOf = (id: number) => {
     const n = d.nexthops.get(id)!;
     return `encap seg6 mode ${n.encap!.mode} segs ${n.encap!.segments.join(',')} dev ${n.oifName}`;
@@ -87,7 +88,11 @@ function runIp(batches: { v6: string[]; v4: string[] }, tag: string, routesWante
   try {
     writeFileSync(f6, `${batches.v6.join('\n')}\n`);
     writeFileSync(f4, `${batches.v4.join('\n')}\n`);
-    const count = () => execFileSync('ip', ['-n', ns.name, 'route', 'show', 'table', 'all', 'proto', String(P)], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean).length;
+    const count = () =>
+      execFileSync('ip', ['-n', ns.name, 'route', 'show', 'table', 'all', 'proto', String(P)], { maxBuffer: 1 << 28 })
+        .toString()
+        .split('\n')
+        .filter(Boolean).length;
     (global as any).gc?.();
     // Under a burst of seg6 objects the kernel answers ENOMEM now and then (its atomic per-CPU
     // reserve refills in the background), and plain `ip -batch` stops there. Like the agent, the
@@ -96,7 +101,11 @@ function runIp(batches: { v6: string[]; v4: string[] }, tag: string, routesWante
     // checks included (the agent's time includes its own dumps too).
     const t0 = process.hrtime.bigint();
     for (let pass = 1; pass <= 20; pass++) {
-      for (const [fam, f] of [['-6', f6], ['-4', f4]]) spawnSync('ip', ['-n', ns.name, fam, '-force', '-batch', f], { stdio: 'ignore' });
+      for (const [fam, f] of [
+        ['-6', f6],
+        ['-4', f4],
+      ])
+        spawnSync('ip', ['-n', ns.name, fam, '-force', '-batch', f], { stdio: 'ignore' });
       if (count() >= routesWanted) {
         const t = Number(process.hrtime.bigint() - t0) / 1e9;
         console.error(`reconcile: ip -batch (${tag}) complete after ${pass} pass(es), ${t.toFixed(3)} s`);
@@ -126,7 +135,10 @@ export async function reconcileBench(): Promise<BenchResult[]> {
     const r = await dp.resync();
     const converge = (performance.now() - t0) / 1000;
     if (r.failed.length) throw new Error(`converge: ${r.failed.length} failures, first ${JSON.stringify(r.failed[0])}`);
-    const routes = execFileSync('ip', ['-n', ns.name, 'route', 'show', 'table', 'all', 'proto', String(P)], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean).length;
+    const routes = execFileSync('ip', ['-n', ns.name, 'route', 'show', 'table', 'all', 'proto', String(P)], { maxBuffer: 1 << 28 })
+      .toString()
+      .split('\n')
+      .filter(Boolean).length;
     if (routes < 50_000) throw new Error(`converge left ${routes} routes`);
     console.error(`reconcile: converged ${routes} routes in ${converge.toFixed(3)} s (${r.operations} operations)`);
 
@@ -155,7 +167,12 @@ export async function reconcileBench(): Promise<BenchResult[]> {
     const table = t.table;
     t0 = performance.now();
     execFileSync('ip', ['-n', ns.name, '-6', '-batch', '-'], {
-      input: [`route add throw ${hvSid}/128 table ${table} proto ${P}`, `nexthop replace id ${id} encap seg6 mode encap segs ${hvSid} dev ul0 proto ${P}`, `route del throw ${newSid}/128 table ${table}`].join('\n') + '\n',
+      input:
+        [
+          `route add throw ${hvSid}/128 table ${table} proto ${P}`,
+          `nexthop replace id ${id} encap seg6 mode encap segs ${hvSid} dev ul0 proto ${P}`,
+          `route del throw ${newSid}/128 table ${table}`,
+        ].join('\n') + '\n',
     });
     const ipChange = (performance.now() - t0) / 1000;
     out.push({ name: 'reconcile.one_sid_change_vs_ip_nexthop_replace', ours: changeS, base: ipChange, unit: 's' });

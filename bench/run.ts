@@ -36,9 +36,14 @@ const GROUPS: Record<string, Group> = {
 
 /** In the lab VM (TCG): the same groups, the ratios only meaningful. */
 function runInLab(groups: string[]): number {
-  console.log(`BENCH-LAB ${groups.join(' ') || 'all groups'}: in the lab VM (Debian's kernel under TCG emulation, 10-40x slower than the host); absolute values are the emulator's, compare ratios only`);
+  console.log(
+    `BENCH-LAB ${groups.join(' ') || 'all groups'}: in the lab VM (Debian's kernel under TCG emulation, 10-40x slower than the host); absolute values are the emulator's, compare ratios only`,
+  );
   const lab = path.join(__dirname, '..', '..', 'netns-tests', 'lab', 'lab.sh');
-  const r = spawnSync('bash', [lab, '--', 'env', 'SRV6_BENCH_IN_LAB=1', 'node', '--expose-gc', 'dist/bench/run.js', ...groups], { stdio: 'inherit', cwd: path.join(__dirname, '..', '..') });
+  const r = spawnSync('bash', [lab, '--', 'env', 'SRV6_BENCH_IN_LAB=1', 'node', '--expose-gc', 'dist/bench/run.js', ...groups], {
+    stdio: 'inherit',
+    cwd: path.join(__dirname, '..', '..'),
+  });
   return r.status ?? 1;
 }
 

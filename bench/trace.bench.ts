@@ -29,7 +29,14 @@ interface AttachTimes {
 }
 
 async function ours(backend: Backend, kernel: KernelView): Promise<AttachTimes> {
-  const t = await Tracer.start({ mark: 0, mask: 0xffffffff, backend, kernel, netnsInode: 1 /* matches nothing */, detachParallelism: Number(process.env.TRACE_BENCH_DETACH_PARALLEL ?? 8) });
+  const t = await Tracer.start({
+    mark: 0,
+    mask: 0xffffffff,
+    backend,
+    kernel,
+    netnsInode: 1 /* matches nothing */,
+    detachParallelism: Number(process.env.TRACE_BENCH_DETACH_PARALLEL ?? 8),
+  });
   const sum = await t.stop();
   return { attach: sum.attach.attachMs, detach: sum.detachMs, attached: sum.attach.succeeded };
 }
@@ -52,7 +59,14 @@ async function naive(backend: Backend, targets: SkbTarget[]): Promise<AttachTime
           setupProgram(obj, PROBE_PROG[backend], { attachTarget: t.name });
           await obj.load();
           const insns = programInsns(obj, PROBE_PROG[backend]);
-          const r = await probes.attachTracing({ insns, marker: findMarker(insns, FUNC_ID_MARKER), attachType: backend, btfIds: Uint32Array.of(t.btfId), btfObjFds: Int32Array.of(0), ids: Uint32Array.of(0) });
+          const r = await probes.attachTracing({
+            insns,
+            marker: findMarker(insns, FUNC_ID_MARKER),
+            attachType: backend,
+            btfIds: Uint32Array.of(t.btfId),
+            btfObjFds: Int32Array.of(0),
+            ids: Uint32Array.of(0),
+          });
           if (!r.errors[0]) attached++;
         } catch {
           /* refused: not attached */
@@ -132,7 +146,9 @@ async function rateBench(backend: Backend, kernel: KernelView): Promise<BenchRes
     const secs = (performance.now() - t0) / 1000;
     const rate = sum.samples / secs;
     const lost = sum.lost + sum.undelivered;
-    console.log(`trace: ${backend} ${collect ? 'collecting' : 'consuming '} at ${pps} pps: ${Math.round(rate)} events/s, lost ${lost}${lost ? '  <-- LOSS' : ''}`);
+    console.log(
+      `trace: ${backend} ${collect ? 'collecting' : 'consuming '} at ${pps} pps: ${Math.round(rate)} events/s, lost ${lost}${lost ? '  <-- LOSS' : ''}`,
+    );
     return lost ? 0 : rate;
   };
   try {

@@ -130,7 +130,11 @@ async function testRunNs(): Promise<{ cases: Record<string, TestRunNs>; passUnkn
       v.writeUInt32LE(frame.length - 14 - c.inner.length, 4); // what the decap strips
       frame.copy(v, 8);
       slot.update(u32Key(0), v, MapUpdate.Any);
-      for (const [p, want] of [['bench', XdpAction.Redirect], ['untilFib', XdpAction.Drop], ['throughFib', XdpAction.Drop]] as const) {
+      for (const [p, want] of [
+        ['bench', XdpAction.Redirect],
+        ['untilFib', XdpAction.Drop],
+        ['throughFib', XdpAction.Drop],
+      ] as const) {
         const once = await progs[p].testRun({ data: frame, ctx: ctx(frame.length), netns: ns.name });
         if (once.retval !== want) throw new Error(`xdp bench: ${c.name}: ${p} returned ${once.retval}, not ${want}`);
       }
@@ -202,7 +206,14 @@ class PpsTopology {
     gen.ip(['link', 'set', 'dev', 'g0', 'up']);
     hv.ip(['link', 'add', 'name', 'vA', 'address', M.vA, 'type', 'veth', 'peer', 'name', 'eth0', 'address', M.vm, 'netns', vm.name]);
     vm.ip(['link', 'set', 'dev', 'eth0', 'up']);
-    hv.exec('sysctl', ['-q', '-w', 'net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    hv.exec('sysctl', [
+      '-q',
+      '-w',
+      'net.ipv4.conf.all.forwarding=1',
+      'net.ipv6.conf.all.forwarding=1',
+      'net.ipv4.conf.all.rp_filter=0',
+      'net.ipv4.conf.default.rp_filter=0',
+    ]);
     hv.ipBatch([
       'link set dev u2 up',
       'link set dev vA up',
@@ -224,7 +235,9 @@ class PpsTopology {
 /** Runs a tool in `ns` (pinned to CPU 1), optionally handing it a BPF program as fd 3. */
 function tool(ns: TestNetns, args: string[], progFd?: number, timeoutMs = 60_000): Promise<any> {
   return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', ns.name, 'taskset', '-c', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe', ...(progFd === undefined ? [] : [progFd])] });
+    const p = spawn('ip', ['netns', 'exec', ns.name, 'taskset', '-c', '1', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', ...(progFd === undefined ? [] : [progFd])],
+    });
     let out = '';
     let err = '';
     p.stdout!.on('data', (d) => (out += d));
@@ -267,7 +280,11 @@ async function packetsPerSecond(): Promise<PpsResults> {
   const dir = mkdtempSync(path.join(tmpdir(), 'srv6-xdpbench-'));
   const pinRoot = mkdtempSync('/sys/fs/bpf/srv6t-xbench-pps-');
   const topo = new PpsTopology();
-  const cleanup: (() => void)[] = [() => topo.destroy(), () => rmSync(pinRoot, { recursive: true, force: true }), () => rmSync(dir, { recursive: true, force: true })];
+  const cleanup: (() => void)[] = [
+    () => topo.destroy(),
+    () => rmSync(pinRoot, { recursive: true, force: true }),
+    () => rmSync(dir, { recursive: true, force: true }),
+  ];
   try {
     const livegen = build(dir, 'xdp_livegen');
     const afgen = build(dir, 'afpacket_gen');
@@ -286,17 +303,30 @@ async function packetsPerSecond(): Promise<PpsResults> {
 
     // Live frames: the benchmark build runs the real program (redirect) or hands the frame to the
     // stack (pass: the kernel's seg6local), restoring the frame first in both.
-    const live = await XdpOffload.open({ netns: topo.hv.name, pinRoot: path.join(pinRoot, 'live'), pinTag: 'live', object: path.join(ROOT, 'bpf/build/xdp/srv6_decap_bench.bpf.o'), warn: () => {} });
+    const live = await XdpOffload.open({
+      netns: topo.hv.name,
+      pinRoot: path.join(pinRoot, 'live'),
+      pinTag: 'live',
+      object: path.join(ROOT, 'bpf/build/xdp/srv6_decap_bench.bpf.o'),
+      warn: () => {},
+    });
     cleanup.unshift(() => live.destroy());
     live.sync(entries);
-    const progs = { kernel: live.object.prog('srv6_xdp_restore_only'), xdp: live.object.prog('srv6_xdp_decap_bench'), drop: live.object.prog('srv6_xdp_restore_drop') };
+    const progs = {
+      kernel: live.object.prog('srv6_xdp_restore_only'),
+      xdp: live.object.prog('srv6_xdp_decap_bench'),
+      drop: live.object.prog('srv6_xdp_restore_drop'),
+    };
     const setFrame = (frame: Buffer) => {
       const v = Buffer.alloc(8 + 256); // struct bench_frame {len, shift = 0, data}
       v.writeUInt32LE(frame.length, 0);
       frame.copy(v, 8);
       live.object.map('bench_frame').update(u32Key(0), v, MapUpdate.Any);
     };
-    const liveRun = (fd: number, frame: Buffer, frames = LIVE_FRAMES) => () => tool(topo.hv, [livegen, 'u2', frame.toString('hex'), String(frames), '64'], fd);
+    const liveRun =
+      (fd: number, frame: Buffer, frames = LIVE_FRAMES) =>
+      () =>
+        tool(topo.hv, [livegen, 'u2', frame.toString('hex'), String(frames), '64'], fd);
     const liveResults: PpsResults['live'] = {};
     for (const c of PPS_CASES) {
       const frame = frameFor(c.sid, c.inner, M.u2, M.g0);
@@ -314,7 +344,11 @@ async function packetsPerSecond(): Promise<PpsResults> {
       }
       liveResults[c.name] = { ...r, delivered: Math.min(...delivered.splice(0)) };
     }
-    const floorRun = await tool(topo.hv, [livegen, 'u2', frameFor(PPS_CASES[0].sid, PPS_CASES[0].inner, M.u2, M.g0).toString('hex'), String(LIVE_FRAMES), '64'], progs.drop.fd);
+    const floorRun = await tool(
+      topo.hv,
+      [livegen, 'u2', frameFor(PPS_CASES[0].sid, PPS_CASES[0].inner, M.u2, M.g0).toString('hex'), String(LIVE_FRAMES), '64'],
+      progs.drop.fd,
+    );
     const liveFloorNs = (floorRun.seconds / floorRun.frames) * 1e9;
 
     // AF_PACKET end to end: the production program attached to u2 (native) or nothing.
@@ -351,13 +385,16 @@ export async function xdpBench(): Promise<BenchResult[]> {
   const base: Record<string, string> = { dt4: 'dx4', dt6: 'dt6', dt46_v4: 'dx4', dt46_v6: 'dt6', dx4: 'dx4', dx6: 'dx6', dx4_main: 'dx4', dx6_main: 'dx6' };
   const results: BenchResult[] = [];
   for (const [b, r] of Object.entries(pps.live)) results.push({ name: `xdp.${b}_pps_vs_kernel_seg6local`, ours: r.xdp, base: r.kernel, unit: 'pps' });
-  for (const c of TESTRUN_CASES) results.push({ name: `xdp.testrun_ns_per_packet_${c.name}`, ours: tr.cases[c.name].total, base: kernelPathNs(base[c.name]), unit: 'ns' });
+  for (const c of TESTRUN_CASES)
+    results.push({ name: `xdp.testrun_ns_per_packet_${c.name}`, ours: tr.cases[c.name].total, base: kernelPathNs(base[c.name]), unit: 'ns' });
 
   // Context for the ADR (stderr: stdout carries only the BENCH lines).
   const n = (v: number) => Math.round(v);
   console.error(`xdp bench: test run, pass path (unknown SID): ${tr.passUnknownSid.toFixed(1)} ns/packet; an empty program: ${tr.floor.toFixed(1)} ns`);
   for (const [b, t] of Object.entries(tr.cases))
-    console.error(`xdp bench: test run ${b}: ${n(t.total)} ns = ${n(t.untilFib)} parse and checks + ${n(t.fib)} bpf_fib_lookup + ${n(t.rewrite)} egress, rewrite, counters, redirect`);
+    console.error(
+      `xdp bench: test run ${b}: ${n(t.total)} ns = ${n(t.untilFib)} parse and checks + ${n(t.fib)} bpf_fib_lookup + ${n(t.rewrite)} egress, rewrite, counters, redirect`,
+    );
   console.error(`xdp bench: live-frame generator floor (restore + XDP_DROP): ${n(pps.liveFloorNs)} ns/frame`);
   for (const [b, r] of Object.entries(pps.live))
     console.error(

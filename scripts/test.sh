@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test tier this machine supports (docs/testing.md):
+#   lint    eslint and prettier --check (the whole suite only)
 #   unit    no root
 #   kernel  root: throwaway network namespaces on this machine's kernel
 #   lab     root and qemu (installed on demand): the lab subset (netns-tests/lab/subset.txt) in one
@@ -32,6 +33,10 @@ timed() { # timed <tier> <command...>: runs it, records its wall time
   return $rc
 }
 
+# Lint and format (eslint.config.mjs, .prettierrc.json) when the whole suite runs, not for a pattern.
+if ! (($#)); then
+  timed lint bash -c 'npx --no-install eslint . && npx --no-install prettier --check . >/dev/null' || { echo "lint failed: npm run lint names the problems, npm run format fixes the layout" >&2; status=1; }
+fi
 timed unit npx --no-install jest --selectProjects unit --json --outputFile="$results/unit.json" "${extra[@]}" "$@" || status=1
 if [[ $(id -u) -eq 0 ]]; then
   # --forceExit: a leaked handle (a queue, a socket) must not hang CI after the results are in
@@ -76,7 +81,7 @@ else
 fi
 
 # A line per tier, then one plain closing line over all tiers.
-for t in unit kernel lab; do [[ -n ${took[$t]:-} ]] && printf '%s tier: %dm%02ds\n' "$t" $((took[$t] / 60)) $((took[$t] % 60)); done
+for t in lint unit kernel lab; do [[ -n ${took[$t]:-} ]] && printf '%s tier: %dm%02ds\n' "$t" $((took[$t] / 60)) $((took[$t] % 60)); done
 node -e '
 const fs = require("fs");
 const [dir, labSkip] = process.argv.slice(1);

@@ -36,7 +36,12 @@ export async function createApp(config: AgentConfig, opts: BootstrapOptions = {}
   // Jobs carry up to 100,000 routes: Express's 100 kB default would refuse them.
   app.useBodyParser('json', { limit: MAX_JOB_BYTES });
   // OpenAPI at /docs (UI) and /docs-json.
-  const doc = new DocumentBuilder().setTitle('srv6-agent').setDescription('Per-hypervisor SRv6 tenant networking agent').setVersion('1').addBearerAuth().build();
+  const doc = new DocumentBuilder()
+    .setTitle('srv6-agent')
+    .setDescription('Per-hypervisor SRv6 tenant networking agent')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
   try {
     await app.init();

@@ -38,7 +38,12 @@ const MODE: Mode = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
 const PLAN = decapPlan(MODE);
 const TENANT = agentTenant(PLAN, 'alpha', { 4: '10.0.0.1/24', 6: 'fd00::1/64' });
 const ALPHA = TENANT.id;
-const vm = (name: string, hv: number, host: number): VmSpec => ({ name, tenant: 'alpha', hv, nics: [vmNic(TENANT, { 4: `10.0.0.${host}`, 6: `fd00::${host}` })] });
+const vm = (name: string, hv: number, host: number): VmSpec => ({
+  name,
+  tenant: 'alpha',
+  hv,
+  nics: [vmNic(TENANT, { 4: `10.0.0.${host}`, 6: `fd00::${host}` })],
+});
 
 let dc: DataCenter;
 let orch: Orchestrator;
@@ -51,7 +56,9 @@ beforeAll(async () => {
   await orch.converge();
   orch.configureVmMtus();
   await Promise.all([...dc.vms.values()].map((v) => v.announce()));
-  console.log(`E2E failures-setup-ms ${(t1 - t0).toFixed(0)} (2 agents, 2 VMs; agents loaded/listening/ready: ${dc.hvs.map((h) => h.agent.startSummary()).join(', ')}); converged and announced ${(performance.now() - t1).toFixed(0)} ms later`);
+  console.log(
+    `E2E failures-setup-ms ${(t1 - t0).toFixed(0)} (2 agents, 2 VMs; agents loaded/listening/ready: ${dc.hvs.map((h) => h.agent.startSummary()).join(', ')}); converged and announced ${(performance.now() - t1).toFixed(0)} ms later`,
+  );
 }, scaled(180_000));
 
 afterAll(async () => {
@@ -92,57 +99,67 @@ function routeAppears(netns: string, re: RegExp, deadlineMs: number): Promise<vo
 const tableOf = async (hv: number, tenant: string): Promise<number> => (await dc.hv(hv).agent.rest('GET', `/v1/tenants/${tenant}`)).body.desired.table;
 
 describe(`agent killed with SIGKILL in the middle of a 10,000-route job (${MODE} mode, ${PLAN})`, () => {
-  const ROUTES = Array.from({ length: 10_000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
+  const ROUTES = Array.from({ length: 10_000 }, (_, i) => ({
+    prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`,
+    sids: [`fc00:0:${(i % 100) + 10}:1::`],
+  }));
 
-  itWith(SRV6)('traffic keeps flowing while the agent is dead and restarting; the job runs again and converges; removing it leaves exactly what was there', async () => {
-    const hv1 = dc.hv(1);
-    const before = ownedKernelState(hv1.ns);
-    const a1 = dc.vm('a1');
-    const a2 = dc.vm('a2');
-    const streams = a1.families().map((f) => new Stream(a2, a1.address(f)!, 50));
+  itWith(SRV6)(
+    'traffic keeps flowing while the agent is dead and restarting; the job runs again and converges; removing it leaves exactly what was there',
+    async () => {
+      const hv1 = dc.hv(1);
+      const before = ownedKernelState(hv1.ns);
+      const a1 = dc.vm('a1');
+      const a2 = dc.vm('a2');
+      const streams = a1.families().map((f) => new Stream(a2, a1.address(f)!, 50));
 
-    // Killed at the first of the job's routes the kernel announces: the job is half applied.
-    const firstRoute = routeAppears(hv1.ns.name, /^172\./, scaled(60_000));
-    const id = await hv1.client.enqueue({ type: 'routes', tenant: ALPHA, add: ROUTES, idempotencyKey: `big-${process.pid}` });
-    await firstRoute;
-    const killedAt = performance.now();
-    const exit = await hv1.agent.kill();
-    expect(exit?.signal).toBe('SIGKILL');
-    const atKill = ownedRoutes(hv1.ns).filter((r) => r.dst.startsWith('172.')).length;
-    await hv1.agent.start();
-    const readyAt = performance.now();
-    const status = await waitFor('the big job finished', async () => {
-      const s = await hv1.client.status(id);
-      return s && (s.state === 'completed' || s.state === 'failed') ? s : undefined;
-    }, scaled(60_000));
-    const doneAt = performance.now();
-    for (const s of streams) await s.stop();
-    // Completed (the record may still carry the failure of a run whose lock was lost: Bull keeps
-    // failedReason when a stalled job runs again); otherwise the failure says why.
-    expect(status.state === 'completed' ? status.state : { state: status.state, failure: status.failure }).toBe('completed');
+      // Killed at the first of the job's routes the kernel announces: the job is half applied.
+      const firstRoute = routeAppears(hv1.ns.name, /^172\./, scaled(60_000));
+      const id = await hv1.client.enqueue({ type: 'routes', tenant: ALPHA, add: ROUTES, idempotencyKey: `big-${process.pid}` });
+      await firstRoute;
+      const killedAt = performance.now();
+      const exit = await hv1.agent.kill();
+      expect(exit?.signal).toBe('SIGKILL');
+      const atKill = ownedRoutes(hv1.ns).filter((r) => r.dst.startsWith('172.')).length;
+      await hv1.agent.start();
+      const readyAt = performance.now();
+      const status = await waitFor(
+        'the big job finished',
+        async () => {
+          const s = await hv1.client.status(id);
+          return s && (s.state === 'completed' || s.state === 'failed') ? s : undefined;
+        },
+        scaled(60_000),
+      );
+      const doneAt = performance.now();
+      for (const s of streams) await s.stop();
+      // Completed (the record may still carry the failure of a run whose lock was lost: Bull keeps
+      // failedReason when a stalled job runs again); otherwise the failure says why.
+      expect(status.state === 'completed' ? status.state : { state: status.state, failure: status.failure }).toBe('completed');
 
-    // Traffic: every exchange during kill, restart and re-run answered.
-    for (const s of streams) expect({ to: s.to, sent: s.sent > 20, losses: s.losses }).toEqual({ to: s.to, sent: true, losses: [] });
+      // Traffic: every exchange during kill, restart and re-run answered.
+      for (const s of streams) expect({ to: s.to, sent: s.sent > 20, losses: s.losses }).toEqual({ to: s.to, sent: true, losses: [] });
 
-    // Converged: the 10,000 routes in the tenant's table, once.
-    const table = await tableOf(1, ALPHA);
-    const big = ownedRoutes(hv1.ns).filter((r) => r.dst.startsWith('172.'));
-    expect(big).toHaveLength(10_000);
-    expect(new Set(big.map((r) => r.table))).toEqual(new Set([String(table)]));
-    console.log(
-      `E2E sigkill-restart: ${atKill} of 10000 routes in the kernel at the kill; agent ready ${(readyAt - killedAt).toFixed(0)} ms after the kill (${hv1.agent.startSummary()}); ` +
-        `job completed ${(doneAt - killedAt).toFixed(0)} ms after the kill; ${streams.map((s) => `${s.to}: ${s.answered}/${s.sent} answered`).join(', ')}`,
-    );
+      // Converged: the 10,000 routes in the tenant's table, once.
+      const table = await tableOf(1, ALPHA);
+      const big = ownedRoutes(hv1.ns).filter((r) => r.dst.startsWith('172.'));
+      expect(big).toHaveLength(10_000);
+      expect(new Set(big.map((r) => r.table))).toEqual(new Set([String(table)]));
+      console.log(
+        `E2E sigkill-restart: ${atKill} of 10000 routes in the kernel at the kill; agent ready ${(readyAt - killedAt).toFixed(0)} ms after the kill (${hv1.agent.startSummary()}); ` +
+          `job completed ${(doneAt - killedAt).toFixed(0)} ms after the kill; ${streams.map((s) => `${s.to}: ${s.answered}/${s.sent} answered`).join(', ')}`,
+      );
 
-    // Nothing left over: removing the job's routes gives back exactly the state before it.
-    await hv1.client.submit({ type: 'routes', tenant: ALPHA, remove: ROUTES.map((r) => r.prefix) }, { timeoutMs: scaled(60_000) });
-    expect(ownedKernelState(hv1.ns)).toEqual(before);
-    expect(await a2.reaches(a1.address(6)!)).toBe(true);
-  });
+      // Nothing left over: removing the job's routes gives back exactly the state before it.
+      await hv1.client.submit({ type: 'routes', tenant: ALPHA, remove: ROUTES.map((r) => r.prefix) }, { timeoutMs: scaled(60_000) });
+      expect(ownedKernelState(hv1.ns)).toEqual(before);
+      expect(await a2.reaches(a1.address(6)!)).toBe(true);
+    },
+  );
 });
 
 describe('Redis restarted in the middle of a stream of 400 jobs to two HVs', () => {
-  itWith(SRV6)('loses no job: every job completes and every route is in its HV\'s kernel', async () => {
+  itWith(SRV6)("loses no job: every job completes and every route is in its HV's kernel", async () => {
     const N = 400;
     const key = (i: number) => `stream-${process.pid}-${i}`;
     const prefix = (i: number) => `10.${100 + (i >> 8)}.${i & 255}.0/24`;
@@ -177,16 +194,36 @@ describe('Redis restarted in the middle of a stream of 400 jobs to two HVs', () 
     expect(outcomes.every((o) => (o as { type?: string }).type === 'routes')).toBe(true);
     for (const h of dc.hvs) {
       const table = await tableOf(h.n, ALPHA);
-      const want = Array.from({ length: N }, (_, i) => i).filter((i) => hvOf(i) === h).map(prefix).sort();
-      const got = ownedRoutes(h.ns).filter((r) => r.table === String(table) && /^10\.1\d\d\./.test(r.dst)).map((r) => r.dst).sort();
+      const want = Array.from({ length: N }, (_, i) => i)
+        .filter((i) => hvOf(i) === h)
+        .map(prefix)
+        .sort();
+      const got = ownedRoutes(h.ns)
+        .filter((r) => r.table === String(table) && /^10\.1\d\d\./.test(r.dst))
+        .map((r) => r.dst)
+        .sort();
       expect({ hv: h.n, routes: got }).toEqual({ hv: h.n, routes: want });
       // The jobs' records in Redis survived too: each one completed.
-      const states = await Promise.all(Array.from({ length: N }, (_, i) => i).filter((i) => hvOf(i) === h).map(async (i) => (await h.client.status(key(i)))?.state));
+      const states = await Promise.all(
+        Array.from({ length: N }, (_, i) => i)
+          .filter((i) => hvOf(i) === h)
+          .map(async (i) => (await h.client.status(key(i)))?.state),
+      );
       expect(new Set(states)).toEqual(new Set(['completed']));
     }
     console.log(`E2E redis-restart: Redis down and back in ${restartMs.toFixed(0)} ms; ${resubmits} resubmissions; ${N} jobs, none lost`);
     // Back to the state before the stream: nothing else was touched.
-    await Promise.all(dc.hvs.map((h) => h.client.submit({ type: 'routes', tenant: ALPHA, remove: Array.from({ length: N }, (_, i) => i).filter((i) => hvOf(i) === h).map(prefix) })));
+    await Promise.all(
+      dc.hvs.map((h) =>
+        h.client.submit({
+          type: 'routes',
+          tenant: ALPHA,
+          remove: Array.from({ length: N }, (_, i) => i)
+            .filter((i) => hvOf(i) === h)
+            .map(prefix),
+        }),
+      ),
+    );
     dc.hvs.forEach((h, k) => expect(ownedKernelState(h.ns)).toEqual(befores[k]));
   });
 });

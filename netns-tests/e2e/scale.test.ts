@@ -47,8 +47,15 @@ const ids = Array.from({ length: TENANT_COUNT }, (_, t) => `t${String(t).padStar
 // The control plane at scale: the kernel's decapsulation (table mode End.DT6, VRF mode End.DT46),
 // no XDP; the traffic check (p1, p8) is IPv6.
 const TENANTS: AgentTenant[] = ids.map((id) => agentTenant(decapPlan(MODE, { xdp: false }), id, { 4: '10.0.0.1/24', 6: 'fd00::1/64' }));
-const VIRTUAL = ids.flatMap((tenant) => Array.from({ length: VMS_PER_TENANT }, (_, j) => ({ tenant, hv: (j % HVS) + 1, prefixes: [`10.0.${(j % HVS) + 1}.${10 + Math.floor(j / HVS)}/32`] })));
-const probe = (name: string, hv: number, host: number): VmSpec => ({ name, tenant: 't00', hv, nics: [{ tenant: 't00', addresses: { 6: `fd00::${host}` }, gateways: { 6: 'fd00::1/64' } }] });
+const VIRTUAL = ids.flatMap((tenant) =>
+  Array.from({ length: VMS_PER_TENANT }, (_, j) => ({ tenant, hv: (j % HVS) + 1, prefixes: [`10.0.${(j % HVS) + 1}.${10 + Math.floor(j / HVS)}/32`] })),
+);
+const probe = (name: string, hv: number, host: number): VmSpec => ({
+  name,
+  tenant: 't00',
+  hv,
+  nics: [{ tenant: 't00', addresses: { 6: `fd00::${host}` }, gateways: { 6: 'fd00::1/64' } }],
+});
 
 let dc: DataCenter;
 let orch: Orchestrator;
@@ -57,7 +64,8 @@ beforeAll(async () => {
   const t0 = performance.now();
   dc = await DataCenter.build({ tag: 'scl', hvs: HVS, vms: [probe('p1', 1, 11), probe(FAR, HVS, 10 + HVS)] });
   // Every tenant's VM port on every HV (t00 on hv1 and hv8 has the real VMs' instead).
-  for (const h of dc.hvs) h.ns.ipBatch(ids.flatMap((id) => [`link add ${virtualTap(id)} type veth peer name y-${id}`, `link set ${virtualTap(id)} up`, `link set y-${id} up`]));
+  for (const h of dc.hvs)
+    h.ns.ipBatch(ids.flatMap((id) => [`link add ${virtualTap(id)} type veth peer name y-${id}`, `link set ${virtualTap(id)} up`, `link set y-${id} up`]));
   orch = new Orchestrator(dc, TENANTS, VIRTUAL);
   console.log(`E2E scale-setup-ms ${(performance.now() - t0).toFixed(0)} (${HVS} agents started)`);
 }, scaled(300_000));
@@ -68,7 +76,11 @@ afterAll(async () => {
 
 /** Per HV: the agent's encap routes (nhid) per destination, read with iproute2. */
 function encapRoutes(n: number): Map<string, string> {
-  return new Map(ownedRoutes(dc.hv(n).ns).filter((r) => r.nhid !== undefined).map((r) => [`${r.table}|${r.dst}`, String(r.segs?.[0] ?? (r.nh_info as { segs?: string[] })?.segs?.[0])]));
+  return new Map(
+    ownedRoutes(dc.hv(n).ns)
+      .filter((r) => r.nhid !== undefined)
+      .map((r) => [`${r.table}|${r.dst}`, String(r.segs?.[0] ?? (r.nh_info as { segs?: string[] })?.segs?.[0])]),
+  );
 }
 
 function expectedRouteCount(n: number): number {
@@ -88,7 +100,9 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
     const t17 = (await dc.hv(2).agent.rest('GET', '/v1/tenants/t17')).body.desired.table;
     expect(encapRoutes(2).get(`${t17}|10.0.${far}.12/32`)).toBe(orch.sids.get(`${far}|t17`));
     expect(await waitReachable(dc.vm(FAR), 'fd00::11', scaled(10_000), 'p1')).toBeGreaterThanOrEqual(0);
-    console.log(`E2E scale-initial-sync-ms ${c.totalMs.toFixed(0)} (${c.jobs} jobs, ${c.operations} kernel operations; tenants ${c.tenantsMs.toFixed(0)} ms, routes ${c.routesMs.toFixed(0)} ms)`);
+    console.log(
+      `E2E scale-initial-sync-ms ${c.totalMs.toFixed(0)} (${c.jobs} jobs, ${c.operations} kernel operations; tenants ${c.tenantsMs.toFixed(0)} ms, routes ${c.routesMs.toFixed(0)} ms)`,
+    );
   });
 
   itWith(SRV6)('a full resync (everything sent again, plus a resync job per HV) converges with nothing to change', async () => {
@@ -99,10 +113,12 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
     const ms = performance.now() - t0;
     expect(c.operations + resync.reduce((n, r) => n + r.operations, 0)).toBe(0);
     dc.hvs.forEach((h, k) => expect(ownedKernelState(h.ns)).toEqual(before[k]));
-    console.log(`E2E scale-full-resync-ms ${ms.toFixed(0)} (${c.jobs + HVS} jobs, 0 kernel operations; resync jobs alone ${Math.max(...resync.map((r) => r.durationMs)).toFixed(0)} ms at most)`);
+    console.log(
+      `E2E scale-full-resync-ms ${ms.toFixed(0)} (${c.jobs + HVS} jobs, 0 kernel operations; resync jobs alone ${Math.max(...resync.map((r) => r.durationMs)).toFixed(0)} ms at most)`,
+    );
   });
 
-  itWith(SRV6)('hv1\'s locator changes: every tenant SID on hv1 moves and every other HV re-routes; traffic to hv1 resumes', async () => {
+  itWith(SRV6)("hv1's locator changes: every tenant SID on hv1 moves and every other HV re-routes; traffic to hv1 resumes", async () => {
     const oldLocator = dc.announceLocator(1, 'fc00:100:1::/48');
     const oldSids = ids.map((id) => orch.sids.get(`1|${id}`)!);
     const t0 = performance.now();
@@ -110,7 +126,16 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
     await dc.hv(1).client.submit(orch.nodeJob(dc.hv(1)), { timeoutMs: scaled(120_000) });
     await orch.learnSids(dc.hv(1));
     const nodeMs = performance.now() - t0;
-    await Promise.all(dc.hvs.filter((h) => h.n !== 1).map((h) => h.client.submitAll(ids.map((id) => ({ type: 'routes', tenant: id, set: orch.routes(h.n, id) })), { timeoutMs: scaled(120_000) })));
+    await Promise.all(
+      dc.hvs
+        .filter((h) => h.n !== 1)
+        .map((h) =>
+          h.client.submitAll(
+            ids.map((id) => ({ type: 'routes', tenant: id, set: orch.routes(h.n, id) })),
+            { timeoutMs: scaled(120_000) },
+          ),
+        ),
+    );
     const ms = performance.now() - t0;
     await waitReachable(dc.vm(FAR), 'fd00::11', scaled(10_000), 'p1');
     await stream.stop();
@@ -126,6 +151,8 @@ describe(`${HVS} HVs, ${TENANT_COUNT} tenants, ${TENANT_COUNT * VMS_PER_TENANT} 
       expect(toHv1).toHaveLength(TENANT_COUNT * (VMS_PER_TENANT / HVS));
       expect(toHv1.every(([, sid]) => newSids.includes(sid))).toBe(true);
     }
-    console.log(`E2E scale-locator-change-ms ${ms.toFixed(0)} (hv1's upsert-node ${nodeMs.toFixed(0)} ms, then ${(HVS - 1) * TENANT_COUNT} routes jobs on ${HVS - 1} HVs); traffic ${FAR} -> p1 interrupted ${stream.longestGapMs().toFixed(0)} ms at most (${stream.losses.length} of ${stream.sent} exchanges lost)`);
+    console.log(
+      `E2E scale-locator-change-ms ${ms.toFixed(0)} (hv1's upsert-node ${nodeMs.toFixed(0)} ms, then ${(HVS - 1) * TENANT_COUNT} routes jobs on ${HVS - 1} HVs); traffic ${FAR} -> p1 interrupted ${stream.longestGapMs().toFixed(0)} ms at most (${stream.losses.length} of ${stream.sent} exchanges lost)`,
+    );
   });
 });

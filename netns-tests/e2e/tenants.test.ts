@@ -53,9 +53,23 @@ const vm = (name: string, tenant: string, hv: number, host: number): VmSpec => (
   name,
   tenant,
   hv,
-  nics: [vmNic(TENANTS.find((t) => t.id === tenant)!, { 4: `10.0.0.${host}`, 6: `fd00::${host}` })],
+  nics: [
+    vmNic(
+      TENANTS.find((t) => t.id === tenant)!,
+      { 4: `10.0.0.${host}`, 6: `fd00::${host}` },
+    ),
+  ],
 });
-const VMS: VmSpec[] = [vm('a1', 'alpha', 1, 11), vm('a2', 'alpha', 2, 12), vm('a3', 'alpha', 3, 13), vm('b1', 'beta', 1, 12), vm('b2', 'beta', 2, 13), vm('b3', 'beta', 3, 14), vm('g1', 'gamma', 1, 21), vm('g2', 'gamma', 2, 22)];
+const VMS: VmSpec[] = [
+  vm('a1', 'alpha', 1, 11),
+  vm('a2', 'alpha', 2, 12),
+  vm('a3', 'alpha', 3, 13),
+  vm('b1', 'beta', 1, 12),
+  vm('b2', 'beta', 2, 13),
+  vm('b3', 'beta', 3, 14),
+  vm('g1', 'gamma', 1, 21),
+  vm('g2', 'gamma', 2, 22),
+];
 const ALPHA = ['a1', 'a2', 'a3'];
 const BETA = ['b1', 'b2', 'b3'];
 
@@ -71,7 +85,9 @@ beforeAll(async () => {
   const c = await orch.converge();
   orch.configureVmMtus();
   await Promise.all([...dc.vms.values()].map((v) => v.announce()));
-  console.log(`E2E tenants-setup-ms ${(t1 - t0).toFixed(0)} (3 agents, ${VMS.length} VMs; agents loaded/listening/ready: ${dc.hvs.map((h) => h.agent.startSummary()).join(', ')}); E2E tenants-converge-ms ${c.totalMs.toFixed(0)} (${c.jobs} jobs); mode ${MODE}, ${PLAN}`);
+  console.log(
+    `E2E tenants-setup-ms ${(t1 - t0).toFixed(0)} (3 agents, ${VMS.length} VMs; agents loaded/listening/ready: ${dc.hvs.map((h) => h.agent.startSummary()).join(', ')}); E2E tenants-converge-ms ${c.totalMs.toFixed(0)} (${c.jobs} jobs); mode ${MODE}, ${PLAN}`,
+  );
 }, scaled(180_000));
 
 afterAll(async () => {
@@ -87,14 +103,18 @@ async function intraTenant(names: readonly string[], family: Family): Promise<st
     pairs.map(async ([x, y]) => {
       const addr = V(y).address(family)!;
       const out = await Promise.all(PROTOCOLS.map((p) => exchange(V(x), addr, p)));
-      return out.map((o) => `${x} -> ${y} ${addr} ${o.protocol}: ${o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : `no answer${o.error ? ` (${o.error})` : ''}`}`);
+      return out.map(
+        (o) => `${x} -> ${y} ${addr} ${o.protocol}: ${o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : `no answer${o.error ? ` (${o.error})` : ''}`}`,
+      );
     }),
   );
   return lines.flat();
 }
 
 function intraExpected(names: readonly string[], family: Family): string[] {
-  return names.flatMap((x) => names.filter((y) => y !== x).flatMap((y) => PROTOCOLS.map((p) => `${x} -> ${y} ${V(y).address(family)} ${p}: answered${p === 'icmp' ? '' : ` by ${y}`}`)));
+  return names.flatMap((x) =>
+    names.filter((y) => y !== x).flatMap((y) => PROTOCOLS.map((p) => `${x} -> ${y} ${V(y).address(family)} ${p}: answered${p === 'icmp' ? '' : ` by ${y}`}`)),
+  );
 }
 
 /**
@@ -104,24 +124,29 @@ function intraExpected(names: readonly string[], family: Family): string[] {
  */
 async function interTenant(family: Family): Promise<string[]> {
   // Both directions at once: most exchanges expect no answer and wait out their deadline.
-  const directions = [[ALPHA, BETA], [BETA, ALPHA]] as const;
-  const byDirection = await Promise.all(directions.map(async ([xs, ys]) => {
-    const pairs = xs.flatMap((x) => ys.map((y) => [x, y] as const));
-    const out = await Promise.all(
-      pairs.map(async ([x, y]) => {
-        const addr = V(y).address(family)!;
-        const owner = xs.find((o) => V(o).address(family) === addr);
-        // Where no answer is expected one try is enough: an answer would take milliseconds.
-        const r = await Promise.all(PROTOCOLS.map((p) => exchange(V(x), addr, p, owner ? { tries: 3 } : { tries: 1, timeoutMs: scaled(1000) })));
-        return r.map((o) => {
-          const got = o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : 'no answer';
-          const expected = owner ? `answered${o.protocol === 'icmp' ? '' : ` by ${owner}`}` : 'no answer';
-          return `${x} -> ${y} ${addr} ${o.protocol}: ${got}${got === expected ? '' : ` (expected ${expected})`}`;
-        });
-      }),
-    );
-    return out.flat();
-  }));
+  const directions = [
+    [ALPHA, BETA],
+    [BETA, ALPHA],
+  ] as const;
+  const byDirection = await Promise.all(
+    directions.map(async ([xs, ys]) => {
+      const pairs = xs.flatMap((x) => ys.map((y) => [x, y] as const));
+      const out = await Promise.all(
+        pairs.map(async ([x, y]) => {
+          const addr = V(y).address(family)!;
+          const owner = xs.find((o) => V(o).address(family) === addr);
+          // Where no answer is expected one try is enough: an answer would take milliseconds.
+          const r = await Promise.all(PROTOCOLS.map((p) => exchange(V(x), addr, p, owner ? { tries: 3 } : { tries: 1, timeoutMs: scaled(1000) })));
+          return r.map((o) => {
+            const got = o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : 'no answer';
+            const expected = owner ? `answered${o.protocol === 'icmp' ? '' : ` by ${owner}`}` : 'no answer';
+            return `${x} -> ${y} ${addr} ${o.protocol}: ${got}${got === expected ? '' : ` (expected ${expected})`}`;
+          });
+        }),
+      );
+      return out.flat();
+    }),
+  );
   return byDirection.flat();
 }
 
@@ -137,7 +162,10 @@ describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`,
   });
 
   describe.each(FAMILIES)('IPv%s', (family) => {
-    itWith(SRV6).each([['alpha', ALPHA], ['beta', BETA]] as const)('%s: every VM reaches every other, both ways, over ICMP, TCP and UDP', async (_t, names) => {
+    itWith(SRV6).each([
+      ['alpha', ALPHA],
+      ['beta', BETA],
+    ] as const)('%s: every VM reaches every other, both ways, over ICMP, TCP and UDP', async (_t, names) => {
       expect(await intraTenant(names, family)).toEqual(intraExpected(names, family));
     });
 
@@ -157,7 +185,7 @@ describe(`two tenants, overlapping prefixes, three HVs (${MODE} mode, ${PLAN})`,
     });
   });
 
-  itWith(SRV6)('a VM reaches neither the underlay, nor other HVs, nor another tenant\'s SID', async () => {
+  itWith(SRV6)("a VM reaches neither the underlay, nor other HVs, nor another tenant's SID", async () => {
     const targets = ['fc00:ff:2::2', 'fc00:ff:1::1', orch.sids.get('2|beta')!, orch.sids.get('3|beta')!, '10.255.0.12', '10.255.0.1'];
     const results = await Promise.all(targets.map(async (t) => `${t}: ${(await V('a1').ping(t)) ? 'answered' : 'no answer'}`));
     expect(results).toEqual(targets.map((t) => `${t}: no answer`));
@@ -180,7 +208,11 @@ describe('MTU: 1500-byte underlay', () => {
   const TENANT_MTU = 1500 - OVERHEAD;
 
   itWith(SRV6)('tenant interfaces get the underlay MTU minus the SRv6 overhead (and the VMs were told)', () => {
-    const mtus = [...dc.vms.values()].map((v) => ({ tap: tapName(v.name, 0), mtu: dc.hv(v.hv).ns.ipJson(['link', 'show', tapName(v.name, 0)])[0].mtu, vm: v.ns.ipJson(['link', 'show', 'eth0'])[0].mtu }));
+    const mtus = [...dc.vms.values()].map((v) => ({
+      tap: tapName(v.name, 0),
+      mtu: dc.hv(v.hv).ns.ipJson(['link', 'show', tapName(v.name, 0)])[0].mtu,
+      vm: v.ns.ipJson(['link', 'show', 'eth0'])[0].mtu,
+    }));
     expect(mtus).toEqual([...dc.vms.values()].map((v) => ({ tap: tapName(v.name, 0), mtu: TENANT_MTU, vm: TENANT_MTU })));
   });
 
@@ -196,7 +228,8 @@ describe('MTU: 1500-byte underlay', () => {
       const bytes = 32 << 20;
       const r = await V('a1').bulk(V('a3').address(family)!, bytes);
       expect(r).toMatchObject({ ok: true, bytes });
-      if (r.ok) console.log(`E2E mtu-bulk-ipv${family}-mbps ${((bytes * 8) / (r.ms * 1000)).toFixed(0)} (${bytes >> 20} MiB a1 -> a3 in ${r.ms.toFixed(0)} ms)`);
+      if (r.ok)
+        console.log(`E2E mtu-bulk-ipv${family}-mbps ${((bytes * 8) / (r.ms * 1000)).toFixed(0)} (${bytes >> 20} MiB a1 -> a3 in ${r.ms.toFixed(0)} ms)`);
     });
   });
 });
@@ -255,14 +288,17 @@ describe('a foreign change is repaired', () => {
   });
 
   itWith('CONFIG_NET_VRF', SRV6)('a deleted VRF device is created again, its interface enslaved, traffic back', async () => {
-    const slaves = () => h1().ns.ipJson(['link', 'show', 'master', 'vrf-alpha']).map((l: { ifname: string }) => l.ifname);
+    const slaves = () =>
+      h1()
+        .ns.ipJson(['link', 'show', 'master', 'vrf-alpha'])
+        .map((l: { ifname: string }) => l.ifname);
     expect(slaves()).toContain(tapName('a1', 0));
     h1().ns.ip(['link', 'del', 'vrf-alpha']);
     await repaired('vrf-alpha', () => slaves().includes(tapName('a1', 0)));
     for (const f of FAMILIES) expect(await V('a3').reaches(V('a1').address(f)!)).toBe(true);
   });
 
-  itWith(SRV6)('the repairs are counted in the agent\'s metrics', async () => {
+  itWith(SRV6)("the repairs are counted in the agent's metrics", async () => {
     const m = await h1().agent.rest('GET', '/metrics');
     const drift = /^srv6_agent_drift_repairs_total (\d+)/m.exec(String(m.body));
     expect(Number(drift?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
@@ -279,7 +315,11 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
   const counters = async () =>
     Promise.all(
       dc.hvs.map(async (h) => {
-        const tenants = (await h.agent.rest('GET', '/v1/state')).body.tenants as { id: string; xdp: { packets: number } | null; decap: { packets: number } | null }[];
+        const tenants = (await h.agent.rest('GET', '/v1/state')).body.tenants as {
+          id: string;
+          xdp: { packets: number } | null;
+          decap: { packets: number } | null;
+        }[];
         return Object.fromEntries(tenants.filter((t) => t.id !== 'gamma').map((t) => [t.id, { xdp: t.xdp?.packets ?? null, kernel: t.decap?.packets ?? 0 }]));
       }),
     );
@@ -297,7 +337,10 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
     await Promise.all([...ALPHA, ...BETA].map((n) => V(n).announce()));
   });
 
-  itWith(SRV6).each([['on', ON], ['off', OFF]] as const)('offload %s (%s): every pair\'s outcome recorded; the counters show who decapsulated', async (name, plan) => {
+  itWith(SRV6).each([
+    ['on', ON],
+    ['off', OFF],
+  ] as const)("offload %s (%s): every pair's outcome recorded; the counters show who decapsulated", async (name, plan) => {
     await useDecap(plan);
     await Promise.all([...ALPHA, ...BETA].map((n) => V(n).announce()));
     const before = await counters();
@@ -322,48 +365,72 @@ describe(`XDP offload on vs off: the same deliveries (IPv${XDP_FAMILIES.join(', 
   });
 });
 
-describe('GSO trace through the agent\'s REST API', () => {
-  itWith(SRV6).each(FAMILIES)('IPv%s TCP from a VM, marked on its HV: GSO super-packets leave encapsulated and are cut into segments that fit the underlay', async (family) => {
-    const hv = dc.hv(1);
-    const tap = tapName('a1', 0);
-    // Marked where the VM's packets enter the HV (a mark does not cross namespaces).
-    tcMark(hv.ns, tap, 'ingress');
-    const ul0 = hv.ns.ipJson(['link', 'show', 'ul0'])[0].ifindex as number;
-    const t0 = performance.now();
-    const start = await hv.agent.rest('POST', '/v1/traces', { mark: `0x${TEST_MARK.toString(16)}`, backend: 'tp_btf', durationMs: scaled(60_000) });
-    expect(start.status).toBe(201);
-    expect(start.body).toMatchObject({ state: 'running', backend: 'tp_btf' });
-    const t1 = performance.now();
-    let stopped;
-    try {
-      expect(await V('a1').bulk(V('a3').address(family)!, 4 << 20)).toMatchObject({ ok: true });
-    } finally {
-      stopped = await hv.agent.rest('POST', `/v1/traces/${start.body.id}/stop?limit=1`);
-      hv.ns.exec('tc', ['qdisc', 'del', 'dev', tap, 'clsact']);
-    }
-    const t2 = performance.now();
-    expect(stopped.status).toBe(200);
-    const got = await hv.agent.rest('GET', `/v1/traces/${start.body.id}?limit=10000`);
-    expect(got.body).toMatchObject({ state: 'done', lost: 0 });
-    type Ev = { function: string; ifindex: number; len: number; gso_size: number; gso_segs: number; gso_type?: string[]; encapsulation?: boolean; protocol: string; inner_protocol?: string };
-    const events: Ev[] = got.body.packets.flatMap((p: { events: Ev[] }) => p.events).filter((e: Ev) => e.ifindex === ul0);
-    // Queued on the underlay: GSO super-packets, SRv6-encapsulated (outer IPv6 around the VM's TCP).
-    const supers = events.filter((e) => e.function === 'net:net_dev_queue' && e.gso_segs > 1);
-    const tcp = family === 4 ? 'tcpv4' : 'tcpv6';
-    expect(supers.length).toBeGreaterThan(0);
-    expect(supers.filter((e) => !(e.encapsulation && e.protocol === '0x86dd' && e.inner_protocol === (family === 4 ? '0x0800' : '0x86dd') && e.gso_type?.includes(tcp) && e.gso_type?.includes('ipxip6')))).toEqual([]);
-    // Each segment's payload (gso_size) plus the VM's IP and TCP headers fits the tenant MTU, and
-    // what the underlay transmits fits 1500 bytes + Ethernet: no segment needs fragmenting.
-    const tenantMtu = 1500 - 64;
-    expect(supers.filter((e) => e.gso_size + (family === 4 ? 20 : 40) + 20 > tenantMtu)).toEqual([]);
-    const sent = events.filter((e) => e.function === 'net:net_dev_start_xmit');
-    expect(sent.length).toBeGreaterThan(supers.length);
-    expect(sent.filter((e) => e.len > 1500 + 14)).toEqual([]);
-    console.log(
-      `E2E gso-trace-ipv${family}: start ${(t1 - t0).toFixed(0)} ms, transfer + stop ${(t2 - t1).toFixed(0)} ms; ${got.body.packetCount} packets; ` +
-        `${supers.length} encapsulated GSO super-packets on ul0 (gso_size ${[...new Set(supers.map((e) => e.gso_size))].join(',')}), ${sent.length} frames sent, largest ${Math.max(...sent.map((e) => e.len))} bytes`,
-    );
-  });
+describe("GSO trace through the agent's REST API", () => {
+  itWith(SRV6).each(FAMILIES)(
+    'IPv%s TCP from a VM, marked on its HV: GSO super-packets leave encapsulated and are cut into segments that fit the underlay',
+    async (family) => {
+      const hv = dc.hv(1);
+      const tap = tapName('a1', 0);
+      // Marked where the VM's packets enter the HV (a mark does not cross namespaces).
+      tcMark(hv.ns, tap, 'ingress');
+      const ul0 = hv.ns.ipJson(['link', 'show', 'ul0'])[0].ifindex as number;
+      const t0 = performance.now();
+      const start = await hv.agent.rest('POST', '/v1/traces', { mark: `0x${TEST_MARK.toString(16)}`, backend: 'tp_btf', durationMs: scaled(60_000) });
+      expect(start.status).toBe(201);
+      expect(start.body).toMatchObject({ state: 'running', backend: 'tp_btf' });
+      const t1 = performance.now();
+      let stopped;
+      try {
+        expect(await V('a1').bulk(V('a3').address(family)!, 4 << 20)).toMatchObject({ ok: true });
+      } finally {
+        stopped = await hv.agent.rest('POST', `/v1/traces/${start.body.id}/stop?limit=1`);
+        hv.ns.exec('tc', ['qdisc', 'del', 'dev', tap, 'clsact']);
+      }
+      const t2 = performance.now();
+      expect(stopped.status).toBe(200);
+      const got = await hv.agent.rest('GET', `/v1/traces/${start.body.id}?limit=10000`);
+      expect(got.body).toMatchObject({ state: 'done', lost: 0 });
+      type Ev = {
+        function: string;
+        ifindex: number;
+        len: number;
+        gso_size: number;
+        gso_segs: number;
+        gso_type?: string[];
+        encapsulation?: boolean;
+        protocol: string;
+        inner_protocol?: string;
+      };
+      const events: Ev[] = got.body.packets.flatMap((p: { events: Ev[] }) => p.events).filter((e: Ev) => e.ifindex === ul0);
+      // Queued on the underlay: GSO super-packets, SRv6-encapsulated (outer IPv6 around the VM's TCP).
+      const supers = events.filter((e) => e.function === 'net:net_dev_queue' && e.gso_segs > 1);
+      const tcp = family === 4 ? 'tcpv4' : 'tcpv6';
+      expect(supers.length).toBeGreaterThan(0);
+      expect(
+        supers.filter(
+          (e) =>
+            !(
+              e.encapsulation &&
+              e.protocol === '0x86dd' &&
+              e.inner_protocol === (family === 4 ? '0x0800' : '0x86dd') &&
+              e.gso_type?.includes(tcp) &&
+              e.gso_type?.includes('ipxip6')
+            ),
+        ),
+      ).toEqual([]);
+      // Each segment's payload (gso_size) plus the VM's IP and TCP headers fits the tenant MTU, and
+      // what the underlay transmits fits 1500 bytes + Ethernet: no segment needs fragmenting.
+      const tenantMtu = 1500 - 64;
+      expect(supers.filter((e) => e.gso_size + (family === 4 ? 20 : 40) + 20 > tenantMtu)).toEqual([]);
+      const sent = events.filter((e) => e.function === 'net:net_dev_start_xmit');
+      expect(sent.length).toBeGreaterThan(supers.length);
+      expect(sent.filter((e) => e.len > 1500 + 14)).toEqual([]);
+      console.log(
+        `E2E gso-trace-ipv${family}: start ${(t1 - t0).toFixed(0)} ms, transfer + stop ${(t2 - t1).toFixed(0)} ms; ${got.body.packetCount} packets; ` +
+          `${supers.length} encapsulated GSO super-packets on ul0 (gso_size ${[...new Set(supers.map((e) => e.gso_size))].join(',')}), ${sent.length} frames sent, largest ${Math.max(...sent.map((e) => e.len))} bytes`,
+      );
+    },
+  );
 });
 
 describe('a VM moves to another HV (g1: hv1 → hv3) through orchestrator jobs', () => {
@@ -396,7 +463,9 @@ describe('a VM moves to another HV (g1: hv1 → hv3) through orchestrator jobs',
     expect(ownedRules(h1).filter((r) => r.iif === oldTap)).toEqual([]);
     const h2 = dc.hv(2).ns;
     expect(ownedMentioning(h2, [oldSid])).toEqual([]);
-    const hostRoutes = V('g1').families().map((f) => `${V('g1').address(f)}/${f === 4 ? 32 : 128}`);
+    const hostRoutes = V('g1')
+      .families()
+      .map((f) => `${V('g1').address(f)}/${f === 4 ? 32 : 128}`);
     for (const dst of hostRoutes) {
       const r = ownedRoutes(h2).filter((x) => x.dst === dst);
       expect(r).toHaveLength(1);

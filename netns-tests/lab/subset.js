@@ -71,7 +71,9 @@ function cover(jsonFile) {
     }
   }
   if (gaps.length) {
-    console.error(`lab subset: FAILED: ${gaps.length} test(s) skip here for a kernel feature and are not in netns-tests/lab/subset.txt (they would never run):`);
+    console.error(
+      `lab subset: FAILED: ${gaps.length} test(s) skip here for a kernel feature and are not in netns-tests/lab/subset.txt (they would never run):`,
+    );
     for (const g of gaps) console.error(`  ${g}`);
     return 1;
   }
@@ -98,7 +100,10 @@ function main([cmd, arg]) {
   }
   if (cmd === 'shards' && arg) {
     // The subset's files per shard, with their expected lab time (what run.sh prints at the start).
-    shard(load().map((e) => e.file), Number(arg)).forEach((s, i) => console.log(`shard ${i + 1}: ~${Math.round(s.seconds)} s: ${s.files.join(' ')}`));
+    shard(
+      load().map((e) => e.file),
+      Number(arg),
+    ).forEach((s, i) => console.log(`shard ${i + 1}: ~${Math.round(s.seconds)} s: ${s.files.join(' ')}`));
     return 0;
   }
   console.error('usage: subset.js files | cover <jest.json> | shards <n> | durations <jest.json>');

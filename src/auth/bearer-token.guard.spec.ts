@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BearerTokenGuard, isLoopback, isLoopbackHost } from './bearer-token.guard';
 
-const ctx = (remoteAddress: string, path: string, authorization?: string, host?: string) => ({ path, headers: { ...(authorization ? { authorization } : {}), ...(host ? { host } : {}) }, socket: { remoteAddress } });
+const ctx = (remoteAddress: string, path: string, authorization?: string, host?: string) => ({
+  path,
+  headers: { ...(authorization ? { authorization } : {}), ...(host ? { host } : {}) },
+  socket: { remoteAddress },
+});
 
 describe('bearer token guard', () => {
   let dir: string;

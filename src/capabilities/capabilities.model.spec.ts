@@ -25,7 +25,11 @@ describe('capability model', () => {
       kernel: '6.18.44',
       mode: 'table',
       probedAt: new Date(0).toISOString(),
-      features: { ...all({ supported: true }), vrf: { supported: false, reason: 'EOPNOTSUPP: Unknown device type' }, 'trace.fentry': { supported: null, reason: 'unknown: probed by ipft' } },
+      features: {
+        ...all({ supported: true }),
+        vrf: { supported: false, reason: 'EOPNOTSUPP: Unknown device type' },
+        'trace.fentry': { supported: null, reason: 'unknown: probed by ipft' },
+      },
     };
     expect(summarize(c)).toBe(
       `kernel 6.18.44, mode table: ${FEATURES.length - 2}/${FEATURES.length} features supported; missing: vrf (EOPNOTSUPP: Unknown device type); unknown: trace.fentry`,

@@ -107,6 +107,7 @@ export function srv6Role(c: Pick<Capabilities, 'mode' | 'features'>): string {
     `decapsulation ${decaps.length ? decaps.join(', ') : 'NONE (no seg6local)'}${table && decaps.some((d) => d === 'End.DT4' || d === 'End.DT46') ? ' (End.DT4/DT46 with xdpOffload only)' : ''}`,
     `XDP offload ${xdp}`,
   ];
-  const verdict = encap && decaps.length ? 'an SRv6 node' : decaps.length || encap ? 'a partial SRv6 node' : 'NOT an SRv6 node: tenant jobs are refused, node jobs work';
+  const verdict =
+    encap && decaps.length ? 'an SRv6 node' : decaps.length || encap ? 'a partial SRv6 node' : 'NOT an SRv6 node: tenant jobs are refused, node jobs work';
   return `${c.mode} mode, ${verdict}: ${parts.join('; ')}`;
 }

@@ -38,6 +38,7 @@ export class CapabilitiesService implements OnModuleInit {
   /** Throws CapabilityMissingError (HTTP 501) unless the feature works here. */
   require(feature: Feature, alternative?: string): void {
     const s = this.get().features[feature];
-    if (s.supported !== true) throw new CapabilityMissingError(feature, alternative, s.reason ?? (s.supported === null ? 'could not be determined' : undefined));
+    if (s.supported !== true)
+      throw new CapabilityMissingError(feature, alternative, s.reason ?? (s.supported === null ? 'could not be determined' : undefined));
   }
 }

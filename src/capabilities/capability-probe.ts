@@ -260,7 +260,8 @@ export class CapabilityProbe {
       await rt.addRoute({ dst, oif, encap: { type: 'seg6local', action: 'End', flavors: { operations: ['next-csid'], lblen: 32, nflen: 16 } } });
       const back = await this.readRoute(rt, dst);
       const flv = back?.encap?.type === 'seg6local' ? back.encap.flavors : undefined;
-      if (!flv?.operations.includes('next-csid')) return { supported: false, reason: 'accepted, but the route reads back without the next-csid flavor (attribute ignored)' };
+      if (!flv?.operations.includes('next-csid'))
+        return { supported: false, reason: 'accepted, but the route reads back without the next-csid flavor (attribute ignored)' };
       return yes;
     });
 
@@ -290,7 +291,8 @@ export class CapabilityProbe {
     const how = `bpf_fib_lookup of ${TBID_DST} in table ${TBID_TABLE} with BPF_FIB_LOOKUP_TBID (test run)`;
     if (!r.ok) out['bpf.fib_lookup_tbid'] = { supported: fallback?.supported ?? null, reason: `${fallback?.reason}; ${r.reason}` };
     // NO_NEIGH: the route of TBID_TABLE was found (main has none), its neighbour is unknown.
-    else if (r.rc === BPF_FIB_LKUP_RET_NO_NEIGH || r.rc === BPF_FIB_LKUP_RET_SUCCESS) out['bpf.fib_lookup_tbid'] = { supported: true, reason: `${how} found the table's route` };
+    else if (r.rc === BPF_FIB_LKUP_RET_NO_NEIGH || r.rc === BPF_FIB_LKUP_RET_SUCCESS)
+      out['bpf.fib_lookup_tbid'] = { supported: true, reason: `${how} found the table's route` };
     else if (r.rc === -22) out['bpf.fib_lookup_tbid'] = { supported: false, reason: `${how}: EINVAL, the kernel does not know the flag (needs 6.8)` };
     else out['bpf.fib_lookup_tbid'] = { supported: false, reason: `${how} did not find the table's route (returned ${r.rc})` };
   }
@@ -335,7 +337,8 @@ export class CapabilityProbe {
   private async seg6localWorks(rt: Rtnetlink, dst: string, oif: number, encap: Seg6Local): Promise<FeatureStatus> {
     await rt.addRoute({ dst, oif, encap });
     const back = (await this.readRoute(rt, dst))?.encap;
-    if (back?.type !== 'seg6local' || back.action !== encap.action) return { supported: false, reason: `accepted, but reads back as ${JSON.stringify(back ?? null)}` };
+    if (back?.type !== 'seg6local' || back.action !== encap.action)
+      return { supported: false, reason: `accepted, but reads back as ${JSON.stringify(back ?? null)}` };
     for (const p of SEG6LOCAL_PARAMS) {
       if (encap[p] === undefined) continue;
       if (JSON.stringify(back[p]) !== JSON.stringify(encap[p]))

@@ -101,7 +101,8 @@ export function unreachableMessage(url: string, e: unknown, timeoutMs: number): 
       return `cannot talk to ${url}: TLS failed — the agent serves plain http:// unless a proxy in front of it adds TLS`;
     default: {
       const cause = (e as { cause?: { message?: unknown } })?.cause?.message;
-      if (cause === 'bad port') return `cannot talk to ${url}: Node's fetch refuses port ${new URL(url).port} (one of the ports browsers block, e.g. 1-25, 6000, 6665-6669): give the agent another server.listen port`;
+      if (cause === 'bad port')
+        return `cannot talk to ${url}: Node's fetch refuses port ${new URL(url).port} (one of the ports browsers block, e.g. 1-25, 6000, 6665-6669): give the agent another server.listen port`;
       return `cannot reach the agent at ${url}: ${code ?? (typeof cause === 'string' ? cause : undefined) ?? (e as Error)?.message ?? String(e)}`;
     }
   }
@@ -147,7 +148,12 @@ export class AgentClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      res = await this.fetch(`${this.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      res = await this.fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
     } catch (e) {
       throw new CliError(unreachableMessage(this.url, e, timeoutMs), EXIT.UNAVAILABLE);
     }
@@ -161,7 +167,10 @@ export class AgentClient {
     try {
       data = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new CliError(`${method} ${this.url}${path} answered ${res.status} with something that is not JSON — is --url the agent's HTTP API?`, EXIT.UNAVAILABLE);
+      throw new CliError(
+        `${method} ${this.url}${path} answered ${res.status} with something that is not JSON — is --url the agent's HTTP API?`,
+        EXIT.UNAVAILABLE,
+      );
     }
     if (res.ok) return data as T;
     throw this.httpError(method, path, res.status, (data && typeof data === 'object' ? data : {}) as Record<string, unknown>);
@@ -172,7 +181,7 @@ export class AgentClient {
     if (status === 401 || status === 403) {
       const how = this.token
         ? `the token in ${this.tokenFile} was not accepted: it must be the content of the agent's auth.tokenFile (re-read by the agent when the file changes)`
-        : 'this address needs a bearer token: pass --token-file FILE (or set SRV6_TOKEN_FILE) with the content of the agent\'s auth.tokenFile';
+        : "this address needs a bearer token: pass --token-file FILE (or set SRV6_TOKEN_FILE) with the content of the agent's auth.tokenFile";
       return new AgentHttpError(`the agent at ${this.url} refused the request (${status}${said ? `: ${said}` : ''}); ${how}`, EXIT.UNAVAILABLE, status, body);
     }
     if (status === 404) return new AgentHttpError(`${said || `${path} not found`} (agent at ${this.url})`, EXIT.RUNTIME, status, body);
@@ -185,6 +194,11 @@ export class AgentClient {
       );
     if (status === 400) return new AgentHttpError(`the agent rejected the request: ${said || 'bad request'}`, EXIT.USAGE, status, body);
     const kind = typeof body.error === 'string' ? ` ${body.error}` : '';
-    return new AgentHttpError(`${method} ${path} failed at the agent (${status}${kind}${said ? `: ${said}` : ''}) — see its logs (journalctl -u srv6-agent)`, EXIT.RUNTIME, status, body);
+    return new AgentHttpError(
+      `${method} ${path} failed at the agent (${status}${kind}${said ? `: ${said}` : ''}) — see its logs (journalctl -u srv6-agent)`,
+      EXIT.RUNTIME,
+      status,
+      body,
+    );
   }
 }

@@ -13,10 +13,16 @@ describe('parseCli', () => {
     [['serve', '--wipe-orphans'], { command: 'serve', sandbox: false, wipeOrphans: true }],
     [['capabilities'], { command: 'capabilities' }],
     [['capabilities', '--url', 'http://10.0.0.5:9610/'], { command: 'capabilities', remote: { url: 'http://10.0.0.5:9610' } }],
-    [['capabilities', '--url', 'https://hv1.example/agent/', '--token-file', '/t'], { command: 'capabilities', remote: { url: 'https://hv1.example/agent', tokenFile: '/t' } }],
+    [
+      ['capabilities', '--url', 'https://hv1.example/agent/', '--token-file', '/t'],
+      { command: 'capabilities', remote: { url: 'https://hv1.example/agent', tokenFile: '/t' } },
+    ],
     [['submit', 'jobs.yaml'], { command: 'submit', file: 'jobs.yaml', remote, waitSeconds: 60 }],
     [['submit', '-', '--no-wait'], { command: 'submit', file: '-', remote, waitSeconds: 0 }],
-    [['submit', '--wait', '2.5', 'j.json', '--url', 'http://[::1]:9610'], { command: 'submit', file: 'j.json', remote: { url: 'http://[::1]:9610' }, waitSeconds: 2.5 }],
+    [
+      ['submit', '--wait', '2.5', 'j.json', '--url', 'http://[::1]:9610'],
+      { command: 'submit', file: 'j.json', remote: { url: 'http://[::1]:9610' }, waitSeconds: 2.5 },
+    ],
     [['submit', 'j.json', '--wait=0'], { command: 'submit', file: 'j.json', remote, waitSeconds: 0 }],
     [['jobs'], { command: 'jobs', limit: 20, json: false, remote }],
     [['jobs', '--limit', '5', '--json'], { command: 'jobs', limit: 5, json: true, remote }],

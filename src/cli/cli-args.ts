@@ -39,7 +39,16 @@ export interface RemoteOptions {
 export type CliCommand =
   | { command: 'help'; topic?: Exclude<CommandName, 'help'> }
   | { command: 'version'; json: boolean }
-  | { command: 'serve'; config?: string; sandbox: boolean; listen?: string; stateDir?: string; wipeOrphans?: boolean; logFormat?: LogFormat; logLevel?: LogLevelName }
+  | {
+      command: 'serve';
+      config?: string;
+      sandbox: boolean;
+      listen?: string;
+      stateDir?: string;
+      wipeOrphans?: boolean;
+      logFormat?: LogFormat;
+      logLevel?: LogLevelName;
+    }
   // submit and capabilities print JSON anyway: `json` only records that -j was given.
   | { command: 'submit'; file: string; remote: RemoteOptions; /** 0: enqueue only. */ waitSeconds: number; json?: true }
   | { command: 'jobs'; id?: string; limit: number; json: boolean; remote: RemoteOptions }
@@ -241,7 +250,8 @@ export function parseAgentUrl(s: string, topic: Exclude<CommandName, 'help'>, fr
   } catch {
     throw new UsageError(`${from} ${JSON.stringify(s)} is not a URL (e.g. ${DEFAULT_AGENT_URL})`, topic);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${from} must be an http:// or https:// URL (e.g. ${DEFAULT_AGENT_URL}), not ${u.protocol}`, topic);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new UsageError(`${from} must be an http:// or https:// URL (e.g. ${DEFAULT_AGENT_URL}), not ${u.protocol}`, topic);
   if (u.search || u.hash) throw new UsageError(`${from} must not have a query or fragment`, topic);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
@@ -249,7 +259,12 @@ export function parseAgentUrl(s: string, topic: Exclude<CommandName, 'help'>, fr
 /** --url, else $SRV6_AGENT_URL (unless empty), else the default. */
 function remoteOf(values: Values, env: Record<string, string | undefined>, topic: Exclude<CommandName, 'help'>): RemoteOptions {
   nonEmpty(values, ['url', 'token-file'], topic);
-  const url = typeof values.url === 'string' ? parseAgentUrl(values.url, topic) : env.SRV6_AGENT_URL ? parseAgentUrl(env.SRV6_AGENT_URL, topic, 'SRV6_AGENT_URL') : DEFAULT_AGENT_URL;
+  const url =
+    typeof values.url === 'string'
+      ? parseAgentUrl(values.url, topic)
+      : env.SRV6_AGENT_URL
+        ? parseAgentUrl(env.SRV6_AGENT_URL, topic, 'SRV6_AGENT_URL')
+        : DEFAULT_AGENT_URL;
   const out: RemoteOptions = { url };
   const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : env.SRV6_TOKEN_FILE;
   if (tokenFile) out.tokenFile = tokenFile;
@@ -289,7 +304,8 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       if (rest.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(rest[1])} (help takes at most one command)`);
       const topic = rest[0];
       if (topic === undefined || topic === '-h' || topic === '--help') return { command: 'help' };
-      if (topic === 'help' || !(COMMANDS as readonly string[]).includes(topic)) throw new UsageError(`no help for ${JSON.stringify(topic)} (commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')})`);
+      if (topic === 'help' || !(COMMANDS as readonly string[]).includes(topic))
+        throw new UsageError(`no help for ${JSON.stringify(topic)} (commands: ${COMMANDS.filter((c) => c !== 'help').join(', ')})`);
       return { command: 'help', topic: topic as Exclude<CommandName, 'help'> };
     }
 
@@ -302,7 +318,8 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       if (typeof values.listen === 'string') out.listen = values.listen;
       if (typeof values['state-dir'] === 'string') out.stateDir = values['state-dir'];
       if (values['wipe-orphans'] === true) out.wipeOrphans = true;
-      if (values.json && typeof values['log-format'] === 'string' && values['log-format'] !== 'json') throw new UsageError(`--json contradicts --log-format ${values['log-format']}`, command);
+      if (values.json && typeof values['log-format'] === 'string' && values['log-format'] !== 'json')
+        throw new UsageError(`--json contradicts --log-format ${values['log-format']}`, command);
       const format = values.json ? 'json' : typeof values['log-format'] === 'string' ? values['log-format'] : env.SRV6_LOG_FORMAT || undefined;
       if (format !== undefined) {
         const from = typeof values['log-format'] === 'string' ? '--log-format' : 'SRV6_LOG_FORMAT';
@@ -311,7 +328,8 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       }
       const level = values['log-level'];
       if (typeof level === 'string') {
-        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`, command);
+        if (!(LOG_LEVELS as readonly string[]).includes(level))
+          throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(level)}`, command);
         out.logLevel = level as LogLevelName;
       }
       return out;
@@ -327,7 +345,8 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       if (values['no-wait']) waitSeconds = 0;
       else if (typeof values.wait === 'string') {
         const w = values.wait.trim() === '' ? NaN : Number(values.wait);
-        if (!Number.isFinite(w) || w < 0 || w > MAX_WAIT_SECONDS) throw new UsageError(`--wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}, not ${JSON.stringify(values.wait)}`, command);
+        if (!Number.isFinite(w) || w < 0 || w > MAX_WAIT_SECONDS)
+          throw new UsageError(`--wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}, not ${JSON.stringify(values.wait)}`, command);
         waitSeconds = w;
       }
       const out: Extract<CliCommand, { command: 'submit' }> = { command: 'submit', file, remote: remoteOf(values, env, command), waitSeconds };
@@ -342,7 +361,8 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       if (id === '') throw new UsageError('the job id must not be empty', command);
       let limit = DEFAULT_JOBS_LIMIT;
       if (typeof values.limit === 'string') {
-        if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1 || Number(values.limit) > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, not ${JSON.stringify(values.limit)}`, command);
+        if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1 || Number(values.limit) > 1000)
+          throw new UsageError(`--limit must be a whole number from 1 to 1000, not ${JSON.stringify(values.limit)}`, command);
         if (id !== undefined) throw new UsageError('--limit applies to the list of jobs, not to one job', command);
         limit = Number(values.limit);
       }
@@ -356,7 +376,10 @@ export function parseCli(argv: string[], env: Record<string, string | undefined>
       if (values.help) return { command: 'help', topic: 'state' };
       const tenant = atMostOne(positionals, 'tenant', command);
       if (tenant !== undefined && !TENANT_ID_PATTERN.test(tenant))
-        throw new UsageError(`${JSON.stringify(tenant)} is not a tenant id (1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit)`, command);
+        throw new UsageError(
+          `${JSON.stringify(tenant)} is not a tenant id (1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit)`,
+          command,
+        );
       const out: Extract<CliCommand, { command: 'state' }> = { command: 'state', json: values.json === true, remote: remoteOf(values, env, command) };
       if (tenant !== undefined) out.tenant = tenant;
       return out;

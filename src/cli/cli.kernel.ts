@@ -44,7 +44,14 @@ beforeAll(async () => {
     ns.ip(['link', 'set', a!, 'up']);
     ns.ip(['link', 'set', b!, 'up']);
   }
-  env = { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: join(dir, 'state'), SRV6_HYPERVISOR: `cli-${process.pid}`, SRV6_NETNS: ns.name, SRV6_RESYNC_SECONDS: '0' };
+  env = {
+    SRV6_LISTEN: '127.0.0.1:0',
+    SRV6_REDIS_URL: redis.url,
+    SRV6_STATE_DIR: join(dir, 'state'),
+    SRV6_HYPERVISOR: `cli-${process.pid}`,
+    SRV6_NETNS: ns.name,
+    SRV6_RESYNC_SECONDS: '0',
+  };
 });
 afterAll(async () => {
   await redis?.destroy();
@@ -101,7 +108,9 @@ describe('srv6-agent CLI against a running agent', () => {
   it('serve logs one JSON object per line and tells systemd it is ready once it listens', () => {
     const records = logLines.map((l) => JSON.parse(l));
     expect(records.every((r) => typeof r.time === 'string' && typeof r.level === 'string' && typeof r.message === 'string')).toBe(true);
-    expect(records).toEqual(expect.arrayContaining([expect.objectContaining({ level: 'info', context: 'srv6-agent', message: expect.stringContaining(`listening on ${url}`) })]));
+    expect(records).toEqual(
+      expect.arrayContaining([expect.objectContaining({ level: 'info', context: 'srv6-agent', message: expect.stringContaining(`listening on ${url}`) })]),
+    );
     expect(records.some((r) => r.context === 'Dataplane' && /startup reconcile/.test(r.message))).toBe(true);
     expect(notifyCalls).toEqual([[`--pid=${process.pid}`, '--ready', `--status=listening on ${url}, managing netns ${ns.name}`]]);
   });
@@ -112,7 +121,12 @@ describe('srv6-agent CLI against a running agent', () => {
     const out = JSON.parse(o.stdout());
     expect(out).toEqual([
       expect.objectContaining({ type: 'upsert-node', state: 'completed' }),
-      expect.objectContaining({ type: 'upsert-tenant', state: 'completed', id: 'cli-alpha-1', result: expect.objectContaining({ created: expect.objectContaining({ nexthop: 1 }) }) }),
+      expect.objectContaining({
+        type: 'upsert-tenant',
+        state: 'completed',
+        id: 'cli-alpha-1',
+        result: expect.objectContaining({ created: expect.objectContaining({ nexthop: 1 }) }),
+      }),
     ]);
     expect(o.stderr()).toBe('');
     // iproute2, the independent observer
@@ -142,7 +156,10 @@ describe('srv6-agent CLI against a running agent', () => {
 
   itWith(SRV6)('submit: a job the agent cannot apply exits 1 and says why', async () => {
     const o = io();
-    const f = file('missing-if.yaml', 'type: upsert-tenant\ntenant:\n  id: beta\n  behaviour: End.DT6\n  interfaces: [{name: tb0, gateways: [10.9.0.1/24]}]\n  routes: []\n');
+    const f = file(
+      'missing-if.yaml',
+      'type: upsert-tenant\ntenant:\n  id: beta\n  behaviour: End.DT6\n  interfaces: [{name: tb0, gateways: [10.9.0.1/24]}]\n  routes: []\n',
+    );
     expect(await main(['submit', f, '--url', url], o, {})).toBe(1);
     expect(JSON.parse(o.stdout())).toMatchObject({ type: 'upsert-tenant', state: 'failed' });
     expect(o.stderr()).toMatch(/^srv6-agent: job \d+ \(upsert-tenant\) from .*missing-if\.yaml failed:\n/);
@@ -196,12 +213,19 @@ describe('srv6-agent serve with no desired state while the kernel holds objects 
     const o = io();
     const state = join(dir, 'orphans-refused');
     expect(await main(['serve', '--log-format', 'text'], o, { ...env, SRV6_NETNS: other.name, SRV6_STATE_DIR: state })).toBe(2);
-    expect(o.stderr()).toMatch(new RegExp(`^srv6-agent: cannot start: no desired state in ${state}, but the kernel holds objects of the agent \\(protocol 196: 1 rules\\); restore the state directory, or start once with --wipe-orphans`));
+    expect(o.stderr()).toMatch(
+      new RegExp(
+        `^srv6-agent: cannot start: no desired state in ${state}, but the kernel holds objects of the agent \\(protocol 196: 1 rules\\); restore the state directory, or start once with --wipe-orphans`,
+      ),
+    );
     expect(rules()).toHaveLength(1);
   });
 
   it('--wipe-orphans starts, and the startup reconcile deletes them', async () => {
-    const agent = await serve({ command: 'serve', sandbox: false, wipeOrphans: true }, { env: { ...env, SRV6_NETNS: other.name, SRV6_STATE_DIR: join(dir, 'orphans-wiped') }, logger: new JsonLogger({ write: () => undefined }) });
+    const agent = await serve(
+      { command: 'serve', sandbox: false, wipeOrphans: true },
+      { env: { ...env, SRV6_NETNS: other.name, SRV6_STATE_DIR: join(dir, 'orphans-wiped') }, logger: new JsonLogger({ write: () => undefined }) },
+    );
     try {
       expect(rules()).toEqual([]);
     } finally {
@@ -234,26 +258,38 @@ const skipProcess = distUnavailable() ?? notifySocketUnavailable();
     sock?.close();
   });
 
-  itWith(SRV6)('READY=1 once listening (after a restart: the state is reloaded), JSON lines on stdout, SIGTERM: STOPPING=1, exit 0, dataplane kept', async () => {
-    proc = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, ...env, NOTIFY_SOCKET: sock.path, SRV6_LOG_FORMAT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let stderr = '';
-    createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
-    proc.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => proc!.once('exit', (code) => r(code)));
+  itWith(SRV6)(
+    'READY=1 once listening (after a restart: the state is reloaded), JSON lines on stdout, SIGTERM: STOPPING=1, exit 0, dataplane kept',
+    async () => {
+      proc = spawn(process.execPath, [CLI, 'serve'], {
+        env: { ...process.env, ...env, NOTIFY_SOCKET: sock.path, SRV6_LOG_FORMAT: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const lines: string[] = [];
+      let stderr = '';
+      createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
+      proc.stderr!.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => proc!.once('exit', (code) => r(code)));
 
-    const ready = await sock.waitFor('READY=1', scaled(10_000));
-    expect(ready.pid).toBe(proc.pid); // credited to the agent itself (systemd-notify --pid)
-    expect(ready.msg).toMatch(/STATUS=listening on http:\/\/127\.0\.0\.1:\d+, managing netns srv6t-cli-/);
-    proc.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    await sock.waitFor('STOPPING=1', scaled(5000));
+      const ready = await sock.waitFor('READY=1', scaled(10_000));
+      expect(ready.pid).toBe(proc.pid); // credited to the agent itself (systemd-notify --pid)
+      expect(ready.msg).toMatch(/STATUS=listening on http:\/\/127\.0\.0\.1:\d+, managing netns srv6t-cli-/);
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await sock.waitFor('STOPPING=1', scaled(5000));
 
-    expect(stderr).toBe('');
-    const records = lines.map((l) => JSON.parse(l)); // stdout is not a terminal: every line is JSON
-    expect(records[0]).toEqual({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: 'info', context: expect.any(String), message: expect.any(String), pid: proc.pid });
-    expect(records.some((r) => r.context === 'Dataplane' && /startup reconcile .* state v\d+/.test(r.message))).toBe(true);
-    expect(records.some((r) => /SIGTERM: shutting down; the dataplane stays in place/.test(r.message))).toBe(true);
-    expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
-  });
+      expect(stderr).toBe('');
+      const records = lines.map((l) => JSON.parse(l)); // stdout is not a terminal: every line is JSON
+      expect(records[0]).toEqual({
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        level: 'info',
+        context: expect.any(String),
+        message: expect.any(String),
+        pid: proc.pid,
+      });
+      expect(records.some((r) => r.context === 'Dataplane' && /startup reconcile .* state v\d+/.test(r.message))).toBe(true);
+      expect(records.some((r) => /SIGTERM: shutting down; the dataplane stays in place/.test(r.message))).toBe(true);
+      expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
+    },
+  );
 });

@@ -48,7 +48,14 @@ beforeEach(() => {
 function io(stdin = ''): CliIo & { stdout: () => string; stderr: () => string } {
   const out: string[] = [];
   const err: string[] = [];
-  return { out: (s) => void out.push(s), err: (s) => void err.push(s), readStdin: async () => stdin, errIsTTY: false, stdout: () => out.join(''), stderr: () => err.join('') };
+  return {
+    out: (s) => void out.push(s),
+    err: (s) => void err.push(s),
+    readStdin: async () => stdin,
+    errIsTTY: false,
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
 }
 
 function file(name: string, text: string): string {
@@ -58,14 +65,22 @@ function file(name: string, text: string): string {
 }
 
 const T = 1_700_000_000_000;
-const view = (id: string, type: string, state: string, extra: object = {}) => ({ id, type, state, submittedAt: T, ...(state === 'completed' || state === 'failed' ? { finishedAt: T + 12 } : {}), ...extra });
+const view = (id: string, type: string, state: string, extra: object = {}) => ({
+  id,
+  type,
+  state,
+  submittedAt: T,
+  ...(state === 'completed' || state === 'failed' ? { finishedAt: T + 12 } : {}),
+  ...extra,
+});
 const RESULT = { type: 'upsert-node', created: { sysctl: 2 }, updated: {}, deleted: {}, failed: [], operations: 2, durationMs: 3, version: 1 };
 const NODE = { type: 'upsert-node', node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 } };
 const NODE_YAML = 'type: upsert-node\nnode:\n  underlay: [ul0]\n  locator: fc00:0:1::/48\n  encapSource: fc00:0:1::1\n  underlayMtu: 1500\n';
 
 describe('submit', () => {
   it('posts the job with ?wait, prints its result as JSON and exits 0', async () => {
-    handler = (r) => (r.method === 'POST' ? { status: 202, body: { job: view('1', 'upsert-node', 'completed', { result: RESULT }), duplicate: false } } : undefined);
+    handler = (r) =>
+      r.method === 'POST' ? { status: 202, body: { job: view('1', 'upsert-node', 'completed', { result: RESULT }), duplicate: false } } : undefined;
     const o = io();
     expect(await main(['submit', file('node.yaml', NODE_YAML), '--url', url], o, {})).toBe(0);
     expect(requests).toEqual([{ method: 'POST', url: '/v1/jobs?wait=60000', auth: undefined, body: NODE }]);
@@ -102,7 +117,17 @@ describe('submit', () => {
               name: 'KernelApplyError',
               message: '1 kernel operation(s) failed; first: route 10.1.0.0/24 table 10000: EINVAL Invalid nexthop id',
               retry: 'permanent',
-              failures: [{ kind: 'route', action: 'create', what: 'route 10.1.0.0/24 table 10000', errno: 22, code: 'EINVAL', extack: 'Invalid nexthop id', message: 'EINVAL' }],
+              failures: [
+                {
+                  kind: 'route',
+                  action: 'create',
+                  what: 'route 10.1.0.0/24 table 10000',
+                  errno: 22,
+                  code: 'EINVAL',
+                  extack: 'Invalid nexthop id',
+                  message: 'EINVAL',
+                },
+              ],
             },
           }),
           duplicate: false,
@@ -122,24 +147,30 @@ describe('submit', () => {
     expect(o.stderr()).toMatch(/1 job of .*list\.json \(from job 3 on\) was not submitted/);
   });
 
-  it('keeps waiting past the agent\'s answer by polling, and exits 3 when the job does not finish in time', async () => {
-    handler = (r) => (r.method === 'POST' ? { status: 202, body: { job: view('20', 'resync', 'active'), duplicate: false } } : { body: view('20', 'resync', 'active') });
+  it("keeps waiting past the agent's answer by polling, and exits 3 when the job does not finish in time", async () => {
+    handler = (r) =>
+      r.method === 'POST' ? { status: 202, body: { job: view('20', 'resync', 'active'), duplicate: false } } : { body: view('20', 'resync', 'active') };
     const o = io();
     expect(await main(['submit', file('r2.json', '{"type":"resync"}'), '--url', url, '--wait', '0.6'], o, {})).toBe(3);
     expect(requests[0]!.url).toBe('/v1/jobs?wait=600');
     expect(requests.slice(1).every((r) => r.method === 'GET' && r.url === '/v1/jobs/20')).toBe(true);
     expect(requests.length).toBeGreaterThan(1);
-    expect(o.stderr()).toMatch(/job 20 \(resync\) from .*r2\.json did not finish within 0\.6 s; it is active and may still run: follow it with `srv6-agent jobs 20`/);
+    expect(o.stderr()).toMatch(
+      /job 20 \(resync\) from .*r2\.json did not finish within 0\.6 s; it is active and may still run: follow it with `srv6-agent jobs 20`/,
+    );
     expect(JSON.parse(o.stdout())).toMatchObject({ id: '20', state: 'active' });
   });
 
   it('a job that finishes while polled is completed (exit 0)', async () => {
     let polls = 0;
-    handler = (r) => (r.method === 'POST' ? { status: 202, body: { job: view('21', 'resync', 'waiting'), duplicate: false } } : { body: ++polls < 2 ? view('21', 'resync', 'active') : view('21', 'resync', 'completed', { result: RESULT }) });
+    handler = (r) =>
+      r.method === 'POST'
+        ? { status: 202, body: { job: view('21', 'resync', 'waiting'), duplicate: false } }
+        : { body: ++polls < 2 ? view('21', 'resync', 'active') : view('21', 'resync', 'completed', { result: RESULT }) };
     expect(await main(['submit', file('r3.json', '{"type":"resync"}'), '--url', url, '--wait', '5'], io(), {})).toBe(0);
   });
 
-  it('a duplicate idempotency key: the first job\'s result, marked, and a note', async () => {
+  it("a duplicate idempotency key: the first job's result, marked, and a note", async () => {
     handler = () => ({ status: 202, body: { job: view('k-1', 'resync', 'completed', { result: RESULT, idempotencyKey: 'k-1' }), duplicate: true } });
     const o = io();
     expect(await main(['submit', file('d.json', '{"type":"resync","idempotencyKey":"k-1"}'), '--url', url], o, {})).toBe(0);
@@ -163,7 +194,10 @@ describe('submit', () => {
   });
 
   it('the agent disagreeing with the local validation (another version): its field errors, exit 2', async () => {
-    handler = () => ({ status: 400, body: { statusCode: 400, error: 'InvalidJob', message: 'invalid job', errors: [{ field: 'reason', messages: ['reason must be shorter'] }] } });
+    handler = () => ({
+      status: 400,
+      body: { statusCode: 400, error: 'InvalidJob', message: 'invalid job', errors: [{ field: 'reason', messages: ['reason must be shorter'] }] },
+    });
     const o = io();
     const f = file('skew.yaml', 'type: resync\nreason: because\n');
     expect(await main(['submit', f, '--url', url], o, {})).toBe(2);
@@ -177,7 +211,9 @@ describe('talking to the agent goes wrong', () => {
     handler = () => ({ status: 401, body: { statusCode: 401, message: 'missing or wrong bearer token' } });
     const o = io();
     expect(await main(['jobs', '--url', url], o, {})).toBe(4);
-    expect(o.stderr()).toBe(`srv6-agent: the agent at ${url} refused the request (401: missing or wrong bearer token); this address needs a bearer token: pass --token-file FILE (or set SRV6_TOKEN_FILE) with the content of the agent's auth.tokenFile\n`);
+    expect(o.stderr()).toBe(
+      `srv6-agent: the agent at ${url} refused the request (401: missing or wrong bearer token); this address needs a bearer token: pass --token-file FILE (or set SRV6_TOKEN_FILE) with the content of the agent's auth.tokenFile\n`,
+    );
   });
 
   it('401 with a token: says that token was not accepted', async () => {
@@ -208,7 +244,7 @@ describe('talking to the agent goes wrong', () => {
     expect(o.stderr()).toMatch(/answered 200 with something that is not JSON — is --url the agent's HTTP API\?/);
   });
 
-  it('a job too large for the agent\'s HTTP body limit: exit 2, says how to split it', async () => {
+  it("a job too large for the agent's HTTP body limit: exit 2, says how to split it", async () => {
     handler = () => ({ status: 413, body: { statusCode: 413, message: 'request entity too large' } });
     const o = io();
     expect(await main(['submit', file('big.json', '{"type":"resync"}'), '--url', url], o, {})).toBe(2);
@@ -227,13 +263,17 @@ describe('talking to the agent goes wrong', () => {
     [Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } }), /host name not found — check --url/],
     [Object.assign(new TypeError('fetch failed'), { cause: { errors: [{ code: 'EHOSTUNREACH' }] } }), /no route to 10\.0\.0\.9:9610/],
     [Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_SOCKET' } }), /closed without an answer — is --url the agent's HTTP API/],
-    [Object.assign(new TypeError('fetch failed'), { cause: new Error('bad port') }), /Node's fetch refuses port 9610 .*give the agent another server\.listen port/],
+    [
+      Object.assign(new TypeError('fetch failed'), { cause: new Error('bad port') }),
+      /Node's fetch refuses port 9610 .*give the agent another server\.listen port/,
+    ],
   ])('unreachableMessage(%j)', (e, msg) => expect(unreachableMessage('http://10.0.0.9:9610', e, 3000)).toMatch(msg));
 });
 
 describe('jobs, state, capabilities --url', () => {
   it('jobs: a table by default, JSON with --json; ?limit passed', async () => {
-    handler = (r) => (r.url.startsWith('/v1/jobs?') ? { body: [view('2', 'resync', 'completed', { result: RESULT }), view('1', 'upsert-node', 'waiting')] } : undefined);
+    handler = (r) =>
+      r.url.startsWith('/v1/jobs?') ? { body: [view('2', 'resync', 'completed', { result: RESULT }), view('1', 'upsert-node', 'waiting')] } : undefined;
     const text = io();
     expect(await main(['jobs', '--url', url, '--limit', '2'], text, {})).toBe(0);
     expect(requests[0]!.url).toBe('/v1/jobs?limit=2');
@@ -245,7 +285,10 @@ describe('jobs, state, capabilities --url', () => {
   });
 
   it('jobs ID: the job; an unknown one exits 1', async () => {
-    handler = (r) => (r.url === '/v1/jobs/o%2F1' ? { body: view('o/1', 'resync', 'completed', { result: RESULT }) } : { status: 404, body: { statusCode: 404, message: 'no job 9' } });
+    handler = (r) =>
+      r.url === '/v1/jobs/o%2F1'
+        ? { body: view('o/1', 'resync', 'completed', { result: RESULT }) }
+        : { status: 404, body: { statusCode: 404, message: 'no job 9' } };
     const o = io();
     expect(await main(['jobs', 'o/1', '--url', url], o, {})).toBe(0);
     expect(o.stdout()).toMatch(/^job o\/1: resync, completed\n/);
@@ -268,7 +311,7 @@ describe('jobs, state, capabilities --url', () => {
     expect(missing.stderr()).toMatch(/no tenant beta on the agent at .* \(`srv6-agent state` lists its tenants\)/);
   });
 
-  it('capabilities --url: the running agent\'s report', async () => {
+  it("capabilities --url: the running agent's report", async () => {
     handler = (r) => (r.url === '/v1/capabilities' ? { body: { kernel: '6.1.0', mode: 'vrf', features: {}, probedAt: 'x' } } : undefined);
     const o = io();
     expect(await main(['capabilities', '--url', url], o, {})).toBe(0);

@@ -7,7 +7,17 @@ import type { JobView } from '../jobs/job-queue';
 import { AgentClient, AgentClientOptions, AgentHttpError, CliError } from './agent-client';
 import { CliCommand, EXIT } from './cli-args';
 import { formatProblems, JobFile, JobFileError, locate, parseJobFile, validateJobFile } from './job-file';
-import { describeFailure, formatJob, formatJobsTable, formatState, formatTenant, StateSummaryLike, summarizeResult, TenantViewLike, TERMINAL_STATES } from './output';
+import {
+  describeFailure,
+  formatJob,
+  formatJobsTable,
+  formatState,
+  formatTenant,
+  StateSummaryLike,
+  summarizeResult,
+  TenantViewLike,
+  TERMINAL_STATES,
+} from './output';
 
 export interface CliIo {
   out(s: string): void;
@@ -57,7 +67,8 @@ function readJobText(file: string, io: CliIo): Promise<string> | string {
     return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (e as Error).message);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? (e as Error).message);
     throw new CliError(`cannot read the job file ${file}: ${why}`, EXIT.USAGE);
   }
 }
@@ -103,7 +114,11 @@ export async function submit(cmd: Extract<CliCommand, { command: 'submit' }>, io
           // The agent's validation disagrees with ours: a CLI and an agent of different versions.
           const type = (file.jobs[i] as { type?: string }).type;
           io.err(`srv6-agent: the agent rejected ${label} (is this CLI the agent's version?); it and the jobs after it were not submitted\n`);
-          for (const line of formatProblems(file, (e.body.errors as { field: string; messages: string[] }[]).map((fe) => locate(file, i, type, fe)))) io.err(`${line}\n`);
+          for (const line of formatProblems(
+            file,
+            (e.body.errors as { field: string; messages: string[] }[]).map((fe) => locate(file, i, type, fe)),
+          ))
+            io.err(`${line}\n`);
           stoppedAt = i;
           code = EXIT.USAGE;
           break;
@@ -117,7 +132,8 @@ export async function submit(cmd: Extract<CliCommand, { command: 'submit' }>, io
         view = await client.get<JobView>(`/v1/jobs/${encodeURIComponent(view.id)}`);
       }
       views.push(answer.duplicate ? { ...view, duplicate: true } : view);
-      if (answer.duplicate) io.err(`srv6-agent: ${label}: its idempotency key was submitted before: this is job ${view.id}'s result, nothing was applied again\n`);
+      if (answer.duplicate)
+        io.err(`srv6-agent: ${label}: its idempotency key was submitted before: this is job ${view.id}'s result, nothing was applied again\n`);
       if (!waitMs) {
         if (io.errIsTTY) io.err(`${label}: enqueued as job ${view.id} (srv6-agent jobs ${view.id} shows how it ends)\n`);
         continue;
@@ -131,7 +147,9 @@ export async function submit(cmd: Extract<CliCommand, { command: 'submit' }>, io
       }
       if (view.state !== 'completed') {
         const why = view.state === 'waiting' ? ' (queued behind other jobs, or no agent is taking jobs from this queue)' : '';
-        io.err(`srv6-agent: job ${view.id} (${view.type}) from ${label} did not finish within ${cmd.waitSeconds} s; it is ${view.state}${why} and may still run: follow it with \`srv6-agent jobs ${view.id}\`\n`);
+        io.err(
+          `srv6-agent: job ${view.id} (${view.type}) from ${label} did not finish within ${cmd.waitSeconds} s; it is ${view.state}${why} and may still run: follow it with \`srv6-agent jobs ${view.id}\`\n`,
+        );
         code = EXIT.TIMEOUT;
         stoppedAt = i + 1;
         break;
@@ -142,7 +160,8 @@ export async function submit(cmd: Extract<CliCommand, { command: 'submit' }>, io
     if (views.length) io.out(`${JSON.stringify(file.list ? views : views[0], null, 2)}\n`);
     if (stoppedAt !== undefined && stoppedAt < file.jobs.length) {
       const n = file.jobs.length - stoppedAt;
-      if (file.jobs.length > 1 && stoppedAt > 0) io.err(`srv6-agent: ${n} job${n === 1 ? '' : 's'} of ${source} (from job ${stoppedAt + 1} on) ${n === 1 ? 'was' : 'were'} not submitted\n`);
+      if (file.jobs.length > 1 && stoppedAt > 0)
+        io.err(`srv6-agent: ${n} job${n === 1 ? '' : 's'} of ${source} (from job ${stoppedAt + 1} on) ${n === 1 ? 'was' : 'were'} not submitted\n`);
     }
   }
   return code;
@@ -156,7 +175,10 @@ export async function jobs(cmd: Extract<CliCommand, { command: 'jobs' }>, io: Cl
       view = await client.get<JobView>(`/v1/jobs/${encodeURIComponent(cmd.id)}`);
     } catch (e) {
       if (e instanceof AgentHttpError && e.status === 404)
-        throw new CliError(`no job ${cmd.id} at ${cmd.remote.url} (finished jobs are kept for audit up to a bound; \`srv6-agent jobs\` lists the recent ones)`, EXIT.RUNTIME);
+        throw new CliError(
+          `no job ${cmd.id} at ${cmd.remote.url} (finished jobs are kept for audit up to a bound; \`srv6-agent jobs\` lists the recent ones)`,
+          EXIT.RUNTIME,
+        );
       throw e;
     }
     io.out(cmd.json ? `${JSON.stringify(view, null, 2)}\n` : formatJob(view));
@@ -174,7 +196,8 @@ export async function state(cmd: Extract<CliCommand, { command: 'state' }>, io: 
     try {
       t = await client.get<TenantViewLike>(`/v1/tenants/${encodeURIComponent(cmd.tenant)}`);
     } catch (e) {
-      if (e instanceof AgentHttpError && e.status === 404) throw new CliError(`no tenant ${cmd.tenant} on the agent at ${cmd.remote.url} (\`srv6-agent state\` lists its tenants)`, EXIT.RUNTIME);
+      if (e instanceof AgentHttpError && e.status === 404)
+        throw new CliError(`no tenant ${cmd.tenant} on the agent at ${cmd.remote.url} (\`srv6-agent state\` lists its tenants)`, EXIT.RUNTIME);
       throw e;
     }
     io.out(cmd.json ? `${JSON.stringify(t, null, 2)}\n` : formatTenant(t));
@@ -185,7 +208,11 @@ export async function state(cmd: Extract<CliCommand, { command: 'state' }>, io: 
   return EXIT.OK;
 }
 
-export async function remoteCapabilities(remote: NonNullable<Extract<CliCommand, { command: 'capabilities' }>['remote']>, io: CliIo, deps: CommandDeps = {}): Promise<number> {
+export async function remoteCapabilities(
+  remote: NonNullable<Extract<CliCommand, { command: 'capabilities' }>['remote']>,
+  io: CliIo,
+  deps: CommandDeps = {},
+): Promise<number> {
   const caps = await AgentClient.open(remote, deps.client).get<{ srv6?: string }>('/v1/capabilities');
   if (caps?.srv6) io.err(`as an SRv6 node: ${caps.srv6}\n`);
   io.out(`${JSON.stringify(caps, null, 2)}\n`);

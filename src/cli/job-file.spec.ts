@@ -28,7 +28,12 @@ describe('parseJobFile', () => {
     // Each level aliases the one before ten times: 100 copies of the first list from three lines
     // (yaml's default bound refuses it; the 1000 the parser was given before let it through).
     const levels = ['a: &a [fc00::1, fc00::2, fc00::3, fc00::4, fc00::5, fc00::6, fc00::7, fc00::8, fc00::9, fc00::a]'];
-    for (let i = 1; i <= 2; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    for (let i = 1; i <= 2; i++)
+      levels.push(
+        `l${i}: &l${i} [${Array(10)
+          .fill(i === 1 ? '*a' : `*l${i - 1}`)
+          .join(', ')}]`,
+      );
     const bomb = `type: resync\n${levels.join('\n')}\n`;
     expect(() => parseJobFile(bomb, 'bomb.yaml')).toThrow(JobFileError);
     expect(() => parseJobFile(bomb, 'bomb.yaml')).toThrow(/bomb\.yaml: .*alias/i);
@@ -125,7 +130,9 @@ bogus: 1
   it('JSON is located too (parsed again only when a line is wanted)', () => {
     const json = JSON.stringify({ type: 'delete-tenant', tenant: 'NOT OK' }, null, 2);
     const f = parseJobFile(json, 'd.json');
-    expect(formatProblems(f, validateJobFile(f).problems)).toEqual(['d.json:3: tenant: must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-", not "constructor")']);
+    expect(formatProblems(f, validateJobFile(f).problems)).toEqual([
+      'd.json:3: tenant: must be a tenant id (1..11 characters of a-z, 0-9, "_" or "-", not "constructor")',
+    ]);
     expect(f.hints()).toEqual([]);
   });
 
@@ -134,12 +141,19 @@ bogus: 1
     const f = parseJobFile(text, 'r.yaml');
     const { problems } = validateJobFile(f);
     expect(problems).not.toEqual([]);
-    expect(f.hints()).toEqual(['r.yaml:6: fc00:0:2:1:: was read as a mapping key because YAML ends a plain value at ":" + space or end of line; quote addresses that end in "::", e.g. "fc00:0:2:1::"']);
+    expect(f.hints()).toEqual([
+      'r.yaml:6: fc00:0:2:1:: was read as a mapping key because YAML ends a plain value at ":" + space or end of line; quote addresses that end in "::", e.g. "fc00:0:2:1::"',
+    ]);
   });
 
   it('an oversized job is refused before its fields are checked', () => {
-    const f = parseJobFile(JSON.stringify({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.0.0.0/24', sids: ['fc00::1'], pad: 'x'.repeat(17 * 1024 * 1024) }] }), 'big.json');
+    const f = parseJobFile(
+      JSON.stringify({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.0.0.0/24', sids: ['fc00::1'], pad: 'x'.repeat(17 * 1024 * 1024) }] }),
+      'big.json',
+    );
     const { problems } = validateJobFile(f);
-    expect(problems).toEqual([expect.objectContaining({ field: '(job)', messages: [expect.stringMatching(/^the job is \d+ bytes of JSON, at most 16777216: split it/)] })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ field: '(job)', messages: [expect.stringMatching(/^the job is \d+ bytes of JSON, at most 16777216: split it/)] }),
+    ]);
   });
 });

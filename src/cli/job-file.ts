@@ -152,7 +152,9 @@ export function parseJobFile(text: string, source: string): JobFile {
       if (!ref) return undefined;
       const path = [...ref.prefix, ...fieldPath(field)];
       for (;;) {
-        const node = path.length ? (ref.doc.getIn(path, true) as { range?: [number, number, number] } | undefined) : (ref.doc.contents as { range?: [number, number, number] } | null);
+        const node = path.length
+          ? (ref.doc.getIn(path, true) as { range?: [number, number, number] } | undefined)
+          : (ref.doc.contents as { range?: [number, number, number] } | null);
         if (node?.range) return lines.linePos(node.range[0]).line;
         if (!path.length) return undefined;
         path.pop(); // a missing field: point at the object that lacks it
@@ -170,7 +172,9 @@ export function parseJobFile(text: string, source: string): JobFile {
             const empty = pair.value === null || (isScalar(pair.value) && pair.value.value === null);
             if (empty && /^[0-9A-Fa-f:]*:$/.test(key) && key.includes(':') && pair.key.range) {
               const line = lines.linePos(pair.key.range[0]).line;
-              out.push(`${source}:${line}: ${key}: was read as a mapping key because YAML ends a plain value at ":" + space or end of line; quote addresses that end in "::", e.g. "${key}:"`);
+              out.push(
+                `${source}:${line}: ${key}: was read as a mapping key because YAML ends a plain value at ":" + space or end of line; quote addresses that end in "::", e.g. "${key}:"`,
+              );
             }
           },
         });
@@ -189,7 +193,8 @@ export function validateJobFile(file: JobFile): { jobs: AnyJob[]; problems: JobP
     const type = typeof t === 'string' && (JOB_TYPES as readonly string[]).includes(t) ? t : undefined;
     let errors: FieldError[] | undefined;
     const size = Buffer.byteLength(JSON.stringify(raw) ?? '');
-    if (size > MAX_JOB_BYTES) errors = [{ field: '(job)', messages: [`the job is ${size} bytes of JSON, at most ${MAX_JOB_BYTES}: split it (e.g. routes jobs with add lists)`] }];
+    if (size > MAX_JOB_BYTES)
+      errors = [{ field: '(job)', messages: [`the job is ${size} bytes of JSON, at most ${MAX_JOB_BYTES}: split it (e.g. routes jobs with add lists)`] }];
     else {
       try {
         jobs.push(validateJob(raw));

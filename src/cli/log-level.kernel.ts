@@ -36,7 +36,15 @@ async function levels(name: string, logLevel: 'debug' | undefined, env: Record<s
   const agent = await serve(
     { command: 'serve', sandbox: false, ...(logLevel ? { logLevel } : {}) },
     {
-      env: { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_NETNS: ns.name, SRV6_STATE_DIR: join(dir, name), SRV6_HYPERVISOR: `log-${name}-${process.pid}`, SRV6_RESYNC_SECONDS: '0', ...env },
+      env: {
+        SRV6_LISTEN: '127.0.0.1:0',
+        SRV6_REDIS_URL: redis.url,
+        SRV6_NETNS: ns.name,
+        SRV6_STATE_DIR: join(dir, name),
+        SRV6_HYPERVISOR: `log-${name}-${process.pid}`,
+        SRV6_RESYNC_SECONDS: '0',
+        ...env,
+      },
       logger: new JsonLogger({ write: (l) => void lines.push(l) }),
     },
   );
@@ -55,7 +63,7 @@ it('SRV6_LOG_LEVEL=warn: no info line, only warnings and errors (if the host giv
   expect([...seen].filter((l) => !['warn', 'error', 'fatal'].includes(l))).toEqual([]);
 });
 
-it('--log-level debug wins over the environment: Nest\'s per-module lines appear, as debug', async () => {
+it("--log-level debug wins over the environment: Nest's per-module lines appear, as debug", async () => {
   const seen = await levels('debug', 'debug', { SRV6_LOG_LEVEL: 'warn' });
   expect(seen.has('info')).toBe(true);
   expect(seen.has('debug')).toBe(true);

@@ -39,7 +39,12 @@ describe('JsonLogger', () => {
     logger.error('start failed:\n  netns x does not exist', 'Error: boom\n    at f (a.ts:1:1)', 'NestApplication');
     logger.error(new Error('kaput'));
     expect(lines).toHaveLength(2);
-    expect(records()[0]).toMatchObject({ level: 'error', context: 'NestApplication', message: 'start failed:\n  netns x does not exist', stack: 'Error: boom\n    at f (a.ts:1:1)' });
+    expect(records()[0]).toMatchObject({
+      level: 'error',
+      context: 'NestApplication',
+      message: 'start failed:\n  netns x does not exist',
+      stack: 'Error: boom\n    at f (a.ts:1:1)',
+    });
     expect(records()[1]).toMatchObject({ level: 'error', message: 'kaput', stack: expect.stringContaining('Error: kaput') });
   });
 
@@ -57,7 +62,7 @@ describe('JsonLogger', () => {
     expect(lines).toHaveLength(1);
   });
 
-  it('Nest\'s per-module and per-route start-up lines are debug', () => {
+  it("Nest's per-module and per-route start-up lines are debug", () => {
     const { logger, records } = capture({ levels: ['log', 'debug'] });
     logger.log('JobsModule dependencies initialized', 'InstanceLoader');
     logger.log('Mapped {/v1/jobs, POST} route', 'RouterExplorer');
@@ -130,7 +135,7 @@ describe('logLevelsFor', () => {
 });
 
 describe('createLogger', () => {
-  it('json: a JsonLogger; text: Nest\'s ConsoleLogger', () => {
+  it("json: a JsonLogger; text: Nest's ConsoleLogger", () => {
     expect(createLogger('json', { env: {} })).toBeInstanceOf(JsonLogger);
     expect(createLogger('text', { env: {} })).toBeInstanceOf(ConsoleLogger);
   });

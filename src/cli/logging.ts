@@ -123,9 +123,16 @@ export class JsonLogger implements LoggerService {
     const level: LogLevel = asked === 'log' && context && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : asked;
     if (!this.levels.has(level)) return;
     let stack: string | undefined;
-    if ((level === 'error' || level === 'fatal') && rest.length && (typeof rest[rest.length - 1] === 'string' || rest[rest.length - 1] === undefined)) stack = rest.pop() as string | undefined;
+    if ((level === 'error' || level === 'fatal') && rest.length && (typeof rest[rest.length - 1] === 'string' || rest[rest.length - 1] === undefined))
+      stack = rest.pop() as string | undefined;
     if (message instanceof Error && !stack) stack = message.stack;
-    const record: JsonLogRecord = { time: this.now().toISOString(), level: LEVEL_NAME[level], ...(context ? { context } : {}), message: text(message), pid: process.pid };
+    const record: JsonLogRecord = {
+      time: this.now().toISOString(),
+      level: LEVEL_NAME[level],
+      ...(context ? { context } : {}),
+      message: text(message),
+      pid: process.pid,
+    };
     if (stack) record.stack = stack;
     if (rest.length) record.details = rest.map(text);
     const line = JSON.stringify(record);

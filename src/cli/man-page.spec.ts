@@ -48,7 +48,10 @@ describe('parseItems', () => {
 describe('manPage', () => {
   it('srv6-agent(8): the standard sections, each command a subsection', () => {
     const page = srv6Page();
-    const sections = page.split('\n').filter((l) => l.startsWith('.SH ')).map((l) => l.slice(4));
+    const sections = page
+      .split('\n')
+      .filter((l) => l.startsWith('.SH '))
+      .map((l) => l.slice(4));
     expect(sections).toEqual(['NAME', 'SYNOPSIS', 'DESCRIPTION', 'COMMANDS', 'ENVIRONMENT', 'EXIT STATUS', 'FILES', 'SEE ALSO']);
     expect(page).toMatch(/^\.TH SRV6-AGENT 8 2026-01-02 "x 1\.0" "System Administration"$/m);
     for (const c of Object.keys(COMMAND_HELP)) expect(page).toContain(`\n.SS ${c}\n.nf\n\\fBsrv6-agent\\fR ${c}`);
@@ -56,7 +59,8 @@ describe('manPage', () => {
 
   it('every option of every command is an item of the page', () => {
     const page = srv6Page();
-    for (const options of Object.values(COMMAND_OPTIONS)) for (const name of Object.keys(options)) expect(page).toMatch(new RegExp(`^\\.TP\\n.*\\\\fB${escape(`--${name}`).replace(/\\/g, '\\\\')}\\\\fR`, 'm'));
+    for (const options of Object.values(COMMAND_OPTIONS))
+      for (const name of Object.keys(options)) expect(page).toMatch(new RegExp(`^\\.TP\\n.*\\\\fB${escape(`--${name}`).replace(/\\/g, '\\\\')}\\\\fR`, 'm'));
   });
 
   it('the exit statuses once, not again under each command', () => {

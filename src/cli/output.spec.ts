@@ -5,18 +5,30 @@ const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 
 describe('job results', () => {
   it('summarizeResult names what changed, how much work and the state version', () => {
-    expect(summarizeResult({ created: { vrf: 1, route: 3, link: 0 }, updated: { link: 1 }, deleted: {}, failed: [], operations: 12, durationMs: 4.4, version: 7 })).toBe(
-      'created vrf 1, route 3; updated link 1; 12 kernel operations in 4 ms; state v7',
+    expect(
+      summarizeResult({ created: { vrf: 1, route: 3, link: 0 }, updated: { link: 1 }, deleted: {}, failed: [], operations: 12, durationMs: 4.4, version: 7 }),
+    ).toBe('created vrf 1, route 3; updated link 1; 12 kernel operations in 4 ms; state v7');
+    expect(summarizeResult({ created: {}, updated: {}, deleted: {}, operations: 0, version: 7, duplicate: true })).toBe(
+      'no changes; 0 kernel operations; state v7; duplicate: nothing applied again',
     );
-    expect(summarizeResult({ created: {}, updated: {}, deleted: {}, operations: 0, version: 7, duplicate: true })).toBe('no changes; 0 kernel operations; state v7; duplicate: nothing applied again');
     expect(summarizeResult(undefined)).toBe('');
   });
 
-  it('a failed kernel operation shows errno and the kernel\'s extended ack', () => {
-    expect(describeOpFailure({ kind: 'route', action: 'create', what: 'route 10.1.0.0/24 table 10000', errno: 22, code: 'EINVAL', extack: 'Invalid nexthop id', message: 'EINVAL' })).toBe(
-      'route 10.1.0.0/24 table 10000: EINVAL (errno 22): kernel says: Invalid nexthop id',
+  it("a failed kernel operation shows errno and the kernel's extended ack", () => {
+    expect(
+      describeOpFailure({
+        kind: 'route',
+        action: 'create',
+        what: 'route 10.1.0.0/24 table 10000',
+        errno: 22,
+        code: 'EINVAL',
+        extack: 'Invalid nexthop id',
+        message: 'EINVAL',
+      }),
+    ).toBe('route 10.1.0.0/24 table 10000: EINVAL (errno 22): kernel says: Invalid nexthop id');
+    expect(describeOpFailure({ kind: 'link', action: 'update', message: 'tenant interface tx9 does not exist on this hypervisor' })).toBe(
+      'update link: tenant interface tx9 does not exist on this hypervisor',
     );
-    expect(describeOpFailure({ kind: 'link', action: 'update', message: 'tenant interface tx9 does not exist on this hypervisor' })).toBe('update link: tenant interface tx9 does not exist on this hypervisor');
   });
 
   it('describeFailure: every field error and kernel failure, and what to do', () => {
@@ -35,8 +47,18 @@ describe('job results', () => {
       '  route 10.1.0.0/24 table 10000: EINVAL (errno 22): kernel says: Invalid nexthop id',
       '  route 10.2.0.0/24 table 10000: EEXIST (errno 17)',
     ]);
-    expect(describeFailure({ name: 'JobValidationError', message: 'invalid job', retry: 'permanent', errors: [{ field: 'tenant.id', messages: ['bad id'] }] })).toEqual(['JobValidationError: invalid job', '  tenant.id: bad id']);
-    expect(describeFailure({ name: 'CapabilityMissingError', message: 'kernel feature vrf is not available', retry: 'permanent', feature: 'vrf', alternative: 'table mode' })).toEqual([
+    expect(
+      describeFailure({ name: 'JobValidationError', message: 'invalid job', retry: 'permanent', errors: [{ field: 'tenant.id', messages: ['bad id'] }] }),
+    ).toEqual(['JobValidationError: invalid job', '  tenant.id: bad id']);
+    expect(
+      describeFailure({
+        name: 'CapabilityMissingError',
+        message: 'kernel feature vrf is not available',
+        retry: 'permanent',
+        feature: 'vrf',
+        alternative: 'table mode',
+      }),
+    ).toEqual([
       'CapabilityMissingError: kernel feature vrf is not available',
       "  `srv6-agent capabilities --url URL` shows what this host's kernel supports and the mode the agent runs in",
     ]);
@@ -54,7 +76,15 @@ describe('job results', () => {
 
 describe('tables', () => {
   it('table pads every column but the last', () => {
-    expect(table(['A', 'LONGER'], [['xxx', 'y'], ['z', '']])).toBe('A    LONGER\nxxx  y\nz\n');
+    expect(
+      table(
+        ['A', 'LONGER'],
+        [
+          ['xxx', 'y'],
+          ['z', ''],
+        ],
+      ),
+    ).toBe('A    LONGER\nxxx  y\nz\n');
   });
 
   it('formatTime: UTC to the second', () => {
@@ -63,8 +93,23 @@ describe('tables', () => {
   });
 
   const jobs: JobView[] = [
-    { id: '3', type: 'routes', state: 'failed', submittedAt: T0 + 2000, finishedAt: T0 + 2100, failure: { name: 'KernelApplyError', message: '1 kernel operation(s) failed', retry: 'permanent' } },
-    { id: 'o-7', type: 'upsert-tenant', state: 'completed', submittedAt: T0 + 1000, finishedAt: T0 + 1035, result: { created: { vrf: 1 }, operations: 9, durationMs: 30, version: 2 }, idempotencyKey: 'o-7' },
+    {
+      id: '3',
+      type: 'routes',
+      state: 'failed',
+      submittedAt: T0 + 2000,
+      finishedAt: T0 + 2100,
+      failure: { name: 'KernelApplyError', message: '1 kernel operation(s) failed', retry: 'permanent' },
+    },
+    {
+      id: 'o-7',
+      type: 'upsert-tenant',
+      state: 'completed',
+      submittedAt: T0 + 1000,
+      finishedAt: T0 + 1035,
+      result: { created: { vrf: 1 }, operations: 9, durationMs: 30, version: 2 },
+      idempotencyKey: 'o-7',
+    },
     { id: '1', type: 'upsert-node', state: 'waiting', submittedAt: T0 },
   ];
 
@@ -105,7 +150,9 @@ describe('state', () => {
       node: { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 },
       owned: { vrf: 0, route: 3, nexthop: 1 },
       driftRepairs: 1,
-      tenants: [{ id: 'alpha', table: 10000, sid: 'fc00:0:1:1::', behaviour: 'End.DT6', interfaces: ['ta0'], routes: 1, decap: { packets: 5, bytes: 500, errors: 0 } }],
+      tenants: [
+        { id: 'alpha', table: 10000, sid: 'fc00:0:1:1::', behaviour: 'End.DT6', interfaces: ['ta0'], routes: 1, decap: { packets: 5, bytes: 500, errors: 0 } },
+      ],
     });
     expect(text).toBe(
       [
@@ -125,7 +172,18 @@ describe('state', () => {
       node: null,
       owned: {},
       driftRepairs: 0,
-      tenants: [{ id: 'alpha', table: 10000, sid: 'fc00:0:1:1::', behaviour: 'End.DT6', interfaces: ['ta0', 'ta1'], missingInterfaces: ['ta1'], routes: 1, decap: null }],
+      tenants: [
+        {
+          id: 'alpha',
+          table: 10000,
+          sid: 'fc00:0:1:1::',
+          behaviour: 'End.DT6',
+          interfaces: ['ta0', 'ta1'],
+          missingInterfaces: ['ta1'],
+          routes: 1,
+          decap: null,
+        },
+      ],
     });
     expect(degraded).toContain('alpha   10000  fc00:0:1:1::  End.DT6    ta0,ta1(MISSING)');
     expect(degraded.endsWith('\nmissing interfaces (degraded, configured when they appear): alpha/ta1\n')).toBe(true);
@@ -135,11 +193,31 @@ describe('state', () => {
   });
 
   it('formatTenant: desired next to observed, missing interfaces called out, long route lists cut', () => {
-    const routes = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`10.${i}.0.0/24`, { prefix: `10.${i}.0.0/24`, sids: ['fc00:0:2:1::'], mode: 'encap' }]));
+    const routes = Object.fromEntries(
+      Array.from({ length: 3 }, (_, i) => [`10.${i}.0.0/24`, { prefix: `10.${i}.0.0/24`, sids: ['fc00:0:2:1::'], mode: 'encap' }]),
+    );
     const text = formatTenant(
       {
-        desired: { id: 'alpha', table: 10000, behaviour: 'End.DT6', sid: 'fc00:0:1:1::', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }, { name: 'ta9', gateways: [] }], routes, xdpOffload: false },
-        observed: { routesInTable: 4, interfaces: [{ name: 'ta0', up: true, mtu: 1436, master: null }, { name: 'ta9', missing: true }], decap: null },
+        desired: {
+          id: 'alpha',
+          table: 10000,
+          behaviour: 'End.DT6',
+          sid: 'fc00:0:1:1::',
+          interfaces: [
+            { name: 'ta0', gateways: ['10.0.0.1/24'] },
+            { name: 'ta9', gateways: [] },
+          ],
+          routes,
+          xdpOffload: false,
+        },
+        observed: {
+          routesInTable: 4,
+          interfaces: [
+            { name: 'ta0', up: true, mtu: 1436, master: null },
+            { name: 'ta9', missing: true },
+          ],
+          decap: null,
+        },
       },
       2,
     );

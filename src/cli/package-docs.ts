@@ -25,10 +25,15 @@ const FILES: [string, string][] = [
   ['/opt/srv6-agent', 'the program; docs/operations.md there describes every setting'],
 ];
 
-type Main = (argv: string[], io: { out(s: string): void; err(s: string): void; readStdin(): Promise<string>; errIsTTY: boolean }, env?: NodeJS.ProcessEnv) => Promise<number>;
+type Main = (
+  argv: string[],
+  io: { out(s: string): void; err(s: string): void; readStdin(): Promise<string>; errIsTTY: boolean },
+  env?: NodeJS.ProcessEnv,
+) => Promise<number>;
 
 /** What `name ...args` prints on stdout; it must exit 0. */
 async function run(installRoot: string, name: string, args: string[]): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the installed tree, found at run time
   const { main } = require(join(installRoot, 'dist', 'src', 'cli', `${name}.js`)) as { main: Main };
   let out = '';
   let err = '';
@@ -71,7 +76,8 @@ export async function writePackageDocs(installRoot: string, out: string): Promis
       source: await source('ipft'),
       date,
       help: await cli('ipft', ['--help']),
-      intro: 'ipft attaches a BPF probe to every kernel function (or, without fentry and kprobes, tracepoint) that takes a socket buffer, and reports the path of the packets whose skb->mark matches, with their length and GSO state. Its options follow ipftrace2. It needs root (CAP_BPF and CAP_PERFMON).',
+      intro:
+        'ipft attaches a BPF probe to every kernel function (or, without fentry and kprobes, tracepoint) that takes a socket buffer, and reports the path of the packets whose skb->mark matches, with their length and GSO state. Its options follow ipftrace2. It needs root (CAP_BPF and CAP_PERFMON).',
       seeAlso: ['srv6-agent(8)', 'bpftool(8)', 'nft(8)', 'tc(8)'],
     }),
   );

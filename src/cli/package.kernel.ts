@@ -52,7 +52,7 @@ describe('the .deb', () => {
     expect(deb).toBe(join(tmp, 'out', `srv6-agent_${PKG.version}_${arch}.deb`));
   });
 
-  it('control: the version, Node of package.json\'s engines, the libraries the addons link, iproute2; Redis recommended', () => {
+  it("control: the version, Node of package.json's engines, the libraries the addons link, iproute2; Redis recommended", () => {
     const field = (f: string) => execFileSync('dpkg-deb', ['-f', deb, f], { encoding: 'utf8' }).trim();
     expect(field('Package')).toBe('srv6-agent');
     expect(field('Version')).toBe(PKG.version);
@@ -64,7 +64,9 @@ describe('the .deb', () => {
   });
 
   it('every file owned by root; the env file (it may hold the Redis password) readable by root only', () => {
-    const list = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n');
+    const list = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8', maxBuffer: 64 << 20 })
+      .trim()
+      .split('\n');
     expect(list.length).toBeGreaterThan(1000);
     expect(list.filter((l) => !/^\S+ root\/root /.test(l))).toEqual([]);
     expect(list.find((l) => l.endsWith(' ./etc/srv6-agent/env'))).toMatch(/^-rw------- /);
@@ -73,7 +75,11 @@ describe('the .deb', () => {
   it('conffiles: the configuration and the protocol name; maintainer scripts that parse and spare chroots', () => {
     const control = join(tmp, 'control');
     execFileSync('dpkg-deb', ['-e', deb, control]);
-    expect(readFileSync(join(control, 'conffiles'), 'utf8').trim().split('\n').sort()).toEqual(['/etc/iproute2/rt_protos.d/srv6-agent.conf', '/etc/srv6-agent/config.json', '/etc/srv6-agent/env']);
+    expect(readFileSync(join(control, 'conffiles'), 'utf8').trim().split('\n').sort()).toEqual([
+      '/etc/iproute2/rt_protos.d/srv6-agent.conf',
+      '/etc/srv6-agent/config.json',
+      '/etc/srv6-agent/env',
+    ]);
     for (const script of ['postinst', 'prerm', 'postrm']) {
       expect(spawnSync('sh', ['-n', join(control, script)]).status).toBe(0);
       const text = readFileSync(join(control, script), 'utf8');
@@ -98,7 +104,11 @@ describe('installed into a throwaway root', () => {
     expect(existsSync('/usr/bin/node')).toBe(true); // what the wrappers run (Depends: nodejs)
     const line = run(cmd, '--version');
     expect(line).toMatch(new RegExp(`^${cmd} ${PKG.version.replace(/\./g, '\\.')}${commit ? ` \\(commit ${commit}(-dirty)?\\)` : ''}\\n$`));
-    expect(JSON.parse(run(cmd, '--version', '--json'))).toMatchObject({ program: cmd, version: PKG.version, commit: commit ? expect.stringMatching(new RegExp(`^${commit}`)) : null });
+    expect(JSON.parse(run(cmd, '--version', '--json'))).toMatchObject({
+      program: cmd,
+      version: PKG.version,
+      commit: commit ? expect.stringMatching(new RegExp(`^${commit}`)) : null,
+    });
   });
 
   it('the commands run from the tree in /opt, not from this checkout', () => {
@@ -111,7 +121,15 @@ describe('installed into a throwaway root', () => {
   });
 
   it('/opt/srv6-agent: the compiled program without tests, the addon, the BPF objects loaded at run time, docs', () => {
-    for (const f of ['package.json', 'dist/build-info.json', 'dist/src/cli/srv6-agent.js', 'dist/src/cli/ipft.js', 'dist/src/main.js', 'build/Release/srv6_native.node', 'docs/operations.md'])
+    for (const f of [
+      'package.json',
+      'dist/build-info.json',
+      'dist/src/cli/srv6-agent.js',
+      'dist/src/cli/ipft.js',
+      'dist/src/main.js',
+      'build/Release/srv6_native.node',
+      'docs/operations.md',
+    ])
       expect(existsSync(at(`${INSTALL}/${f}`))).toBe(true);
     expect(existsSync(at('usr/share/doc/srv6-agent/examples/sandbox.yaml'))).toBe(true);
     // The objects the code opens (bpf-prober.ts, backend.ts objectPath, xdp-offload.ts's default).
@@ -131,19 +149,25 @@ describe('installed into a throwaway root', () => {
   const asRoot = process.getuid?.() === 0 ? it : (name: string, fn: jest.ProvidesCallback) => it.skip(`${name} [skipped: not root]`, fn);
   asRoot('the installed capability probe and ipft -l load the packaged BPF objects and find what the checkout finds', () => {
     const features = (js: string) => {
-      const caps = JSON.parse(execFileSync(process.execPath, [js, 'capabilities'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { features: Record<string, { supported: boolean }> };
+      const caps = JSON.parse(execFileSync(process.execPath, [js, 'capabilities'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
+        features: Record<string, { supported: boolean }>;
+      };
       return Object.fromEntries(Object.entries(caps.features).map(([k, v]) => [k, v.supported]));
     };
     const installed = features(at(`${INSTALL}/dist/src/cli/srv6-agent.js`));
     expect(Object.keys(installed)).toEqual(expect.arrayContaining(['bpf.fib_lookup_tbid', 'xdp.generic']));
     expect(installed).toEqual(features(join(ROOT, 'dist', 'src', 'cli', 'srv6-agent.js')));
-    const targets = (cmd: string[]) => execFileSync(cmd[0]!, [...cmd.slice(1), '-l', '-j', '-r', '^(net_dev_queue|consume_skb|ip6_output)$'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const targets = (cmd: string[]) =>
+      execFileSync(cmd[0]!, [...cmd.slice(1), '-l', '-j', '-r', '^(net_dev_queue|consume_skb|ip6_output)$'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
     const listed = targets([at('usr/bin/ipft')]);
     expect(JSON.parse(listed).targets.length).toBeGreaterThan(0);
     expect(listed).toBe(targets([process.execPath, join(ROOT, 'dist', 'src', 'cli', 'ipft.js')]));
   });
 
-  it('the unit in /lib/systemd/system is deploy/\'s, with SyslogIdentifier=srv6-agent', () => {
+  it("the unit in /lib/systemd/system is deploy/'s, with SyslogIdentifier=srv6-agent", () => {
     const unit = readFileSync(at('lib/systemd/system/srv6-agent.service'), 'utf8');
     expect(unit).toBe(readFileSync(join(ROOT, 'deploy', 'srv6-agent.service'), 'utf8'));
     expect(unit).toMatch(/^SyslogIdentifier=srv6-agent$/m);
@@ -170,14 +194,19 @@ describe('installed into a throwaway root', () => {
       expect(spawnSync('bash', ['-n', file]).status).toBe(0);
       const fn = cmd === 'ipft' ? '_ipft' : '_srv6_agent';
       const words = cmd === 'ipft' ? ['ipft', '--'] : ['srv6-agent', 'serve', '--'];
-      const r = spawnSync('bash', ['--norc', '-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`, file, ...words], { encoding: 'utf8' });
+      const r = spawnSync(
+        'bash',
+        ['--norc', '-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`, file, ...words],
+        { encoding: 'utf8' },
+      );
       const want = Object.keys(cmd === 'ipft' ? IPFT_OPTIONS : { ...COMMAND_OPTIONS.serve, help: 0 }).map((o) => `--${o}`);
       expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual(want.sort());
     }
   });
 
   it('man pages srv6-agent(8) and ipft(8) are there, gzipped', () => {
-    for (const cmd of ['srv6-agent', 'ipft']) expect(execFileSync('zcat', [at(`usr/share/man/man8/${cmd}.8.gz`)], { encoding: 'utf8' })).toMatch(new RegExp(`^\\.TH ${cmd.toUpperCase()} 8 `, 'm'));
+    for (const cmd of ['srv6-agent', 'ipft'])
+      expect(execFileSync('zcat', [at(`usr/share/man/man8/${cmd}.8.gz`)], { encoding: 'utf8' })).toMatch(new RegExp(`^\\.TH ${cmd.toUpperCase()} 8 `, 'm'));
   });
 
   itIf('groff')('groff renders the man pages without a warning, with every option of the commands', () => {
@@ -195,7 +224,10 @@ describe('installed into a throwaway root', () => {
   });
 
   itIf('man')('man -l shows the page', () => {
-    const r = spawnSync('man', ['-l', at('usr/share/man/man8/srv6-agent.8.gz')], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' } });
+    const r = spawnSync('man', ['-l', at('usr/share/man/man8/srv6-agent.8.gz')], {
+      encoding: 'utf8',
+      env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' },
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^SRV6-AGENT\(8\)/);
   });

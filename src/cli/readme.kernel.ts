@@ -39,7 +39,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6t-readme-'));
   ns = TestNetns.create('readme'); // registered for cleanup; ensureSandbox adds the sandbox's links
   await ensureSandbox({ ...SANDBOX, netns: ns.name });
-  const env = { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: join(dir, 'state'), SRV6_HYPERVISOR: `readme-${randomBytes(3).toString('hex')}`, SRV6_NETNS: ns.name, SRV6_RESYNC_SECONDS: '0' };
+  const env = {
+    SRV6_LISTEN: '127.0.0.1:0',
+    SRV6_REDIS_URL: redis.url,
+    SRV6_STATE_DIR: join(dir, 'state'),
+    SRV6_HYPERVISOR: `readme-${randomBytes(3).toString('hex')}`,
+    SRV6_NETNS: ns.name,
+    SRV6_RESYNC_SECONDS: '0',
+  };
   agent = await serve({ command: 'serve', sandbox: false }, { env, logger: new JsonLogger({ write: () => undefined }) });
 });
 afterAll(async () => {
@@ -58,7 +65,10 @@ it('examples/sandbox.yaml is the README’s example, as printed', () => {
 itWith(SRV6)('the README’s job file applies on the sandbox: node and tenant completed, the kernel holds them', async () => {
   const o = io();
   expect(await main(['submit', EXAMPLE, '--url', agent.url, '--wait', WAIT], o, {})).toBe(0);
-  expect(JSON.parse(o.stdout())).toEqual([expect.objectContaining({ type: 'upsert-node', state: 'completed' }), expect.objectContaining({ type: 'upsert-tenant', state: 'completed' })]);
+  expect(JSON.parse(o.stdout())).toEqual([
+    expect.objectContaining({ type: 'upsert-node', state: 'completed' }),
+    expect.objectContaining({ type: 'upsert-tenant', state: 'completed' }),
+  ]);
   // iproute2: the encap route in the tenant's table, the decapsulation SID in main, the tap's MTU
   expect(ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0].segs).toEqual(['fc00:0:2:1::']);
   expect(ns.ipJson(['-6', 'route', 'show', 'fc00:0:1:1::/128'])).toHaveLength(1);

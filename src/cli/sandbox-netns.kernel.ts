@@ -22,7 +22,14 @@ afterAll(() => {
 describe('ensureSandbox', () => {
   it('creates the namespace, the veth pair (up) and the underlay address', async () => {
     const done = await ensureSandbox(spec);
-    expect(done).toEqual(expect.arrayContaining([`created netns ${spec.netns}`, 'created veth sbx-uplink/sbx-peer', 'created veth sbx-tap0/sbx-vm0', 'added fc00:0:ffff::1/64 to sbx-uplink']));
+    expect(done).toEqual(
+      expect.arrayContaining([
+        `created netns ${spec.netns}`,
+        'created veth sbx-uplink/sbx-peer',
+        'created veth sbx-tap0/sbx-vm0',
+        'added fc00:0:ffff::1/64 to sbx-uplink',
+      ]),
+    );
     const links = ip<Array<{ ifname: string; flags: string[]; linkinfo?: { info_kind: string } }>>(['-d', 'link', 'show']);
     for (const name of ['lo', 'sbx-uplink', 'sbx-peer', 'sbx-tap0', 'sbx-vm0']) expect(links.find((l) => l.ifname === name)?.flags).toContain('UP');
     expect(links.find((l) => l.ifname === 'sbx-uplink')?.linkinfo?.info_kind).toBe('veth');
@@ -38,7 +45,13 @@ describe('ensureSandbox', () => {
     execFileSync('ip', ['-n', spec.netns, 'link', 'set', 'sbx-peer', 'down']);
     execFileSync('ip', ['-n', spec.netns, 'link', 'del', 'sbx-tap0']);
     execFileSync('ip', ['-n', spec.netns, 'addr', 'del', 'fc00:0:ffff::1/64', 'dev', 'sbx-uplink']);
-    expect(await ensureSandbox(spec)).toEqual(['set sbx-peer up', 'created veth sbx-tap0/sbx-vm0', 'set sbx-vm0 up', 'set sbx-tap0 up', 'added fc00:0:ffff::1/64 to sbx-uplink']);
+    expect(await ensureSandbox(spec)).toEqual([
+      'set sbx-peer up',
+      'created veth sbx-tap0/sbx-vm0',
+      'set sbx-vm0 up',
+      'set sbx-tap0 up',
+      'added fc00:0:ffff::1/64 to sbx-uplink',
+    ]);
   });
 
   it('refuses a namespace where the uplink is not a veth', async () => {

@@ -44,7 +44,8 @@ export async function ensureSandbox(spec: SandboxSpec = SANDBOX): Promise<string
       [spec.tap, spec.vm],
     ]) {
       const l = await rt.link(a);
-      if (l && l.kind !== 'veth') throw new Error(`${spec.netns}: ${a} exists but is a ${l.kind ?? 'device of unknown kind'}, not a veth (delete the namespace to start over)`);
+      if (l && l.kind !== 'veth')
+        throw new Error(`${spec.netns}: ${a} exists but is a ${l.kind ?? 'device of unknown kind'}, not a veth (delete the namespace to start over)`);
       if (!l) {
         await rt.createLink({ name: a, kind: 'veth', peer: { name: b } });
         done.push(`created veth ${a}/${b}`);

@@ -30,7 +30,7 @@ describe('srv6-agent main()', () => {
     expect(o.stderr()).toBe('');
   });
 
-  it('help COMMAND and COMMAND --help print that command\'s help', async () => {
+  it("help COMMAND and COMMAND --help print that command's help", async () => {
     const a = io();
     expect(await main(['help', 'submit'], a, {})).toBe(0);
     const b = io();
@@ -49,7 +49,7 @@ describe('srv6-agent main()', () => {
     expect(JSON.parse(b.stdout())).toMatchObject({ program: 'srv6-agent', version, node: process.version });
   });
 
-  it('a usage error prints the reason and the command\'s help to stderr and exits 2', async () => {
+  it("a usage error prints the reason and the command's help to stderr and exits 2", async () => {
     const o = io();
     expect(await main(['serve', '--listen'], o, {})).toBe(2);
     expect(o.stderr()).toMatch(/^srv6-agent: .*--listen/);
@@ -72,7 +72,11 @@ describe('srv6-agent main()', () => {
       spy.mockRestore();
     }
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'fatal', context: 'srv6-agent', message: expect.stringMatching(/server\.listen \(from --listen\): must be HOST:PORT/) });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'fatal',
+      context: 'srv6-agent',
+      message: expect.stringMatching(/server\.listen \(from --listen\): must be HOST:PORT/),
+    });
   });
 
   it('an unreadable config file exits 2', async () => {
@@ -99,7 +103,7 @@ describe('serve configuration', () => {
   beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'srv6t-cli-'))));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('--sandbox keeps its state and its queue apart from a real agent\'s', () => {
+  it("--sandbox keeps its state and its queue apart from a real agent's", () => {
     const c = serveConfig({ command: 'serve', sandbox: true }, {});
     expect(c.kernel.netns).toBe('srv6-sandbox');
     expect(c.state.dir).toBe(SANDBOX_STATE_DIR);
@@ -118,11 +122,16 @@ describe('serve configuration', () => {
     expect(serveConfig({ command: 'serve', sandbox: false }, { SRV6_STATE_ORPHANS: 'wipe' }).state.orphans).toBe('wipe');
     expect(serveConfig({ command: 'serve', sandbox: true }, {}).state.orphans).toBe('wipe');
     expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_STATE_ORPHANS: 'refuse' }).state.orphans).toBe('refuse');
-    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_STATE_ORPHANS: 'adopt' })).toThrow(/state\.orphans \(from SRV6_STATE_ORPHANS\): must be refuse or wipe/);
+    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_STATE_ORPHANS: 'adopt' })).toThrow(
+      /state\.orphans \(from SRV6_STATE_ORPHANS\): must be refuse or wipe/,
+    );
   });
 
   it('--sandbox leaves a state dir and hypervisor given by the environment, the file or an option', () => {
-    expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_STATE_DIR: '/srv/x', SRV6_HYPERVISOR: 'hv9' })).toMatchObject({ state: { dir: '/srv/x' }, agent: { hypervisor: 'hv9' } });
+    expect(serveConfig({ command: 'serve', sandbox: true }, { SRV6_STATE_DIR: '/srv/x', SRV6_HYPERVISOR: 'hv9' })).toMatchObject({
+      state: { dir: '/srv/x' },
+      agent: { hypervisor: 'hv9' },
+    });
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ state: { dir: '/srv/y' }, agent: { hypervisor: 'hv8' } }));
     expect(serveConfig({ command: 'serve', sandbox: true, config: file }, {})).toMatchObject({ state: { dir: '/srv/y' }, agent: { hypervisor: 'hv8' } });
@@ -155,12 +164,16 @@ describe('serve configuration', () => {
     expect(serveConfig({ command: 'serve', sandbox: false, config: file }, {}).log.level).toBe('warn');
     expect(serveConfig({ command: 'serve', sandbox: false, config: file }, { SRV6_LOG_LEVEL: 'debug' }).log.level).toBe('debug');
     expect(serveConfig({ command: 'serve', sandbox: false, config: file, logLevel: 'error' }, { SRV6_LOG_LEVEL: 'debug' }).log.level).toBe('error');
-    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_LOG_LEVEL: 'loud' })).toThrow(/log\.level \(from SRV6_LOG_LEVEL\): must be one of fatal, error, warn, info, debug, verbose/);
+    expect(() => serveConfig({ command: 'serve', sandbox: false }, { SRV6_LOG_LEVEL: 'loud' })).toThrow(
+      /log\.level \(from SRV6_LOG_LEVEL\): must be one of fatal, error, warn, info, debug, verbose/,
+    );
   });
 
   it('explains the start failures a person can fix', () => {
     const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:9610'), { code: 'EADDRINUSE' });
-    expect(explainStartError(inUse, { listen: '127.0.0.1:9610' })).toMatch(/another process \(another srv6-agent\?\) listens on 127\.0\.0\.1:9610; stop it or choose another address \(--listen \/ SRV6_LISTEN\)/);
+    expect(explainStartError(inUse, { listen: '127.0.0.1:9610' })).toMatch(
+      /another process \(another srv6-agent\?\) listens on 127\.0\.0\.1:9610; stop it or choose another address \(--listen \/ SRV6_LISTEN\)/,
+    );
     expect(explainStartError(new Error('plain'))).toBe('plain');
   });
 });

@@ -35,7 +35,7 @@ describe('SystemdNotifier', () => {
     ]);
   });
 
-  it('sends again as itself when it may not speak for the agent\'s PID (NotifyAccess=all accepts that)', async () => {
+  it("sends again as itself when it may not speak for the agent's PID (NotifyAccess=all accepts that)", async () => {
     const { run, calls } = fakeRun([1, 0]);
     const n = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: '@sock' }, { run, pid: 7 });
     expect(await n.ready()).toEqual({ sent: true });
@@ -46,7 +46,10 @@ describe('SystemdNotifier', () => {
     const missing = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: '@sock' }, { binary: '/nonexistent/systemd-notify' });
     expect(await missing.ready()).toEqual({ sent: false, reason: expect.stringMatching(/not installed \(package systemd\).*Type=exec/) });
     const { run } = fakeRun([1, 1]);
-    expect(await SystemdNotifier.fromEnv({ NOTIFY_SOCKET: '@sock' }, { run }).ready()).toEqual({ sent: false, reason: 'systemd-notify --ready failed: Failed to notify init system: Operation not permitted' });
+    expect(await SystemdNotifier.fromEnv({ NOTIFY_SOCKET: '@sock' }, { run }).ready()).toEqual({
+      sent: false,
+      reason: 'systemd-notify --ready failed: Failed to notify init system: Operation not permitted',
+    });
   });
 });
 
@@ -57,7 +60,7 @@ const unavailable = notifySocketUnavailable();
   beforeAll(async () => (sock = await TestNotifySocket.open()));
   afterAll(() => sock?.close());
 
-  it('READY=1 with STATUS and MAINPID, credited to the agent\'s own PID when root; then STOPPING=1', async () => {
+  it("READY=1 with STATUS and MAINPID, credited to the agent's own PID when root; then STOPPING=1", async () => {
     const n = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: sock.path, PATH: process.env.PATH });
     expect(await n.ready('listening on http://127.0.0.1:1')).toEqual({ sent: true });
     const ready = await sock.waitFor('READY=1');

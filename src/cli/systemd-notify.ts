@@ -72,7 +72,10 @@ export class SystemdNotifier {
     const first = await this.opts.run(this.opts.binary, [`--pid=${this.opts.pid}`, ...args], env);
     if (first.code === 0) return { sent: true };
     if (first.code === 127)
-      return { sent: false, reason: `${this.opts.binary} is not installed (package systemd): systemd cannot be told the agent is ready; use Type=exec in the unit instead of Type=notify` };
+      return {
+        sent: false,
+        reason: `${this.opts.binary} is not installed (package systemd): systemd cannot be told the agent is ready; use Type=exec in the unit instead of Type=notify`,
+      };
     // Not allowed to speak for the agent's PID: send as itself (NotifyAccess=all accepts it).
     const second = await this.opts.run(this.opts.binary, args, env);
     if (second.code === 0) return { sent: true };

@@ -4,5 +4,12 @@ import type { CliIo } from './commands';
 export function recordingIo(): CliIo & { stdout: () => string; stderr: () => string } {
   const out: string[] = [];
   const err: string[] = [];
-  return { out: (s) => void out.push(s), err: (s) => void err.push(s), readStdin: async () => '', errIsTTY: false, stdout: () => out.join(''), stderr: () => err.join('') };
+  return {
+    out: (s) => void out.push(s),
+    err: (s) => void err.push(s),
+    readStdin: async () => '',
+    errIsTTY: false,
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
 }

@@ -73,7 +73,7 @@ export class TestNotifySocket {
 
   /** The first message with this line (e.g. "READY=1"), waited for. */
   async waitFor(line: string, timeoutMs = 5000): Promise<NotifyMessage> {
-    for (const t0 = Date.now(); ; ) {
+    for (const t0 = Date.now(); ;) {
       const m = this.messages.find((x) => x.msg.split('\n').includes(line));
       if (m) return m;
       if (Date.now() - t0 > timeoutMs) throw new Error(`no ${line} within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);

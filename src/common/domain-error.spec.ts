@@ -18,7 +18,8 @@ class Busy extends DomainError {
 describe('DomainError', () => {
   it('retryOf: the declaration for a DomainError, permanent for anything else', () => {
     expect(retryOf(new Busy())).toBe('transient');
-    for (const e of [new Error('?'), new TypeError('x'), Object.assign(new Error('EIO'), { code: 'EIO' }), 'text', undefined]) expect(retryOf(e)).toBe('permanent');
+    for (const e of [new Error('?'), new TypeError('x'), Object.assign(new Error('EIO'), { code: 'EIO' }), 'text', undefined])
+      expect(retryOf(e)).toBe('permanent');
   });
 
   it('answerOf: status, error, message, then the details; an unknown detail is null', () => {

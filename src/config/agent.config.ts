@@ -218,7 +218,12 @@ export interface AgentConfigInput {
 }
 
 export const CONFIG_DEFAULTS = {
-  agent: { hypervisor: hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63) || 'hv' },
+  agent: {
+    hypervisor:
+      hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 63) || 'hv',
+  },
   auth: { tokenFile: '', loopback: 'open' },
   queue: { lockMs: 30_000 },
   dataplane: { resyncSeconds: 300 },

@@ -41,7 +41,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { SRV6_LOG_LEVEL: 'debug' } }).log.level).toBe('debug');
     expect(loadConfig({ env: { SRV6_LOG_LEVEL: 'debug' }, overrides: { 'log.level': { value: 'warn', flag: '--log-level' } } }).log.level).toBe('warn');
     const f = file('log.json', JSON.stringify({ log: { level: 'chatty' } }));
-    expect(issues(() => loadConfig({ file: f }))).toEqual([{ field: 'log.level', source: `config file ${f}`, message: 'must be one of fatal, error, warn, info, debug, verbose' }]);
+    expect(issues(() => loadConfig({ file: f }))).toEqual([
+      { field: 'log.level', source: `config file ${f}`, message: 'must be one of fatal, error, warn, info, debug, verbose' },
+    ]);
   });
 
   it('layers file < environment < command line', () => {
@@ -101,9 +103,17 @@ describe('loadConfig', () => {
     expect(loadConfig().redis.embedded).toBe(false);
     expect(loadConfig({ file: file('embedded.json', JSON.stringify({ redis: { embedded: true } })) }).redis.embedded).toBe(true);
     expect(loadConfig({ env: { SRV6_REDIS_EMBEDDED: 'true' } }).redis.embedded).toBe(true);
-    expect(loadConfig({ file: file('embedded2.json', JSON.stringify({ redis: { embedded: true } })), env: { SRV6_REDIS_EMBEDDED: 'false' } }).redis.embedded).toBe(false);
-    for (const bad of ['yes', '1', '']) expect(issues(() => loadConfig({ env: { SRV6_REDIS_EMBEDDED: bad } }))).toEqual([{ field: 'redis.embedded', source: 'SRV6_REDIS_EMBEDDED', message: 'must be true or false' }]);
-    expect(issues(() => loadConfig({ file: file('embedded3.json', JSON.stringify({ redis: { embedded: 'auto' } })) }))[0]).toMatchObject({ field: 'redis.embedded', message: 'must be true or false' });
+    expect(
+      loadConfig({ file: file('embedded2.json', JSON.stringify({ redis: { embedded: true } })), env: { SRV6_REDIS_EMBEDDED: 'false' } }).redis.embedded,
+    ).toBe(false);
+    for (const bad of ['yes', '1', ''])
+      expect(issues(() => loadConfig({ env: { SRV6_REDIS_EMBEDDED: bad } }))).toEqual([
+        { field: 'redis.embedded', source: 'SRV6_REDIS_EMBEDDED', message: 'must be true or false' },
+      ]);
+    expect(issues(() => loadConfig({ file: file('embedded3.json', JSON.stringify({ redis: { embedded: 'auto' } })) }))[0]).toMatchObject({
+      field: 'redis.embedded',
+      message: 'must be true or false',
+    });
   });
 
   it('accepts a redis.url with a user and password (a Redis that requires them)', () => {

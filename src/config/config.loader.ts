@@ -42,7 +42,9 @@ function readFile(path: string): AgentConfigInput {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError([{ field: '(file)', source: `config file ${path}`, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+    throw new ConfigError([
+      { field: '(file)', source: `config file ${path}`, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` },
+    ]);
   }
   let data: unknown;
   try {

@@ -63,13 +63,20 @@ describe('withBookkeeping', () => {
   });
 
   it('never overwrites a value saved before (the first one is the one from before the agent)', () => {
-    const s = withBookkeeping(state({ originalMtu: { tap0: 1500 }, originalSysctl: { k: '1' } }), { ...noBookkeeping(), saveMtu: { tap0: 1400, tap1: 9000 }, saveSysctl: { k: '0' } });
+    const s = withBookkeeping(state({ originalMtu: { tap0: 1500 }, originalSysctl: { k: '1' } }), {
+      ...noBookkeeping(),
+      saveMtu: { tap0: 1400, tap1: 9000 },
+      saveSysctl: { k: '0' },
+    });
     expect(s.originalMtu).toEqual({ tap0: 1500, tap1: 9000 });
     expect(s.originalSysctl).toEqual({ k: '1' });
   });
 
   it('merged changes keep the earlier saved value and every forget', () => {
-    const m = mergeBookkeeping({ ...noBookkeeping(), saveMtu: { tap0: 1500 }, forgetMtu: ['a'] }, { ...noBookkeeping(), saveMtu: { tap0: 1400 }, forgetMtu: ['b'] });
+    const m = mergeBookkeeping(
+      { ...noBookkeeping(), saveMtu: { tap0: 1500 }, forgetMtu: ['a'] },
+      { ...noBookkeeping(), saveMtu: { tap0: 1400 }, forgetMtu: ['b'] },
+    );
     expect(m.saveMtu).toEqual({ tap0: 1500 });
     expect(m.forgetMtu).toEqual(['a', 'b']);
   });

@@ -33,7 +33,12 @@ let n = 0;
 const job = () => dp.changeRoutes('alpha', { set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(++n).toString(16)}::`] }] });
 
 /** The agent's rules as iproute2 lists them, in a stable order (a re-made rule goes after others of its priority). */
-const ownRules = () => ns.ipJson(['rule', 'show']).filter((r: any) => r.protocol === String(P) || r.protocol === P).map((r: any) => JSON.stringify(r)).sort();
+const ownRules = () =>
+  ns
+    .ipJson(['rule', 'show'])
+    .filter((r: any) => r.protocol === String(P) || r.protocol === P)
+    .map((r: any) => JSON.stringify(r))
+    .sort();
 const sidRoute = () => ns.ipJson(['-6', 'route', 'show', 'table', 'main', `${SID}/128`]);
 
 /** Runs jobs until `check` holds; fails after `ms`. */
@@ -48,12 +53,21 @@ async function jobsUntil(check: () => boolean, ms: number): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6-rc-'));
   ns = TestNetns.create('rc');
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
+  ns.vethPairs([
+    ['ul0', 'ul1'],
+    ['ta0', 'ta1'],
+  ]);
   nl = Rtnetlink.open({ netns: ns.name });
   dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, debounceMs: 3_600_000, readCacheMaxAgeMs: 3_600_000 });
   await dp.start();
   expect((await dp.upsertNode({ underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 })).failed).toEqual([]);
-  const r = await dp.upsertTenant({ id: 'alpha', behaviour: 'End.DT6', sid: SID, interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }], routes: [] });
+  const r = await dp.upsertTenant({
+    id: 'alpha',
+    behaviour: 'End.DT6',
+    sid: SID,
+    interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }],
+    routes: [],
+  });
   expect(r.failed).toEqual([]);
 });
 
@@ -85,7 +99,10 @@ describe(`node-wide reads kept between jobs (${MODE} mode)`, () => {
       const dumps = { rules: rules.mock.calls.length, main: routes.mock.calls.filter(([f]) => f?.table === 254).length };
       const why = JSON.stringify(foreign.mock.calls.map(([e]) => (e ? `${e.kind} ${e.action} by ${e.pid}` : 'overrun')));
       // Each re-read follows an invalidation (by the agent's own apply or a foreign change).
-      expect({ dumps, why }).toEqual({ dumps: { rules: Math.min(dumps.rules, invalidated.rules.mock.calls.length), main: Math.min(dumps.main, invalidated.main.mock.calls.length) }, why });
+      expect({ dumps, why }).toEqual({
+        dumps: { rules: Math.min(dumps.rules, invalidated.rules.mock.calls.length), main: Math.min(dumps.main, invalidated.main.mock.calls.length) },
+        why,
+      });
       expect(dumps.rules + dumps.main).toBeLessThan(8); // kept for most jobs: route jobs invalidate neither
       expect(routes).toHaveBeenCalled(); // the tenant's own table is read by every job
     } finally {

@@ -4,7 +4,12 @@ describe('CachedRead', () => {
   let now = 0;
   let reads = 0;
   let next: () => Promise<number>;
-  const cached = () => new CachedRead(() => (reads++, next()), 1000, () => now);
+  const cached = () =>
+    new CachedRead(
+      () => (reads++, next()),
+      1000,
+      () => now,
+    );
   beforeEach(() => {
     now = 0;
     reads = 0;

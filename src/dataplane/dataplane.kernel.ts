@@ -62,7 +62,9 @@ const tenants = (): TenantSpecDto[] => [
 function foreignSnapshot() {
   return {
     // the kernel's own IPv6 link-local and multicast routes come and go with DAD: not ours to compare
-    routes: ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => r.protocol !== String(P) && r.protocol !== P && r.dev === 'fx0' && !isAddrconfRoute(r)),
+    routes: ns
+      .ipJson(['route', 'show', 'table', 'all'])
+      .filter((r: any) => r.protocol !== String(P) && r.protocol !== P && r.dev === 'fx0' && !isAddrconfRoute(r)),
     rules: ns.ipJson(['rule', 'show']).filter((r: any) => r.priority === 500),
     nexthops: ns.ipJson(['nexthop', 'show']).filter((n: any) => n.id === 7),
     link: ns.ipJson(['link', 'show', 'fx0'])[0].mtu,
@@ -81,7 +83,13 @@ async function eventually(check: () => boolean, ms: number): Promise<number> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6-dp-'));
   ns = TestNetns.create('dp');
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1'], ['tc0', 'tc1'], ['fx0', 'fx1']]);
+  ns.vethPairs([
+    ['ul0', 'ul1'],
+    ['ta0', 'ta1'],
+    ['tb0', 'tb1'],
+    ['tc0', 'tc1'],
+    ['fx0', 'fx1'],
+  ]);
   ns.ip(['addr', 'add', '192.168.77.1/24', 'dev', 'fx0']);
   ns.ip(['route', 'add', '10.200.0.0/24', 'via', '192.168.77.2', 'dev', 'fx0']);
   ns.ip(['rule', 'add', 'pref', '500', 'lookup', '300']);
@@ -137,7 +145,12 @@ describe(`dataplane (${MODE} mode)`, () => {
     const addr = ns.ipJson(['addr', 'show', 'dev', 'ta0'])[0].addr_info.filter((a: any) => a.local === '10.0.0.1');
     expect(addr).toHaveLength(1);
     if (MODE === 'table') {
-      expect(ns.ipJson(['rule', 'show']).filter((r: any) => r.iif === 'ta0').map((r: any) => String(r.table))).toEqual([String(alpha.table)]);
+      expect(
+        ns
+          .ipJson(['rule', 'show'])
+          .filter((r: any) => r.iif === 'ta0')
+          .map((r: any) => String(r.table)),
+      ).toEqual([String(alpha.table)]);
       expect(ns.ipJson(['route', 'show', 'table', String(alpha.table), '10.0.0.0/24'])[0].dev).toBe('ta0');
       expect(ns.ipJson(['route', 'show', 'table', 'main', '10.0.0.0/24'])).toHaveLength(0);
     } else {
@@ -159,8 +172,18 @@ describe(`dataplane (${MODE} mode)`, () => {
     const r = await dp.upsertTenant(t);
     expect(r.failed).toEqual([]);
     // The switch is the nexthop replace; the new SID's throw route goes in before it, the old one after.
-    expect({ ops: r.operations, updated: r.updated, created: r.created, deleted: r.deleted }).toEqual({ ops: 3, updated: { nexthop: 1 }, created: { route: 1 }, deleted: { route: 1 } });
-    expect(ns.ipJson(['-6', 'route', 'show', 'table', '10000', 'type', 'throw']).map((x: any) => x.dst).sort()).toEqual(['fc00:0:3:1::', 'fc00:0:9:1::']);
+    expect({ ops: r.operations, updated: r.updated, created: r.created, deleted: r.deleted }).toEqual({
+      ops: 3,
+      updated: { nexthop: 1 },
+      created: { route: 1 },
+      deleted: { route: 1 },
+    });
+    expect(
+      ns
+        .ipJson(['-6', 'route', 'show', 'table', '10000', 'type', 'throw'])
+        .map((x: any) => x.dst)
+        .sort(),
+    ).toEqual(['fc00:0:3:1::', 'fc00:0:9:1::']);
     const after = ns.ipJson(['route', 'show', 'table', '10000', '10.1.0.0/24'])[0];
     expect(after.nhid).toBe(nhBefore);
     expect(after.segs).toEqual(['fc00:0:9:1::']);
@@ -197,7 +220,13 @@ describe(`dataplane (${MODE} mode)`, () => {
 
   itWith(SRV6)('refuses an End.DT* offload when the kernel cannot look up a table from XDP (BPF_FIB_LOOKUP_TBID), and changes nothing', async () => {
     // The capability report of a kernel before 6.8, as the agent passes it in.
-    const old = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name, features: { 'bpf.fib_lookup_tbid': { supported: false, reason: 'EINVAL from bpf_fib_lookup' } } });
+    const old = new Dataplane({
+      nl,
+      store: new DesiredStateStore(dir),
+      mode: MODE,
+      netns: ns.name,
+      features: { 'bpf.fib_lookup_tbid': { supported: false, reason: 'EINVAL from bpf_fib_lookup' } },
+    });
     const t: TenantSpecDto = { id: 'delta', behaviour: 'End.DT4', xdpOffload: true, interfaces: [{ name: 'tap-d', gateways: [] }], routes: [] };
     const routes = () => ns.ipJson(['route', 'show', 'table', 'all']).filter((r: any) => !isAddrconfRoute(r));
     const before2 = routes();
@@ -249,7 +278,10 @@ describe(`dataplane (${MODE} mode)`, () => {
   });
 
   itWith(SRV6)('an agent restart over 10,000 installed routes performs zero operations', async () => {
-    const routes = Array.from({ length: 10000 }, (_, i) => ({ prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`, sids: [`fc00:0:${(i % 50) + 10}:1::`] }));
+    const routes = Array.from({ length: 10000 }, (_, i) => ({
+      prefix: `172.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`,
+      sids: [`fc00:0:${(i % 50) + 10}:1::`],
+    }));
     const r = await dp.changeRoutes('alpha', { add: routes });
     expect(r.failed).toEqual([]);
     expect(ns.ipJson(['route', 'show', 'table', '10000', 'proto', String(P)]).length).toBeGreaterThanOrEqual(10000);

@@ -53,7 +53,9 @@ export class DataplaneService implements OnModuleInit, OnApplicationShutdown {
       orphans: this.config.state.orphans,
     });
     const r = await this.dp.start();
-    this.logger.log(`startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`);
+    this.logger.log(
+      `startup reconcile in ${mode} mode: state v${r.version}, ${r.operations} operations, ${r.failed.length} failed, ${r.durationMs.toFixed(0)} ms`,
+    );
     for (const f of r.failed.slice(0, 10)) this.logger.warn(`startup reconcile: ${f.what}: ${f.message}`);
     return this.dp;
   }

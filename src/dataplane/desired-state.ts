@@ -92,7 +92,12 @@ export function stateJson(s: DesiredState): string {
   for (const [k, v] of Object.entries(s)) {
     if (v === undefined) continue;
     if (k !== 'tenants') parts.push(`${JSON.stringify(k)}:${json(v)}`);
-    else parts.push(`"tenants":{${Object.entries(v as DesiredState['tenants']).map(([id, t]) => `${JSON.stringify(id)}:${json(t)}`).join(',')}}`);
+    else
+      parts.push(
+        `"tenants":{${Object.entries(v as DesiredState['tenants'])
+          .map(([id, t]) => `${JSON.stringify(id)}:${json(t)}`)
+          .join(',')}}`,
+      );
   }
   return `{${parts.join(',')}}`;
 }

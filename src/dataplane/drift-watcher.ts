@@ -51,7 +51,10 @@ export class DriftWatcher {
       if (touchesOwned(e, this.own, this.interfaces)) this.schedule(`${e.kind} ${e.action} by port ${e.pid}`);
     });
     // The kernel dropped events, or one could not be read: anything may have changed.
-    for (const [signal, reason] of [['overrun', 'monitor overrun'], ['decode-error', 'undecodable monitor event']]) {
+    for (const [signal, reason] of [
+      ['overrun', 'monitor overrun'],
+      ['decode-error', 'undecodable monitor event'],
+    ]) {
       this.monitor.on(signal, () => {
         this.onForeignChange?.();
         this.schedule(reason);

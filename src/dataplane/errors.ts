@@ -66,8 +66,13 @@ export class StateMissingError extends DomainError {
     readonly protocol: number,
     readonly held: Record<string, number>,
   ) {
-    const what = Object.entries(held).filter(([, n]) => n).map(([k, n]) => `${n} ${k}`).join(', ');
-    super(`no desired state in ${dir}, but the kernel holds objects of the agent (protocol ${protocol}: ${what}); restore the state directory, or start once with --wipe-orphans to delete them`);
+    const what = Object.entries(held)
+      .filter(([, n]) => n)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    super(
+      `no desired state in ${dir}, but the kernel holds objects of the agent (protocol ${protocol}: ${what}); restore the state directory, or start once with --wipe-orphans to delete them`,
+    );
     this.name = 'StateMissingError';
   }
 

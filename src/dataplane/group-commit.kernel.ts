@@ -117,7 +117,11 @@ describe(`group commit (${MODE} mode)`, () => {
     nl.batch = async (reqs, opts) => {
       const list = [...reqs];
       const res = await batch(list, opts);
-      return res.map((r, i) => (injected === 0 && list[i].what.includes('fd20::/64') && ++injected ? { ok: false as const, error: new KernelError(16, { type: 0, flags: 0, seq: 0, what: list[i].what }) } : r));
+      return res.map((r, i) =>
+        injected === 0 && list[i].what.includes('fd20::/64') && ++injected
+          ? { ok: false as const, error: new KernelError(16, { type: 0, flags: 0, seq: 0, what: list[i].what }) }
+          : r,
+      );
     };
     try {
       const t = tenant(8);

@@ -105,7 +105,14 @@ export function localRules(state: DesiredState, _mode: DataplaneMode, own: Owner
 export function tableModeNodeRules(state: DesiredState, own: Ownership): Rule[] {
   if (!state.node) return [];
   if (skipRulePriority(own) < 1) throw new RangeError(`table mode needs a rule priority of at least 3 (ownership.rulePriority is ${own.rulePriority})`);
-  const skip = (family: Family, iif: string): Rule => ({ family, priority: skipRulePriority(own), iif, action: 'goto', goto: localRulePriority(own), protocol: own.protocol });
+  const skip = (family: Family, iif: string): Rule => ({
+    family,
+    priority: skipRulePriority(own),
+    iif,
+    action: 'goto',
+    goto: localRulePriority(own),
+    protocol: own.protocol,
+  });
   const rules: Rule[] = [];
   for (const family of [4, 6] as const) for (const iif of ['lo', ...state.node.underlay]) rules.push(skip(family, iif));
   for (const dst of ['fe80::/64', 'ff00::/8']) rules.push({ family: 6, priority: linkScopeRulePriority(own), dst, table: 255, protocol: own.protocol });
@@ -143,7 +150,16 @@ function familyOfPrefix(p: string): Family {
 }
 
 export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own: Ownership): KernelObjects {
-  const o: KernelObjects = { sysctls: new Map(), vrfs: new Map(), links: new Map(), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), moveLocalRule: false };
+  const o: KernelObjects = {
+    sysctls: new Map(),
+    vrfs: new Map(),
+    links: new Map(),
+    addresses: new Map(),
+    nexthops: new Map(),
+    routes: new Map(),
+    rules: new Map(),
+    moveLocalRule: false,
+  };
   const node = state.node;
   if (!node) return o;
   setLocalRules(o, state, mode, own);
@@ -175,7 +191,8 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
           // the gateway is local (ARP's lookup of it, NDP, pings) and the subnet broadcast is.
           const host = p.family === 4 ? 32 : 128;
           route({ family: p.family, dst: formatPrefix(p.addr, host), table: t.table, oifName: itf.name, type: 'local' });
-          if (p.family === 4 && p.len < 31) route({ family: 4, dst: formatPrefix(broadcastOf(p.addr, p.len), 32), table: t.table, oifName: itf.name, type: 'broadcast' });
+          if (p.family === 4 && p.len < 31)
+            route({ family: 4, dst: formatPrefix(broadcastOf(p.addr, p.len), 32), table: t.table, oifName: itf.name, type: 'broadcast' });
         }
       }
       if (mode === 'table')
@@ -199,7 +216,8 @@ export function buildKernelObjects(state: DesiredState, mode: DataplaneMode, own
     for (const r of Object.values(t.routes)) {
       const id = nexthopId(state, t.id, r.mode, r.sids);
       if (id === undefined) throw new Error(`no nexthop id allocated for ${t.id} ${encapKey(r.mode, r.sids)}`);
-      if (!o.nexthops.has(id)) o.nexthops.set(id, { id, family: 6, oifName: uplink, protocol: own.protocol, encap: { type: 'seg6', mode: r.mode, segments: r.sids } });
+      if (!o.nexthops.has(id))
+        o.nexthops.set(id, { id, family: 6, oifName: uplink, protocol: own.protocol, encap: { type: 'seg6', mode: r.mode, segments: r.sids } });
       route({ family: familyOfPrefix(r.prefix), dst: r.prefix, table: t.table, nhid: id });
       // seg6's input path routes the encapsulated packet again with the tenant interface as iif,
       // i.e. in the tenant table (VRF or table-mode rule), whose unreachable default would drop

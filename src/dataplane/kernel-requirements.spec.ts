@@ -15,12 +15,19 @@ const tenant = (o: Partial<TenantState> = {}): TenantState => ({
 });
 const route = (mode: 'encap' | 'encap.red') => ({ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'], mode });
 const report = (missing: Feature[]): Record<Feature, FeatureStatus> =>
-  Object.fromEntries(FEATURES.map((f) => [f, missing.includes(f) ? { supported: false, reason: 'EOPNOTSUPP: lwt encapsulation type not supported' } : { supported: true }])) as Record<Feature, FeatureStatus>;
+  Object.fromEntries(
+    FEATURES.map((f) => [f, missing.includes(f) ? { supported: false, reason: 'EOPNOTSUPP: lwt encapsulation type not supported' } : { supported: true }]),
+  ) as Record<Feature, FeatureStatus>;
 
 describe('tenantFeatures', () => {
   it('End.DT6 in table mode: the legacy table lookup (counters are used only where the kernel has them); remote routes add seg6 nexthops per mode', () => {
     expect(tenantFeatures(tenant(), 'table').sort()).toEqual(['seg6local.End.DT6']);
-    expect(tenantFeatures(tenant({ routes: { a: route('encap'), b: route('encap.red') } }), 'table').sort()).toEqual(['nexthop.seg6', 'seg6.encap', 'seg6.encap.red', 'seg6local.End.DT6']);
+    expect(tenantFeatures(tenant({ routes: { a: route('encap'), b: route('encap.red') } }), 'table').sort()).toEqual([
+      'nexthop.seg6',
+      'seg6.encap',
+      'seg6.encap.red',
+      'seg6local.End.DT6',
+    ]);
   });
 
   it('VRF mode: the VRF and the vrftable behaviour', () => {
@@ -45,7 +52,9 @@ describe('requireTenantFeatures', () => {
     }
     expect(err).toBeInstanceOf(CapabilityMissingError);
     expect((err as CapabilityMissingError).features.sort()).toEqual(['nexthop.seg6', 'seg6.encap', 'seg6local.End.DT6']);
-    expect((err as CapabilityMissingError).message).toMatch(/^kernel features .* are not available \(tenant alpha: EOPNOTSUPP: lwt encapsulation type not supported\); alternative: a kernel with CONFIG_IPV6_SEG6_LWTUNNEL/);
+    expect((err as CapabilityMissingError).message).toMatch(
+      /^kernel features .* are not available \(tenant alpha: EOPNOTSUPP: lwt encapsulation type not supported\); alternative: a kernel with CONFIG_IPV6_SEG6_LWTUNNEL/,
+    );
   });
 
   it('a kernel without seg6local counters carries tenants all the same (their SID routes then count nothing)', () => {
@@ -63,8 +72,12 @@ describe('requireTenantFeatures', () => {
 describe('srv6Role', () => {
   it('says in one line what the host can do as an SRv6 node', () => {
     const none = report(FEATURES.filter((f) => f.startsWith('seg6') || f === 'nexthop.seg6' || f === 'vrf'));
-    expect(srv6Role({ mode: 'table', features: none })).toBe('table mode, NOT an SRv6 node: tenant jobs are refused, node jobs work: H.Encaps NO (no seg6 nexthops); decapsulation NONE (no seg6local); XDP offload native');
-    expect(srv6Role({ mode: 'vrf', features: report([]) })).toBe('vrf mode, an SRv6 node: H.Encaps yes (encap, encap.red); decapsulation End.DT4, End.DT6, End.DT46, End.DX4, End.DX6; XDP offload native');
+    expect(srv6Role({ mode: 'table', features: none })).toBe(
+      'table mode, NOT an SRv6 node: tenant jobs are refused, node jobs work: H.Encaps NO (no seg6 nexthops); decapsulation NONE (no seg6local); XDP offload native',
+    );
+    expect(srv6Role({ mode: 'vrf', features: report([]) })).toBe(
+      'vrf mode, an SRv6 node: H.Encaps yes (encap, encap.red); decapsulation End.DT4, End.DT6, End.DT46, End.DX4, End.DX6; XDP offload native',
+    );
     expect(srv6Role({ mode: 'table', features: report(['vrf', 'seg6local.End.DT4', 'seg6local.End.DT46']) })).toBe(
       'table mode, an SRv6 node: H.Encaps yes (encap, encap.red); decapsulation End.DT4, End.DT6, End.DT46, End.DX4, End.DX6 (End.DT4/DT46 with xdpOffload only); XDP offload native',
     );

@@ -14,7 +14,8 @@ export function tenantFeatures(t: TenantState, mode: DataplaneMode): Feature[] {
   if (mode === 'vrf') need.add('vrf');
   const encap = decapRoute(t, mode, mode === 'vrf' ? 'vrf' : null, 'underlay').encap;
   if (encap?.type === 'seg6local') {
-    if (encap.vrftable !== undefined && mode === 'table') need.add('seg6local.End'); // a placeholder XDP decapsulates in front of (src/dataplane/table-mode-decap.ts)
+    if (encap.vrftable !== undefined && mode === 'table')
+      need.add('seg6local.End'); // a placeholder XDP decapsulates in front of (src/dataplane/table-mode-decap.ts)
     else if (encap.vrftable !== undefined && encap.action === 'End.DT6') need.add('seg6local.End.DT6.vrftable');
     else need.add(`seg6local.${encap.action}` as Feature);
   }
@@ -37,7 +38,8 @@ export function requireTenantFeatures(t: TenantState, mode: DataplaneMode, repor
 }
 
 function alternativeFor(missing: Feature[]): string {
-  if (missing.some((f) => f === 'nexthop.seg6' || f.startsWith('seg6'))) return 'a kernel with CONFIG_IPV6_SEG6_LWTUNNEL (seg6 and seg6local lwtunnels); `srv6-agent capabilities` shows what this one has';
+  if (missing.some((f) => f === 'nexthop.seg6' || f.startsWith('seg6')))
+    return 'a kernel with CONFIG_IPV6_SEG6_LWTUNNEL (seg6 and seg6local lwtunnels); `srv6-agent capabilities` shows what this one has';
   if (missing.includes('vrf')) return 'a kernel with CONFIG_NET_VRF, or table mode';
   return '`srv6-agent capabilities` shows what this kernel has';
 }

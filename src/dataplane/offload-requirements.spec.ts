@@ -29,7 +29,9 @@ describe('requireXdpOffloadCapabilities', () => {
     expect(refusal(() => requireXdpOffloadCapabilities({ behaviour: 'End.DT6', xdpOffload: true }, 'table', NO)).alternative).toMatch(/^xdpOffload: false/);
     expect(refusal(() => requireXdpOffloadCapabilities({ behaviour: 'End.DT4', xdpOffload: true }, 'vrf', NO)).alternative).toMatch(/^xdpOffload: false/);
     expect(refusal(() => requireXdpOffloadCapabilities({ behaviour: 'End.DT46', xdpOffload: true }, 'vrf', undefined)).message).toContain('not probed');
-    expect(refusal(() => requireXdpOffloadCapabilities({ behaviour: 'End.DT6', xdpOffload: true }, 'vrf', { supported: null })).feature).toBe('bpf.fib_lookup_tbid');
+    expect(refusal(() => requireXdpOffloadCapabilities({ behaviour: 'End.DT6', xdpOffload: true }, 'vrf', { supported: null })).feature).toBe(
+      'bpf.fib_lookup_tbid',
+    );
   });
 
   it('accepts what needs no TBID: no offload, End.DX*, or a kernel that has it', () => {

@@ -28,7 +28,11 @@ export interface Offload {
    * interfaces the reconcile observed (all of them for a full one). Never throws: what it could
    * not do comes back as failures (kind 'xdp'), which fail the reconcile like an operation.
    */
-  reconcile(state: DesiredState, links: Map<string, Pick<Link, 'name' | 'index'>>, scope: 'full' | 'tenant'): Promise<{ failed: OpFailure[]; report?: OffloadReport }>;
+  reconcile(
+    state: DesiredState,
+    links: Map<string, Pick<Link, 'name' | 'index'>>,
+    scope: 'full' | 'tenant',
+  ): Promise<{ failed: OpFailure[]; report?: OffloadReport }>;
   /** Interfaces whose re-creation it must hear of (drift): an attached program goes with its device. */
   watchedInterfaces(state: DesiredState): string[];
   /** Releases its file descriptors; what it pinned stays (traffic keeps flowing through a restart). */

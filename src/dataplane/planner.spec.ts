@@ -6,12 +6,37 @@ import { buildKernelObjects, DataplaneMode, DEFAULT_OWNERSHIP, isNodeRule, Kerne
 import { ForeignObjectError, MissingInterfaceError, Observed, Op, phaseOf, plan } from './planner';
 import { allocateNexthops, upsertNode, upsertTenant } from './state-transitions';
 
-const LINKS: Link[] = ['ul0', 'ta0', 'tb0', 'vrf-a', 'vrf-b'].map((name, i) => ({ index: i + 2, name, mtu: 1500, up: true, lowerUp: true, flags: 1, operstate: 'up' }));
+const LINKS: Link[] = ['ul0', 'ta0', 'tb0', 'vrf-a', 'vrf-b'].map((name, i) => ({
+  index: i + 2,
+  name,
+  mtu: 1500,
+  up: true,
+  lowerUp: true,
+  flags: 1,
+  operstate: 'up',
+}));
 
 function state(mode: DataplaneMode, withB = true): DesiredState {
   let s = upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
-  s = upsertTenant(s, { id: 'a', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }, { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] }] }, mode);
-  if (withB) s = upsertTenant(s, { id: 'b', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }] }, mode);
+  s = upsertTenant(
+    s,
+    {
+      id: 'a',
+      behaviour: 'End.DT6',
+      interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }],
+      routes: [
+        { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
+        { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] },
+      ],
+    },
+    mode,
+  );
+  if (withB)
+    s = upsertTenant(
+      s,
+      { id: 'b', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.0.0.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }] },
+      mode,
+    );
   return allocateNexthops(s, new Set());
 }
 
@@ -39,14 +64,25 @@ function observedFrom(d: KernelObjects, mode: DataplaneMode): Observed {
 }
 
 const summary = (ops: Op[]) => ops.map((o) => `${o.action} ${o.kind}`);
-const ctx = (configured: string[] = [], originalSysctls: Record<string, string> = {}) => ({ ownedVrfs: new Set<string>(), configured: new Map(configured.map((n) => [n, 1500] as [string, number])), originalSysctls: new Map(Object.entries(originalSysctls)) });
+const ctx = (configured: string[] = [], originalSysctls: Record<string, string> = {}) => ({
+  ownedVrfs: new Set<string>(),
+  configured: new Map(configured.map((n) => [n, 1500] as [string, number])),
+  originalSysctls: new Map(Object.entries(originalSysctls)),
+});
 
 describe('planner', () => {
   const own = DEFAULT_OWNERSHIP;
 
   it('from an empty kernel: creates everything, in dependency order', () => {
     const d = buildKernelObjects(state('table'), 'table', own);
-    const empty: Observed = { links: new Map(LINKS.map((l) => [l.name, l])), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map() };
+    const empty: Observed = {
+      links: new Map(LINKS.map((l) => [l.name, l])),
+      addresses: new Map(),
+      nexthops: new Map(),
+      routes: new Map(),
+      rules: new Map(),
+      sysctls: new Map(),
+    };
     const ops = plan(d, empty, ctx());
     const order = ops.map(phaseOf);
     expect(order).toEqual([...order].sort((x, y) => x - y));
@@ -68,24 +104,39 @@ describe('planner', () => {
   it('a kernel without seg6local counters (SID routes dump without them): asked for none, plans nothing; asked for them, replaces every SID route', () => {
     const without = buildKernelObjects(state('table'), 'table', { ...own, counters: false });
     const sids = [...without.routes.values()].filter((r) => r.encap?.type === 'seg6local');
-    expect(sids.map((r) => r.encap)).toEqual([expect.not.objectContaining({ counters: expect.anything() }), expect.not.objectContaining({ counters: expect.anything() })]);
+    expect(sids.map((r) => r.encap)).toEqual([
+      expect.not.objectContaining({ counters: expect.anything() }),
+      expect.not.objectContaining({ counters: expect.anything() }),
+    ]);
     const kernel = observedFrom(without, 'table');
     expect(plan(without, kernel, ctx(['ta0', 'tb0']))).toEqual([]);
     expect(summary(plan(buildKernelObjects(state('table'), 'table', own), kernel, ctx(['ta0', 'tb0'])))).toEqual(['replace route', 'replace route']);
   });
 
   const cases: [string, (o: Observed, d: KernelObjects) => void, string[]][] = [
-    ['an owned route the state no longer has', (o) => o.routes.set('4|10000|10.9.0.0/24|0', { dst: '10.9.0.0/24', family: 4, table: 10000, type: 'unicast', nhid: 1 }), ['delete route']],
+    [
+      'an owned route the state no longer has',
+      (o) => o.routes.set('4|10000|10.9.0.0/24|0', { dst: '10.9.0.0/24', family: 4, table: 10000, type: 'unicast', nhid: 1 }),
+      ['delete route'],
+    ],
     ['a deleted route (drift)', (o) => o.routes.delete([...o.routes.keys()].find((k) => k.includes('10.2.0.0/24'))!), ['create route']],
     ['a changed SID list', (o) => ([...o.nexthops.values()][0].encap = { type: 'seg6', mode: 'encap', segments: ['fc00::9'] }), ['replace nexthop']],
-    ['a changed decap table', (o) => {
-      const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
-      r.encap = { ...(r.encap as any), table: 1 };
-    }, ['replace route']],
-    ['counters turned off behind our back', (o) => {
-      const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
-      delete (r.encap as any).counters;
-    }, ['replace route']],
+    [
+      'a changed decap table',
+      (o) => {
+        const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
+        r.encap = { ...(r.encap as any), table: 1 };
+      },
+      ['replace route'],
+    ],
+    [
+      'counters turned off behind our back',
+      (o) => {
+        const r = [...o.routes.values()].find((x) => x.encap?.type === 'seg6local')!;
+        delete (r.encap as any).counters;
+      },
+      ['replace route'],
+    ],
     ['a wrong MTU', (o) => (o.links.get('ta0')!.mtu = 9000), ['configure link']],
     ['a link set down', (o) => (o.links.get('tb0')!.up = false), ['configure link']],
     ['a sysctl reset', (o) => o.sysctls.set('net/ipv6/conf/ul0/seg6_enabled', '0'), ['set sysctl']],
@@ -104,9 +155,28 @@ describe('planner', () => {
     const full = buildKernelObjects(state('vrf'), 'vrf', own);
     const o = observedFrom(full, 'vrf');
     const d = buildKernelObjects(state('vrf', false), 'vrf', own);
-    const ops = summary(plan(d, o, { ...ctx(), ownedVrfs: new Set(['vrf-a', 'vrf-b']), configured: new Map([['ta0', 1500], ['tb0', 1500]]) }));
+    const ops = summary(
+      plan(d, o, {
+        ...ctx(),
+        ownedVrfs: new Set(['vrf-a', 'vrf-b']),
+        configured: new Map([
+          ['ta0', 1500],
+          ['tb0', 1500],
+        ]),
+      }),
+    );
     // connected route, two unreachable defaults, the remote route and its SID's throw route
-    expect(ops).toEqual(['delete route', 'delete route', 'delete route', 'delete route', 'delete route', 'delete nexthop', 'delete address', 'release link', 'delete vrf']);
+    expect(ops).toEqual([
+      'delete route',
+      'delete route',
+      'delete route',
+      'delete route',
+      'delete route',
+      'delete nexthop',
+      'delete address',
+      'release link',
+      'delete vrf',
+    ]);
   });
 
   it('never deletes a VRF it does not own', () => {
@@ -177,24 +247,56 @@ describe('planner', () => {
   });
 
   describe('table mode: the local rule behind the tenant rules (ADR 0011)', () => {
-    const rules = (d: KernelObjects) => [...d.rules.values()].map((r) => `${r.family} ${r.priority} ${r.iif ?? '-'} ${r.dst ?? '-'} ${r.action === 'goto' ? `goto ${r.goto}` : `lookup ${r.table}`}`).sort();
-    const routesOf = (d: KernelObjects, table: number) => [...d.routes.values()].filter((r) => r.table === table && r.type !== 'throw' && r.type !== 'unreachable' && !r.nhid).map((r) => `${r.type ?? 'unicast'} ${r.dst} ${r.oifName}`).sort();
+    const rules = (d: KernelObjects) =>
+      [...d.rules.values()]
+        .map((r) => `${r.family} ${r.priority} ${r.iif ?? '-'} ${r.dst ?? '-'} ${r.action === 'goto' ? `goto ${r.goto}` : `lookup ${r.table}`}`)
+        .sort();
+    const routesOf = (d: KernelObjects, table: number) =>
+      [...d.routes.values()]
+        .filter((r) => r.table === table && r.type !== 'throw' && r.type !== 'unreachable' && !r.nhid)
+        .map((r) => `${r.type ?? 'unicast'} ${r.dst} ${r.oifName}`)
+        .sort();
 
     it('with tenants: the moved local rule, jumps over the tenant rules, link-scope lookups, the tenant rules', () => {
       const d = buildKernelObjects(state('table'), 'table', own);
       expect(d.moveLocalRule).toBe(true);
-      expect(rules(d)).toEqual([
-        '4 1000 ta0 - lookup 10000', '4 1000 tb0 - lookup 10001', '4 1001 - - lookup 255', '4 998 lo - goto 1001', '4 998 ul0 - goto 1001',
-        '6 1000 ta0 - lookup 10000', '6 1000 tb0 - lookup 10001', '6 1001 - - lookup 255', '6 998 lo - goto 1001', '6 998 ul0 - goto 1001',
-        '6 999 - fe80::/64 lookup 255', '6 999 - ff00::/8 lookup 255',
-      ].sort());
+      expect(rules(d)).toEqual(
+        [
+          '4 1000 ta0 - lookup 10000',
+          '4 1000 tb0 - lookup 10001',
+          '4 1001 - - lookup 255',
+          '4 998 lo - goto 1001',
+          '4 998 ul0 - goto 1001',
+          '6 1000 ta0 - lookup 10000',
+          '6 1000 tb0 - lookup 10001',
+          '6 1001 - - lookup 255',
+          '6 998 lo - goto 1001',
+          '6 998 ul0 - goto 1001',
+          '6 999 - fe80::/64 lookup 255',
+          '6 999 - ff00::/8 lookup 255',
+        ].sort(),
+      );
     });
 
     it('every tenant table holds what a VRF table gets from the kernel: the gateway local, the subnet broadcast', () => {
       let s = upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 });
-      s = upsertTenant(s, { id: 'a', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:1::1/64', '192.168.7.9/31'] }], routes: [] }, 'table');
+      s = upsertTenant(
+        s,
+        { id: 'a', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:1::1/64', '192.168.7.9/31'] }], routes: [] },
+        'table',
+      );
       const d = buildKernelObjects(allocateNexthops(s, new Set()), 'table', own);
-      expect(routesOf(d, s.tenants.a.table)).toEqual(['broadcast 10.0.0.255/32 ta0', 'local 10.0.0.1/32 ta0', 'local 192.168.7.9/32 ta0', 'local fd00:1::1/128 ta0', 'unicast 10.0.0.0/24 ta0', 'unicast 192.168.7.8/31 ta0', 'unicast fd00:1::/64 ta0'].sort());
+      expect(routesOf(d, s.tenants.a.table)).toEqual(
+        [
+          'broadcast 10.0.0.255/32 ta0',
+          'local 10.0.0.1/32 ta0',
+          'local 192.168.7.9/32 ta0',
+          'local fd00:1::1/128 ta0',
+          'unicast 10.0.0.0/24 ta0',
+          'unicast 192.168.7.8/31 ta0',
+          'unicast fd00:1::/64 ta0',
+        ].sort(),
+      );
     });
 
     it('without tenants: no moved rule, the node-wide rules stay (a tenant job never has to plan them)', () => {
@@ -207,7 +309,14 @@ describe('planner', () => {
 
     it('the first tenant: the moved rule is created before the rule at 0 goes, after the gateway routes', () => {
       const d = buildKernelObjects(state('table'), 'table', own);
-      const o = observedFrom(buildKernelObjects(upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 }), 'table', own), 'table');
+      const o = observedFrom(
+        buildKernelObjects(
+          upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 }),
+          'table',
+          own,
+        ),
+        'table',
+      );
       o.localRuleAtZero = new Set([4, 6]);
       const ops = plan(d, o, ctx());
       const at = (pred: (op: Op) => boolean) => ops.findIndex(pred);
@@ -217,7 +326,10 @@ describe('planner', () => {
       expect(lastLocalRoute).toBeGreaterThan(-1);
       expect(lastLocalRoute).toBeLessThan(movedCreate);
       expect(movedCreate).toBeLessThan(zeroDelete);
-      expect(ops.filter((op) => op.kind === 'rule' && op.rule.priority === 0).map((op) => `${op.action} ${(op as any).rule.family}`)).toEqual(['delete 4', 'delete 6']);
+      expect(ops.filter((op) => op.kind === 'rule' && op.rule.priority === 0).map((op) => `${op.action} ${(op as any).rule.family}`)).toEqual([
+        'delete 4',
+        'delete 6',
+      ]);
     });
 
     it('the last tenant gone: the rule at 0 comes back; the link-scope rules alone do not count as "moved by us"', () => {
@@ -227,7 +339,12 @@ describe('planner', () => {
       const moved = observedFrom(buildKernelObjects(state('table'), 'table', own), 'table');
       moved.localRuleAtZero = new Set();
       const ops = plan(d, moved, ctx(['ta0', 'tb0']));
-      expect(ops.filter((op) => op.kind === 'rule' && op.rule.table === 255 && !op.rule.dst).map((op) => `${op.action} ${(op as any).rule.priority}`)).toEqual(['create 0', 'create 0', 'delete 1001', 'delete 1001']);
+      expect(ops.filter((op) => op.kind === 'rule' && op.rule.table === 255 && !op.rule.dst).map((op) => `${op.action} ${(op as any).rule.priority}`)).toEqual([
+        'create 0',
+        'create 0',
+        'delete 1001',
+        'delete 1001',
+      ]);
       // an operator moved it (only the agent's link-scope rules there): left alone
       const foreign = observedFrom(d, 'table');
       foreign.localRuleAtZero = new Set();
@@ -236,7 +353,11 @@ describe('planner', () => {
 
     it('a goto rule differs from a lookup rule and from a goto elsewhere (keys)', () => {
       const base = { family: 4 as const, priority: 998, iif: 'ul0', protocol: 196 };
-      const keys = new Set([ruleKey({ ...base, action: 'goto', goto: 1001 }), ruleKey({ ...base, action: 'goto', goto: 1002 }), ruleKey({ ...base, table: 1001 })]);
+      const keys = new Set([
+        ruleKey({ ...base, action: 'goto', goto: 1001 }),
+        ruleKey({ ...base, action: 'goto', goto: 1002 }),
+        ruleKey({ ...base, table: 1001 }),
+      ]);
       expect(keys.size).toBe(3);
       // what the kernel dumps for a goto (action named, table 0) has the desired rule's key
       expect(ruleKey({ ...base, action: 'goto', goto: 1001, table: 0 })).toBe(ruleKey({ ...base, action: 'goto', goto: 1001 }));
@@ -247,10 +368,12 @@ describe('planner', () => {
       const d = buildKernelObjects(state('table'), 'table', own);
       const o = observedFrom(d, 'table');
       o.rules.delete(ruleKey({ family: 6, priority: 998, iif: 'ul0', action: 'goto', goto: 1001 }));
-      expect(plan(d, o, ctx(['ta0', 'tb0'])).map((op) => (op.kind === 'rule' ? `${op.action} ${op.rule.iif} ${op.rule.action} ${op.rule.goto}` : op.kind))).toEqual(['create ul0 goto 1001']);
+      expect(
+        plan(d, o, ctx(['ta0', 'tb0'])).map((op) => (op.kind === 'rule' ? `${op.action} ${op.rule.iif} ${op.rule.action} ${op.rule.goto}` : op.kind)),
+      ).toEqual(['create ul0 goto 1001']);
     });
 
-    it('tells node-wide rules (which two tenant jobs may both plan) from the tenants\' own', () => {
+    it("tells node-wide rules (which two tenant jobs may both plan) from the tenants' own", () => {
       const d = buildKernelObjects(state('table'), 'table', own);
       const node = [...d.rules.values()].filter((r) => isNodeRule(r, own)).map((r) => `${r.family} ${r.priority} ${r.iif ?? r.dst ?? '-'}`);
       expect(node.sort()).toEqual(['4 1001 -', '4 998 lo', '4 998 ul0', '6 1001 -', '6 998 lo', '6 998 ul0', '6 999 fe80::/64', '6 999 ff00::/8'].sort());
@@ -267,7 +390,16 @@ describe('withoutDevices (a tenant interface that does not exist)', () => {
   it('leaves out what needs the device, keeps its iif rules and everything else', () => {
     const st = upsertTenant(
       upsertNode(emptyState(), { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 }),
-      { id: 'alpha', behaviour: 'End.DX4', dx: { nexthop: '10.0.1.2', interface: 'ta1' }, interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }, { name: 'ta1', gateways: ['10.0.1.1/24'] }], routes: [] },
+      {
+        id: 'alpha',
+        behaviour: 'End.DX4',
+        dx: { nexthop: '10.0.1.2', interface: 'ta1' },
+        interfaces: [
+          { name: 'ta0', gateways: ['10.0.0.1/24'] },
+          { name: 'ta1', gateways: ['10.0.1.1/24'] },
+        ],
+        routes: [],
+      },
       'table',
     );
     const all = buildKernelObjects(st, 'table', DEFAULT_OWNERSHIP);

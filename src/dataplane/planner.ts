@@ -14,7 +14,10 @@ export function plan(desired: KernelObjects, observed: Observed, ctx: PlanContex
   const ops: Op[] = [];
   for (const kind of KIND_LIST) for (const op of kind.plan(desired, observed, ctx)) ops.push(op);
   // Stable: within a phase, each kind's own order.
-  return ops.map((op, i) => [phaseOf(op), i, op] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, , op]) => op);
+  return ops
+    .map((op, i) => [phaseOf(op), i, op] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map(([, , op]) => op);
 }
 
 export { ForeignObjectError, MissingInterfaceError };

@@ -35,7 +35,10 @@ class FakeKernel {
       if (!this.sysctls.has(k) || (dev && !this.links.some((l) => l.name === dev))) throw Object.assign(new Error(`ENOENT /proc/sys/${k}`), { code: 'ENOENT' });
       return k;
     };
-    const sysctl = strict({ get: (p: string[]) => this.sysctls.get(key(p))!, set: (p: string[], v: string | number) => void this.sysctls.set(key(p), String(v)) });
+    const sysctl = strict({
+      get: (p: string[]) => this.sysctls.get(key(p))!,
+      set: (p: string[], v: string | number) => void this.sysctls.set(key(p), String(v)),
+    });
     this.nl = strict({
       socket: strict({ netns: undefined }),
       sysctl,
@@ -96,12 +99,23 @@ describe('Reconciler: sysctls the agent changed get their value from before back
     expect(res.state.originalSysctl).toEqual({ ...NODE_SYSCTLS, 'net/ipv6/conf/ul3/seg6_enabled': '0' });
   });
 
-  it('tenant-scoped: a deleted tenant\'s interface gets its rp_filter back, all.rp_filter only with the last tenant; an old underlay\'s is left to full reconciles', async () => {
-    const k = new FakeKernel(['ul0', 'ul9', 'ta0', 'tb0'], { ...NODE_SYSCTLS, 'net/ipv4/conf/all/rp_filter': '1', 'net/ipv6/conf/ul0/seg6_enabled': '0', 'net/ipv6/conf/ul9/seg6_enabled': '1', 'net/ipv4/conf/ta0/rp_filter': '1', 'net/ipv4/conf/tb0/rp_filter': '2' });
+  it("tenant-scoped: a deleted tenant's interface gets its rp_filter back, all.rp_filter only with the last tenant; an old underlay's is left to full reconciles", async () => {
+    const k = new FakeKernel(['ul0', 'ul9', 'ta0', 'tb0'], {
+      ...NODE_SYSCTLS,
+      'net/ipv4/conf/all/rp_filter': '1',
+      'net/ipv6/conf/ul0/seg6_enabled': '0',
+      'net/ipv6/conf/ul9/seg6_enabled': '1',
+      'net/ipv4/conf/ta0/rp_filter': '1',
+      'net/ipv4/conf/tb0/rp_filter': '2',
+    });
     const r = reconciler(k);
     const both = upsertTenant(upsertTenant(upsertNode(emptyState(), node(['ul0'])), tenant('a', 'ta0'), 'table'), tenant('b', 'tb0'), 'table');
     const full = await r.reconcile(both);
-    expect(full.state.originalSysctl).toMatchObject({ 'net/ipv4/conf/all/rp_filter': '1', 'net/ipv4/conf/ta0/rp_filter': '1', 'net/ipv4/conf/tb0/rp_filter': '2' });
+    expect(full.state.originalSysctl).toMatchObject({
+      'net/ipv4/conf/all/rp_filter': '1',
+      'net/ipv4/conf/ta0/rp_filter': '1',
+      'net/ipv4/conf/tb0/rp_filter': '2',
+    });
     const s0: DesiredState = { ...full.state, originalSysctl: { ...full.state.originalSysctl, 'net/ipv6/conf/ul9/seg6_enabled': '0' } };
 
     const s1 = deleteTenant(s0, 'a');
@@ -121,8 +135,14 @@ describe('Reconciler: sysctls the agent changed get their value from before back
     expect(rest.state.originalSysctl).toEqual({ ...NODE_SYSCTLS, 'net/ipv6/conf/ul0/seg6_enabled': '0' });
   });
 
-  it('tenant-scoped: another tenant still there keeps the node-wide ones (strict_mode in VRF mode) set; a new tenant\'s interface is saved before it is set', async () => {
-    const k = new FakeKernel(['ul0', 'ta0', 'tb0'], { ...NODE_SYSCTLS, 'net/vrf/strict_mode': '0', 'net/ipv6/conf/ul0/seg6_enabled': '0', 'net/ipv4/conf/ta0/rp_filter': '0', 'net/ipv4/conf/tb0/rp_filter': '1' });
+  it("tenant-scoped: another tenant still there keeps the node-wide ones (strict_mode in VRF mode) set; a new tenant's interface is saved before it is set", async () => {
+    const k = new FakeKernel(['ul0', 'ta0', 'tb0'], {
+      ...NODE_SYSCTLS,
+      'net/vrf/strict_mode': '0',
+      'net/ipv6/conf/ul0/seg6_enabled': '0',
+      'net/ipv4/conf/ta0/rp_filter': '0',
+      'net/ipv4/conf/tb0/rp_filter': '1',
+    });
     const r = reconciler(k, 'vrf');
     const a = upsertTenant(upsertNode(emptyState(), node(['ul0'])), tenant('a', 'ta0'), 'vrf');
     const first = await r.reconcile(a);
@@ -147,7 +167,10 @@ describe('Reconciler: VRF ownership is written ahead, and follows each operation
       ...(k.nl as unknown as Record<string, unknown>),
       socket: strict({ netns: undefined }),
       links: async () => k.links,
-      batch: async (reqs: Iterable<{ what: string }>) => [...reqs].map((r) => (failing(r.what) ? { ok: false, error: Object.assign(new Error('EEXIST: File exists'), { code: 'EEXIST', errno: 17 }) } : { ok: true })),
+      batch: async (reqs: Iterable<{ what: string }>) =>
+        [...reqs].map((r) =>
+          failing(r.what) ? { ok: false, error: Object.assign(new Error('EEXIST: File exists'), { code: 'EEXIST', errno: 17 }) } : { ok: true },
+        ),
     }) as unknown as Rtnetlink;
     const r = new Reconciler(nl, 'vrf', DEFAULT_OWNERSHIP, undefined, undefined, seg6);
     const ops: Op[] = [

@@ -9,7 +9,17 @@ import { Applier, ApplyResult } from './applier';
 import { afterApply, beforeApply, Bookkeeping, withBookkeeping } from './bookkeeping';
 import { CachedRead } from './cached-read';
 import { DesiredState, encapKey } from './desired-state';
-import { buildKernelObjects, DataplaneMode, KernelObjects, Ownership, setLocalRules, setNodeSysctls, sysctlInterface, sysctlPath, withoutDevices } from './kernel-objects';
+import {
+  buildKernelObjects,
+  DataplaneMode,
+  KernelObjects,
+  Ownership,
+  setLocalRules,
+  setNodeSysctls,
+  sysctlInterface,
+  sysctlPath,
+  withoutDevices,
+} from './kernel-objects';
 import { descriptorOf, KIND_LIST } from './kinds';
 import type { FullObserved, KeptRead, Observed, TenantReads } from './kinds/kind';
 import { MainRoutes, readMainRoutes } from './kinds/route';
@@ -108,7 +118,7 @@ export class Reconciler {
   kernelChanged(e?: MonitorEvent): void {
     if (!e || e.kind === 'rule') this.cached.rules.invalidate();
     // Routes in main go with their device or nexthop too, for IPv4 without a route event.
-    if (!e || e.kind !== 'rule' && (e.kind !== 'route' || (e.route.table ?? 254) === 254)) this.cached.main.invalidate();
+    if (!e || (e.kind !== 'rule' && (e.kind !== 'route' || (e.route.table ?? 254) === 254))) this.cached.main.invalidate();
   }
 
   /** After the agent's own apply: what its operations may have changed (each kind's `invalidates`). */
@@ -177,7 +187,12 @@ export class Reconciler {
    * targeted requests (its tables, its links, its nexthops by id) instead of full dumps, so a job
    * costs what the tenant has, not what the hypervisor has. Node-wide objects stay to full reconciles.
    */
-  async reconcileTenant(prev: DesiredState, next: DesiredState, id: string, commit: (s: DesiredState) => void | Promise<void> = () => undefined): Promise<ReconcileResult> {
+  async reconcileTenant(
+    prev: DesiredState,
+    next: DesiredState,
+    id: string,
+    commit: (s: DesiredState) => void | Promise<void> = () => undefined,
+  ): Promise<ReconcileResult> {
     return this.execute(await this.planTenant(prev, next, id), commit, 'tenant');
   }
 
@@ -228,10 +243,12 @@ export class Reconciler {
     const configured = new Map(Object.entries(s.originalMtu).filter(([k]) => names2.has(k)) as [string, number | undefined][]);
     // Saved sysctls in scope: the tenant's interfaces', and the node-wide ones (desired as the whole
     // state decides, setNodeSysctls); other interfaces' (an old underlay) stay to full reconciles.
-    const originalSysctls = new Map(Object.entries(s.originalSysctl).filter(([k]) => {
-      const ifname = sysctlInterface(sysctlPath(k));
-      return ifname === undefined || names2.has(ifname);
-    }));
+    const originalSysctls = new Map(
+      Object.entries(s.originalSysctl).filter(([k]) => {
+        const ifname = sysctlInterface(sysctlPath(k));
+        return ifname === undefined || names2.has(ifname);
+      }),
+    );
     const vrfs = new Set(s.ownedVrfs.filter((v) => desired.vrfs.has(v) || before.vrfs.has(v)));
     // An interface the tenant already had may be missing (degraded, as in a full reconcile); one
     // this job adds must exist (the plan fails with MissingInterfaceError).
@@ -279,7 +296,15 @@ export class Reconciler {
       result.operations++;
     } catch (e) {
       const k = e as Partial<KernelError>;
-      result.failed.push({ kind: 'tunsrc', action: 'set', what: `seg6 tunsrc ${address}`, errno: k.errno, code: k.code, extack: k.extack, message: (e as Error).message });
+      result.failed.push({
+        kind: 'tunsrc',
+        action: 'set',
+        what: `seg6 tunsrc ${address}`,
+        errno: k.errno,
+        code: k.code,
+        extack: k.extack,
+        message: (e as Error).message,
+      });
     }
   }
 
@@ -300,7 +325,14 @@ export class Reconciler {
     // The offload follows the same state; what it could not do fails the reconcile like an operation.
     const xdp = await this.offload?.reconcile(s, links, scope);
     if (xdp) result.failed.push(...xdp.failed);
-    return { ...result, ...(xdp?.report ? { xdp: xdp.report } : {}), ...(missing?.length ? { missing } : {}), durationMs: performance.now() - t0, state: s, bookkeeping };
+    return {
+      ...result,
+      ...(xdp?.report ? { xdp: xdp.report } : {}),
+      ...(missing?.length ? { missing } : {}),
+      durationMs: performance.now() - t0,
+      state: s,
+      bookkeeping,
+    };
   }
 }
 

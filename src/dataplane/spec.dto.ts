@@ -19,18 +19,26 @@ export type EncapMode = (typeof ENCAP_MODES)[number];
 
 export class NodeSpecDto {
   /** Underlay interfaces (the fabric side): seg6 enabled, XDP attach points. */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(8) @IsIfname({ each: true }) @IsNotLoopback('a fabric interface', { each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(8)
+  @IsIfname({ each: true })
+  @IsNotLoopback('a fabric interface', { each: true })
   underlay!: string[];
 
   /** This HV's SRv6 locator; tenant SIDs are allocated from it. */
-  @IsIpPrefix({ family: 6 }) @IsRoutedPrefix()
+  @IsIpPrefix({ family: 6 })
+  @IsRoutedPrefix()
   locator!: string;
 
   /** Outer source address of H.Encaps. */
-  @IsIpAddr(6) @IsUnicast()
+  @IsIpAddr(6)
+  @IsUnicast()
   encapSource!: string;
 
-  @IsInt() @Min(1280) @Max(65535)
+  @IsInt()
+  @Min(1280)
+  @Max(65535)
   underlayMtu!: number;
 }
 
@@ -40,7 +48,10 @@ export class TenantInterfaceDto {
   name!: string;
 
   /** Gateway addresses of the tenant on this interface, "10.0.0.1/24", "fd00::1/64". */
-  @IsArray() @ArrayMaxSize(16) @IsIpPrefix({ allowHostBits: true }, { each: true }) @IsUnicast({ each: true })
+  @IsArray()
+  @ArrayMaxSize(16)
+  @IsIpPrefix({ allowHostBits: true }, { each: true })
+  @IsUnicast({ each: true })
   gateways!: string[];
 }
 
@@ -50,16 +61,22 @@ export class RemoteRouteDto {
   prefix!: string;
 
   /** Usually one SID: the tenant's decap SID on the remote HV. */
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_SIDS) @IsIpAddr(6, { each: true }) @IsUnicast({ each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_SIDS)
+  @IsIpAddr(6, { each: true })
+  @IsUnicast({ each: true })
   sids!: string[];
 
-  @IsAbsentOr() @IsIn(ENCAP_MODES)
+  @IsAbsentOr()
+  @IsIn(ENCAP_MODES)
   mode?: EncapMode;
 }
 
 export class DxTargetDto {
   /** The single VM's address the decapsulated packets go to. */
-  @IsIpAddr() @IsUnicast()
+  @IsIpAddr()
+  @IsUnicast()
   nexthop!: string;
 
   @IsIfname()
@@ -67,33 +84,46 @@ export class DxTargetDto {
 }
 
 export class TenantSpecDto {
-  @IsString() @Matches(TENANT_ID_PATTERN, { message: 'id must be 1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit, and not "constructor"' })
+  @IsString()
+  @Matches(TENANT_ID_PATTERN, { message: 'id must be 1..11 characters of a-z, 0-9, "_" or "-", starting with a letter or digit, and not "constructor"' })
   id!: string;
 
   /** Routing table; allocated (and kept across restarts) when not given. */
-  @IsAbsentOr() @IsInt() @Min(1) @Max(0xffffffff)
+  @IsAbsentOr()
+  @IsInt()
+  @Min(1)
+  @Max(0xffffffff)
   table?: number;
 
   @IsIn(DECAP_BEHAVIOURS)
   behaviour!: DecapBehaviour;
 
   /** Decap SID on this HV; allocated from the node's locator when not given. */
-  @IsAbsentOr() @IsIpAddr(6)
+  @IsAbsentOr()
+  @IsIpAddr(6)
   sid?: string;
 
   /** End.DX4/End.DX6 only: the VM to cross-connect to. */
-  @IsAbsentOr() @IsNested(() => DxTargetDto)
+  @IsAbsentOr()
+  @IsNested(() => DxTargetDto)
   dx?: DxTargetDto;
 
-  @IsArray() @ArrayMaxSize(256) @IsNested(() => TenantInterfaceDto, { each: true })
+  @IsArray()
+  @ArrayMaxSize(256)
+  @IsNested(() => TenantInterfaceDto, { each: true })
   interfaces!: TenantInterfaceDto[];
 
-  @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
+  @IsArray()
+  @ArrayMaxSize(MAX_ROUTES_PER_JOB)
+  @IsNested(() => RemoteRouteDto, { each: true })
   routes!: RemoteRouteDto[];
 
-  @IsAbsentOr() @IsBoolean()
+  @IsAbsentOr()
+  @IsBoolean()
   xdpOffload?: boolean;
 
-  @IsAbsentOr() @IsString() @MaxLength(200)
+  @IsAbsentOr()
+  @IsString()
+  @MaxLength(200)
   description?: string;
 }

@@ -3,10 +3,18 @@ import { applyDelta, diffState, isEmptyDelta } from './state-delta';
 import { allocateNexthops, changeRoutes, deleteTenant, upsertNode, upsertTenant } from './state-transitions';
 
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const tenant = (id: string, routes: { prefix: string; sids: string[] }[] = []) => ({ id, behaviour: 'End.DT6' as const, interfaces: [{ name: `tap-${id}`, gateways: ['10.0.0.1/24'] }], routes });
+const tenant = (id: string, routes: { prefix: string; sids: string[] }[] = []) => ({
+  id,
+  behaviour: 'End.DT6' as const,
+  interfaces: [{ name: `tap-${id}`, gateways: ['10.0.0.1/24'] }],
+  routes,
+});
 
 describe('state deltas', () => {
-  const s0 = allocateNexthops(upsertTenant(upsertTenant(upsertNode(emptyState(), node), tenant('a'), 'table'), tenant('b', [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }]), 'table'), new Set());
+  const s0 = allocateNexthops(
+    upsertTenant(upsertTenant(upsertNode(emptyState(), node), tenant('a'), 'table'), tenant('b', [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }]), 'table'),
+    new Set(),
+  );
 
   it.each([
     ['a route added', () => allocateNexthops(changeRoutes(s0, 'a', { add: [{ prefix: '10.2.0.0/24', sids: ['fc00::2'] }] }), new Set())],

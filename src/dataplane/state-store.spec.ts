@@ -39,11 +39,14 @@ describe('DesiredStateStore', () => {
   it.each([
     ['torn in the body', (p: string) => truncateSync(p, readFileSync(p).length - 7)],
     ['torn in the header', (p: string) => truncateSync(p, 5)],
-    ['a flipped byte', (p: string) => {
-      const b = readFileSync(p);
-      b[b.length - 3] ^= 0x20;
-      writeFileSync(p, b);
-    }],
+    [
+      'a flipped byte',
+      (p: string) => {
+        const b = readFileSync(p);
+        b[b.length - 3] ^= 0x20;
+        writeFileSync(p, b);
+      },
+    ],
   ])('a snapshot interrupted (%s) leaves the previous acknowledged state', (_what, damage) => {
     const s = new DesiredStateStore(dir, 0);
     s.load();
@@ -161,13 +164,27 @@ describe('DesiredStateStore', () => {
       ...emptyState(),
       version,
       tenants: Object.fromEntries(
-        Array.from({ length: tenants }, (_, i) => [`t${i}`, { id: `t${i}`, table: 10000 + i, behaviour: 'End.DT6' as const, sid: `fc00:0:1:${i + 1}::`, interfaces: [{ name: `tap${i}`, gateways: ['10.0.0.1/24'] }], routes: {}, xdpOffload: false }]),
+        Array.from({ length: tenants }, (_, i) => [
+          `t${i}`,
+          {
+            id: `t${i}`,
+            table: 10000 + i,
+            behaviour: 'End.DT6' as const,
+            sid: `fc00:0:1:${i + 1}::`,
+            interfaces: [{ name: `tap${i}`, gateways: ['10.0.0.1/24'] }],
+            routes: {},
+            xdpOffload: false,
+          },
+        ]),
       ),
     });
     const withRoute = (s: DesiredState, t: string, prefix: string): DesiredState => ({
       ...s,
       version: s.version + 1,
-      tenants: { ...s.tenants, [t]: { ...s.tenants[t], routes: { ...s.tenants[t].routes, [prefix]: { prefix, sids: ['fc00:0:2::'], mode: 'encap' as const } } } },
+      tenants: {
+        ...s.tenants,
+        [t]: { ...s.tenants[t], routes: { ...s.tenants[t].routes, [prefix]: { prefix, sids: ['fc00:0:2::'], mode: 'encap' as const } } },
+      },
       nexthops: { ...s.nexthops, [t]: { ...s.nexthops[t], 'encap|fc00:0:2::': 1509949440 } },
     });
     const journal = () => join(dir, 'desired-state.journal');
@@ -231,7 +248,8 @@ describe('DesiredStateStore', () => {
           s = withRoute(s, `t${i % 3}`, `10.${i}.0.0/24`);
         }
         expect(folds).toBeGreaterThan(1); // snapshots (thread pool) and appends (in place) both ran
-        for (const f of ['desired-state.0', 'desired-state.1', 'desired-state.journal']) expect(readFileSync(join(other, f))).toEqual(readFileSync(join(dir, f)));
+        for (const f of ['desired-state.0', 'desired-state.1', 'desired-state.journal'])
+          expect(readFileSync(join(other, f))).toEqual(readFileSync(join(dir, f)));
         sync.close();
         async_.close();
         expect(new DesiredStateStore(other).load()).toEqual(new DesiredStateStore(dir).load());
@@ -243,11 +261,14 @@ describe('DesiredStateStore', () => {
     it.each([
       ['torn in the body', (b: Buffer) => b.subarray(0, b.length - 9)],
       ['torn in the header', (b: Buffer) => b.subarray(0, b.lastIndexOf(Buffer.from('{"seq"')) + 4)],
-      ['a flipped byte', (b: Buffer) => {
-        const c = Buffer.from(b);
-        c[c.length - 5] ^= 0x20;
-        return c;
-      }],
+      [
+        'a flipped byte',
+        (b: Buffer) => {
+          const c = Buffer.from(b);
+          c[c.length - 5] ^= 0x20;
+          return c;
+        },
+      ],
     ])('an append cut (%s) leaves the state before it, and saving continues after the last good record', (_what, damage) => {
       const { st, s: acknowledged } = snapshotAndOneRecord();
       st.save(withRoute(acknowledged, 't1', '10.2.0.0/24'));

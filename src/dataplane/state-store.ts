@@ -26,10 +26,17 @@ interface Header {
 type Slot = { ok: true; seq: number; state: DesiredState; bytes: number } | { ok: false; why: string } | undefined;
 
 /** What one save writes: a snapshot into a slot (then the journal is emptied), or a journal record. */
-type Write = { kind: 'snapshot'; slot: number; buf: Buffer; seq: number; state: DesiredState } | { kind: 'append'; buf: Buffer; seq: number; state: DesiredState } | { kind: 'none' };
+type Write =
+  | { kind: 'snapshot'; slot: number; buf: Buffer; seq: number; state: DesiredState }
+  | { kind: 'append'; buf: Buffer; seq: number; state: DesiredState }
+  | { kind: 'none' };
 
 /** One file operation of a save (see DesiredStateStore.steps); `size` answers the file's size. */
-type IoStep = { op: 'write'; fd: number; buf: Buffer; at: number } | { op: 'datasync'; fd: number } | { op: 'size'; fd: number } | { op: 'truncate'; fd: number; len: number };
+type IoStep =
+  | { op: 'write'; fd: number; buf: Buffer; at: number }
+  | { op: 'datasync'; fd: number }
+  | { op: 'size'; fd: number }
+  | { op: 'truncate'; fd: number; len: number };
 
 export class DesiredStateStore {
   /** The two slots; `path` is the one holding the newest snapshot after load() or save(). */
@@ -84,7 +91,8 @@ export class DesiredStateStore {
       // Refuse to start from a state we cannot read rather than "reconcile" the host to empty.
       if (broken.length) throw new StateCorruptError(this.dir, broken.join('; '));
       // Records without any snapshot: the slots were removed, and what they held is lost.
-      if (readRecord(readOptional(this.journalPath) ?? Buffer.alloc(0), 0)) throw new StateCorruptError(this.dir, `${this.journalPath} holds records but no snapshot exists`);
+      if (readRecord(readOptional(this.journalPath) ?? Buffer.alloc(0), 0))
+        throw new StateCorruptError(this.dir, `${this.journalPath} holds records but no snapshot exists`);
       return this.loadLegacy();
     }
     this.seq = best.seq;
@@ -156,7 +164,7 @@ export class DesiredStateStore {
       yield { op: 'datasync', fd }; // data and the size needed to read it: the one flush of the snapshot
       this.newest = w.slot;
       this.snapshotBytes = w.buf.length;
-        // The journal starts over with a mark that snapshot w.seq is durable: should that slot be
+      // The journal starts over with a mark that snapshot w.seq is durable: should that slot be
       // damaged later, load() knows an acknowledged state is lost instead of taking the older slot.
       // Records left after the mark, should the truncation not land, are older and skipped.
       const j = this.open(2);
@@ -201,7 +209,11 @@ export class DesiredStateStore {
         // acknowledged: either one beyond what the slots and records before it reach means an
         // acknowledged state is unreadable. Starting from an older one would make the startup
         // reconcile delete everything added since, so the operator decides (docs/operations.md).
-        if (isMark(rec.body) || rec.seq !== this.seq + 1) throw new StateCorruptError(this.dir, `the journal records state #${rec.seq}${isMark(rec.body) ? ' (a snapshot)' : ''}, the readable files reach only #${this.seq}`);
+        if (isMark(rec.body) || rec.seq !== this.seq + 1)
+          throw new StateCorruptError(
+            this.dir,
+            `the journal records state #${rec.seq}${isMark(rec.body) ? ' (a snapshot)' : ''}, the readable files reach only #${this.seq}`,
+          );
         state = applyDelta(state, JSON.parse(rec.body.toString()) as StateDelta);
         this.seq = rec.seq;
       }

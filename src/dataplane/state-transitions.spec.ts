@@ -5,7 +5,13 @@ import { allocateNexthops, changeRoutes, deleteTenant, NEXTHOP_ID_BASE, upsertNo
 import type { TenantSpecDto } from './spec.dto';
 
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const t = (id: string, extra: Partial<TenantSpecDto> = {}): TenantSpecDto => ({ id, behaviour: 'End.DT6', interfaces: [{ name: `t-${id}`, gateways: ['10.0.0.1/24'] }], routes: [], ...extra });
+const t = (id: string, extra: Partial<TenantSpecDto> = {}): TenantSpecDto => ({
+  id,
+  behaviour: 'End.DT6',
+  interfaces: [{ name: `t-${id}`, gateways: ['10.0.0.1/24'] }],
+  routes: [],
+  ...extra,
+});
 const base = () => upsertNode(emptyState(), node);
 
 describe('state transitions', () => {
@@ -25,7 +31,9 @@ describe('state transitions', () => {
 
   it("refuses to change an existing tenant's table in VRF mode (its VRF cannot be re-made in place), allows it in table mode", () => {
     const s = upsertTenant(base(), t('a', { table: 100 }), 'vrf');
-    expect(() => upsertTenant(s, t('a', { table: 200 }), 'vrf')).toThrow(expect.objectContaining({ field: 'table', message: expect.stringContaining('cannot change') }));
+    expect(() => upsertTenant(s, t('a', { table: 200 }), 'vrf')).toThrow(
+      expect.objectContaining({ field: 'table', message: expect.stringContaining('cannot change') }),
+    );
     expect(upsertTenant(s, t('a', { table: 100, routes: [] }), 'vrf').tenants.a.table).toBe(100);
     expect(upsertTenant(upsertTenant(base(), t('a', { table: 100 }), 'table'), t('a', { table: 200 }), 'table').tenants.a.table).toBe(200);
   });
@@ -43,32 +51,118 @@ describe('state transitions', () => {
     ['DX without target', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4' }), 'table'), 'dx'],
     ['DT with a DX target', () => upsertTenant(base(), t('a', { dx: { nexthop: '10.0.0.2', interface: 't-a' } }), 'table'), 'dx'],
     ['DX4 to an IPv6 VM', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['DX through a foreign interface', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.2', interface: 'eth9' } }), 'table'), 'dx.interface'],
-    ['an underlay interface as tenant interface', () => upsertTenant(base(), t('a', { interfaces: [{ name: 'ul0', gateways: [] }] }), 'table'), 'interfaces[0].name'],
-    ['an interface of another tenant', () => upsertTenant(upsertTenant(base(), t('a'), 'table'), t('b', { interfaces: [{ name: 't-a', gateways: [] }] }), 'table'), 'interfaces[0].name'],
+    [
+      'DX through a foreign interface',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.2', interface: 'eth9' } }), 'table'),
+      'dx.interface',
+    ],
+    [
+      'an underlay interface as tenant interface',
+      () => upsertTenant(base(), t('a', { interfaces: [{ name: 'ul0', gateways: [] }] }), 'table'),
+      'interfaces[0].name',
+    ],
+    [
+      'an interface of another tenant',
+      () => upsertTenant(upsertTenant(base(), t('a'), 'table'), t('b', { interfaces: [{ name: 't-a', gateways: [] }] }), 'table'),
+      'interfaces[0].name',
+    ],
     ['a table of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { table: 500 }), 'table'), t('b', { table: 500 }), 'table'), 'table'],
     ['the main table', () => upsertTenant(base(), t('a', { table: 254 }), 'table'), 'table'],
-    ['a SID of another tenant', () => upsertTenant(upsertTenant(base(), t('a', { sid: 'fc00:0:1:9::' }), 'table'), t('b', { sid: 'fc00:0:1:9::' }), 'table'), 'sid'],
+    [
+      'a SID of another tenant',
+      () => upsertTenant(upsertTenant(base(), t('a', { sid: 'fc00:0:1:9::' }), 'table'), t('b', { sid: 'fc00:0:1:9::' }), 'table'),
+      'sid',
+    ],
     ['the SID allocated to another tenant', () => upsertTenant(upsertTenant(base(), t('a'), 'table'), t('b', { sid: 'fc00:0:1:1::' }), 'table'), 'sid'],
-    ['a prefix twice', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.1.0.0/24', sids: ['fc00::2'] }] }), 'table'), 'routes[1].prefix'],
+    [
+      'a prefix twice',
+      () =>
+        upsertTenant(
+          base(),
+          t('a', {
+            routes: [
+              { prefix: '10.1.0.0/24', sids: ['fc00::1'] },
+              { prefix: '10.1.0.0/24', sids: ['fc00::2'] },
+            ],
+          }),
+          'table',
+        ),
+      'routes[1].prefix',
+    ],
     ['a locator too long for SIDs', () => upsertNode(emptyState(), { ...node, locator: 'fc00::/120' }), 'locator'],
     // inputs that would reach beyond the tenant (issue 15, defect 5)
     ['the loopback as a tenant interface', () => upsertTenant(base(), t('a', { interfaces: [{ name: 'lo', gateways: [] }] }), 'table'), 'interfaces[0].name'],
     ['a SID outside the locator (its route in main could shadow the HV’s)', () => upsertTenant(base(), t('a', { sid: 'fc00:0:2:1::' }), 'table'), 'sid'],
     ['a SID that is another prefix’s address', () => upsertTenant(base(), t('a', { sid: '2001:db8::1' }), 'table'), 'sid'],
-    ['a cross-connect next hop outside the interface’s subnets', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '192.168.1.1', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['a cross-connect next hop that is the gateway itself', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.1', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['a cross-connect next hop that is the subnet’s network address', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.0', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['a cross-connect next hop that is the subnet’s broadcast address', () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.255', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['an IPv6 cross-connect to the subnet-router anycast address', () => upsertTenant(base(), t('a', { behaviour: 'End.DX6', interfaces: [{ name: 't-a', gateways: ['fd00:c::1/64'] }], dx: { nexthop: 'fd00:c::', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['in VRF mode, a VM interface named like the agent’s VRF devices', () => upsertTenant(base(), t('a', { interfaces: [{ name: 'vrf-b', gateways: [] }] }), 'vrf'), 'interfaces[0].name'],
-    ['an IPv6 cross-connect on an interface with IPv4 gateways only', () => upsertTenant(base(), t('a', { behaviour: 'End.DX6', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'), 'dx.nexthop'],
-    ['a remote route equal to the tenant’s own subnet', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'), 'routes[0].prefix'],
+    [
+      'a cross-connect next hop outside the interface’s subnets',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '192.168.1.1', interface: 't-a' } }), 'table'),
+      'dx.nexthop',
+    ],
+    [
+      'a cross-connect next hop that is the gateway itself',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.1', interface: 't-a' } }), 'table'),
+      'dx.nexthop',
+    ],
+    [
+      'a cross-connect next hop that is the subnet’s network address',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.0', interface: 't-a' } }), 'table'),
+      'dx.nexthop',
+    ],
+    [
+      'a cross-connect next hop that is the subnet’s broadcast address',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX4', dx: { nexthop: '10.0.0.255', interface: 't-a' } }), 'table'),
+      'dx.nexthop',
+    ],
+    [
+      'an IPv6 cross-connect to the subnet-router anycast address',
+      () =>
+        upsertTenant(
+          base(),
+          t('a', { behaviour: 'End.DX6', interfaces: [{ name: 't-a', gateways: ['fd00:c::1/64'] }], dx: { nexthop: 'fd00:c::', interface: 't-a' } }),
+          'table',
+        ),
+      'dx.nexthop',
+    ],
+    [
+      'in VRF mode, a VM interface named like the agent’s VRF devices',
+      () => upsertTenant(base(), t('a', { interfaces: [{ name: 'vrf-b', gateways: [] }] }), 'vrf'),
+      'interfaces[0].name',
+    ],
+    [
+      'an IPv6 cross-connect on an interface with IPv4 gateways only',
+      () => upsertTenant(base(), t('a', { behaviour: 'End.DX6', dx: { nexthop: 'fd00::2', interface: 't-a' } }), 'table'),
+      'dx.nexthop',
+    ],
+    [
+      'a remote route equal to the tenant’s own subnet',
+      () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'),
+      'routes[0].prefix',
+    ],
     // MTU: underlay 1500 minus 40 + 8 + 16 x 11 SIDs = 1276 < 1280 (issue 15, defect 6)
-    ['a route whose SRH takes the tenant below the IPv6 minimum MTU', () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 11 }, (_, i) => `fc00:0:2:${i + 1}::`) }] }), 'table'), 'routes'],
-    ['adding such a route', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 14 }, (_, i) => `fc00:0:2:${i + 1}::`) }] }), 'add'],
-    ['a smaller underlay MTU that takes a tenant below it', () => upsertNode(upsertTenant(base(), t('a'), 'table'), { ...node, underlayMtu: 1343 }), 'underlayMtu'],
-    ['adding a remote route equal to the tenant’s own subnet', () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'add[0].prefix'],
+    [
+      'a route whose SRH takes the tenant below the IPv6 minimum MTU',
+      () => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 11 }, (_, i) => `fc00:0:2:${i + 1}::`) }] }), 'table'),
+      'routes',
+    ],
+    [
+      'adding such a route',
+      () =>
+        changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', {
+          add: [{ prefix: '10.1.0.0/24', sids: Array.from({ length: 14 }, (_, i) => `fc00:0:2:${i + 1}::`) }],
+        }),
+      'add',
+    ],
+    [
+      'a smaller underlay MTU that takes a tenant below it',
+      () => upsertNode(upsertTenant(base(), t('a'), 'table'), { ...node, underlayMtu: 1343 }),
+      'underlayMtu',
+    ],
+    [
+      'adding a remote route equal to the tenant’s own subnet',
+      () => changeRoutes(upsertTenant(base(), t('a'), 'table'), 'a', { add: [{ prefix: '10.0.0.0/24', sids: ['fc00:0:2:1::'] }] }),
+      'add[0].prefix',
+    ],
   ];
   it.each(bad)('rejects %s, naming the field', (_n, fn, field) => {
     let err: any;
@@ -107,7 +201,9 @@ describe('state transitions', () => {
     const sids = (n: number) => Array.from({ length: n }, (_, i) => `fc00:0:2:${i + 1}::`);
     expect(() => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(10) }] }), 'table')).not.toThrow(); // 1500 - 208 = 1292
     expect(() => upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(11), mode: 'encap.red' }] }), 'table')).not.toThrow(); // reduced: 1500 - 208
-    expect(() => upsertTenant(upsertNode(emptyState(), { ...node, underlayMtu: 9000 }), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(16) }] }), 'table')).not.toThrow();
+    expect(() =>
+      upsertTenant(upsertNode(emptyState(), { ...node, underlayMtu: 9000 }), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: sids(16) }] }), 'table'),
+    ).not.toThrow();
     expect(upsertNode(upsertTenant(base(), t('a'), 'table'), { ...node, underlayMtu: 1344 }).node?.underlayMtu).toBe(1344); // 1344 - 64 = 1280
   });
 
@@ -117,7 +213,9 @@ describe('state transitions', () => {
   });
 
   it('every job applied twice ends as applied once: a repeated delete or route removal changes nothing', () => {
-    const s1 = changeRoutes(upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'), 'a', { add: [{ prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] }] });
+    const s1 = changeRoutes(upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table'), 'a', {
+      add: [{ prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] }],
+    });
     const removed = changeRoutes(s1, 'a', { remove: ['10.1.0.0/24'] });
     const again = changeRoutes(removed, 'a', { remove: ['10.1.0.0/24'] });
     expect(again.tenants.a).toEqual(removed.tenants.a);
@@ -125,12 +223,33 @@ describe('state transitions', () => {
     expect(deleteTenant(deleted, 'a')).toBe(deleted);
     expect(deleteTenant(base(), 'x')).toEqual(base());
     // and the others, as before: the same state again
-    expect(upsertTenant(s1, t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }, { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] }] }), 'table').tenants.a).toEqual(s1.tenants.a);
+    expect(
+      upsertTenant(
+        s1,
+        t('a', {
+          routes: [
+            { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
+            { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] },
+          ],
+        }),
+        'table',
+      ).tenants.a,
+    ).toEqual(s1.tenants.a);
     expect(upsertNode(s1, node).node).toEqual(s1.node);
   });
 
   it('allocates one nexthop per (tenant, mode, SID list), avoids foreign ids, keeps ids', () => {
-    let s = upsertTenant(base(), t('a', { routes: [{ prefix: '10.1.0.0/24', sids: ['fc00::1'] }, { prefix: '10.2.0.0/24', sids: ['fc00::1'] }, { prefix: '10.3.0.0/24', sids: ['fc00::1'], mode: 'encap.red' }] }), 'table');
+    let s = upsertTenant(
+      base(),
+      t('a', {
+        routes: [
+          { prefix: '10.1.0.0/24', sids: ['fc00::1'] },
+          { prefix: '10.2.0.0/24', sids: ['fc00::1'] },
+          { prefix: '10.3.0.0/24', sids: ['fc00::1'], mode: 'encap.red' },
+        ],
+      }),
+      'table',
+    );
     s = allocateNexthops(s, new Set([NEXTHOP_ID_BASE]));
     expect(Object.values(s.nexthops.a).sort()).toEqual([NEXTHOP_ID_BASE + 1, NEXTHOP_ID_BASE + 2]);
     const kept = nexthopId(s, 'a', 'encap', ['fc00::1']);
@@ -143,7 +262,17 @@ describe('state transitions', () => {
 
   it('allocates from a base state by looking at the changed tenants only, with the same outcome as a full walk', () => {
     let s = base();
-    for (const id of ['a', 'b', 'c']) s = upsertTenant(s, t(id, { routes: [{ prefix: '10.1.0.0/24', sids: [`fc00::${id}1`] }, { prefix: '10.2.0.0/24', sids: ['fc00::9'] }] }), 'table');
+    for (const id of ['a', 'b', 'c'])
+      s = upsertTenant(
+        s,
+        t(id, {
+          routes: [
+            { prefix: '10.1.0.0/24', sids: [`fc00::${id}1`] },
+            { prefix: '10.2.0.0/24', sids: ['fc00::9'] },
+          ],
+        }),
+        'table',
+      );
     const s0 = allocateNexthops(s, new Set());
     const s1 = changeRoutes(s0, 'b', { set: [{ prefix: '10.3.0.0/24', sids: ['fc00::b2'] }] });
     const inc = allocateNexthops(s1, new Set(), s0);

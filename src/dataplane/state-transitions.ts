@@ -33,7 +33,12 @@ export function upsertNode(state: DesiredState, dto: NodeSpecDto): DesiredState 
   const s = clone(state);
   const loc = parsePrefix(dto.locator, 'locator', { family: 6 });
   if (loc.len > 112) throw new InvalidArgumentError('locator', 'must be /112 or shorter: SIDs take the 16 bits after it');
-  const node: NodeState = { underlay: [...dto.underlay], locator: formatPrefix(loc.addr, loc.len), encapSource: canonAddr(dto.encapSource, 'encapSource'), underlayMtu: dto.underlayMtu };
+  const node: NodeState = {
+    underlay: [...dto.underlay],
+    locator: formatPrefix(loc.addr, loc.len),
+    encapSource: canonAddr(dto.encapSource, 'encapSource'),
+    underlayMtu: dto.underlayMtu,
+  };
   if (new Set(node.underlay).size !== node.underlay.length) throw new InvalidArgumentError('underlay', 'lists an interface twice');
   for (const t of Object.values(s.tenants)) requireIpv6Mtu(t, node.underlayMtu, 'underlayMtu');
   for (const t of Object.values(s.tenants)) {
@@ -65,11 +70,13 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     // Its host route goes into main: outside the VM's subnet it could shadow any of the HV's routes.
     const subnet = itf.gateways.map((g) => canonGateway(g, 'dx.interface')).find((g) => g.includes(':') === nh.includes(':') && inside(nh, g));
     if (!subnet) throw new InvalidArgumentError('dx.nexthop', `${nh} must lie in a gateway subnet of ${itf.name} (the cross-connected VM is on it)`);
-    if (formatAddress(parsePrefix(subnet, 'dx.interface', { allowHostBits: true }).addr) === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the gateway's own address on ${itf.name}, not the VM's`);
+    if (formatAddress(parsePrefix(subnet, 'dx.interface', { allowHostBits: true }).addr) === nh)
+      throw new InvalidArgumentError('dx.nexthop', `${nh} is the gateway's own address on ${itf.name}, not the VM's`);
     const edge = subnetEdge(nh, subnet);
     if (edge) throw new InvalidArgumentError('dx.nexthop', `${nh} is the ${edge} address of ${subnet}, not a VM's`);
     for (const t of Object.values(s.tenants))
-      if (t.id !== dto.id && t.dx?.nexthop === nh) throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
+      if (t.id !== dto.id && t.dx?.nexthop === nh)
+        throw new InvalidArgumentError('dx.nexthop', `${nh} is the cross-connect of tenant ${t.id} (one host route in main per address)`);
   }
   // Without a VRF the kernel has no IPv4 decapsulation into a table: only the XDP offload does it
   // (src/dataplane/table-mode-decap.ts: what XDP passes to the kernel is then dropped).
@@ -86,9 +93,11 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
     names.add(itf.name);
     if (s.node!.underlay.includes(itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} is an underlay interface`);
     if (itf.name === 'lo') throw new InvalidArgumentError(`interfaces[${i}].name`, 'lo is the hypervisor’s loopback, not a VM’s interface');
-    if (mode === 'vrf' && itf.name.startsWith(vrfPrefix)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name}: names starting with ${vrfPrefix} are the agent’s VRF devices`);
+    if (mode === 'vrf' && itf.name.startsWith(vrfPrefix))
+      throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name}: names starting with ${vrfPrefix} are the agent’s VRF devices`);
     for (const t of Object.values(s.tenants))
-      if (t.id !== dto.id && t.interfaces.some((x) => x.name === itf.name)) throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} belongs to tenant ${t.id}`);
+      if (t.id !== dto.id && t.interfaces.some((x) => x.name === itf.name))
+        throw new InvalidArgumentError(`interfaces[${i}].name`, `${itf.name} belongs to tenant ${t.id}`);
   });
 
   const table = dto.table ?? prev?.table ?? allocateTable(s);
@@ -97,13 +106,18 @@ export function upsertTenant(state: DesiredState, dto: TenantSpecDto, mode: Data
   if (table === 253 || table === 254 || table === 255) throw new InvalidArgumentError('table', 'tables 253-255 are the kernel’s own');
   // The tenant's VRF would have to be made again around its enslaved interfaces, which the kernel
   // refuses while the old one exists (EEXIST): asked for, it could only fail and be undone.
-  if (mode === 'vrf' && prev && table !== prev.table) throw new InvalidArgumentError('table', `tenant ${dto.id} has table ${prev.table}; in VRF mode a tenant's table cannot change (delete the tenant and create it again)`);
+  if (mode === 'vrf' && prev && table !== prev.table)
+    throw new InvalidArgumentError(
+      'table',
+      `tenant ${dto.id} has table ${prev.table}; in VRF mode a tenant's table cannot change (delete the tenant and create it again)`,
+    );
 
-  let sid = dto.sid ? canonAddr(dto.sid, 'sid') : prev?.sid ?? '';
+  const sid = dto.sid ? canonAddr(dto.sid, 'sid') : (prev?.sid ?? '');
   // The SID route goes into main: outside the locator it could shadow any of the HV's routes, and
   // the fabric routes only the locator to this HV.
   if (dto.sid && !inside(sid, s.node.locator)) throw new InvalidArgumentError('sid', `${sid} must lie inside the node’s locator ${s.node.locator}`);
-  for (const t of Object.values(s.tenants)) if (t.id !== dto.id && sid && t.sid === sid) throw new InvalidArgumentError('sid', `SID ${sid} belongs to tenant ${t.id}`);
+  for (const t of Object.values(s.tenants))
+    if (t.id !== dto.id && sid && t.sid === sid) throw new InvalidArgumentError('sid', `SID ${sid} belongs to tenant ${t.id}`);
 
   const t: TenantState = {
     id: dto.id,
@@ -158,7 +172,10 @@ export const IPV6_MIN_MTU = 1280;
 function requireIpv6Mtu(t: TenantState, underlayMtu: number, field: string): void {
   const mtu = tenantMtu(t, underlayMtu);
   if (mtu >= IPV6_MIN_MTU) return;
-  const worst = Object.values(t.routes).reduce<RemoteRouteState | undefined>((w, r) => (!w || encapOverhead(r.mode, r.sids.length) > encapOverhead(w.mode, w.sids.length) ? r : w), undefined);
+  const worst = Object.values(t.routes).reduce<RemoteRouteState | undefined>(
+    (w, r) => (!w || encapOverhead(r.mode, r.sids.length) > encapOverhead(w.mode, w.sids.length) ? r : w),
+    undefined,
+  );
   throw new InvalidArgumentError(
     field,
     `tenant ${t.id}'s interfaces would get MTU ${mtu} (underlay ${underlayMtu} minus ${underlayMtu - mtu} bytes of SRv6${worst ? ` for ${worst.prefix}'s ${worst.sids.length} SIDs, ${worst.mode}` : ''}), below ${IPV6_MIN_MTU}: the kernel would remove IPv6 from them`,
@@ -182,7 +199,8 @@ function routesFrom(list: RemoteRouteDto[], field: string, subnets: Map<string, 
     const prefix = canonPrefix(r.prefix, `${field}[${i}].prefix`);
     if (out[prefix]) throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is listed twice`);
     // Same key as the connected route of the tenant's own subnet: it would replace it (table mode).
-    if (subnets.has(prefix)) throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is the tenant’s own subnet on ${subnets.get(prefix)}, not a remote prefix`);
+    if (subnets.has(prefix))
+      throw new InvalidArgumentError(`${field}[${i}].prefix`, `${prefix} is the tenant’s own subnet on ${subnets.get(prefix)}, not a remote prefix`);
     out[prefix] = { prefix, sids: r.sids.map((x, k) => canonAddr(x, `${field}[${i}].sids[${k}]`)), mode: r.mode ?? 'encap' };
   });
   return out;

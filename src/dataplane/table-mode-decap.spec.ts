@@ -7,7 +7,13 @@ import type { TenantSpecDto } from './spec.dto';
 import { withTableModeXdpDecap } from './table-mode-decap';
 
 const node = { underlay: ['ul0', 'ul1'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const spec = (id: string, extra: Partial<TenantSpecDto>): TenantSpecDto => ({ id, behaviour: 'End.DT6', interfaces: [{ name: `t-${id}`, gateways: ['10.0.0.1/24'] }], routes: [], ...extra });
+const spec = (id: string, extra: Partial<TenantSpecDto>): TenantSpecDto => ({
+  id,
+  behaviour: 'End.DT6',
+  interfaces: [{ name: `t-${id}`, gateways: ['10.0.0.1/24'] }],
+  routes: [],
+  ...extra,
+});
 
 function state(mode: DataplaneMode) {
   let s = upsertNode(emptyState(), node);

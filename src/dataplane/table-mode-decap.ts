@@ -22,7 +22,8 @@ export function tableModeSidRoute(t: DesiredState['tenants'][string], mode: Data
   if (mode !== 'table' || !t.xdpOffload) return undefined;
   const base = { family: 6 as const, dst: `${t.sid}/128`, table: 254, protocol: own.protocol };
   if (t.behaviour === 'End.DT4') return { ...base, type: 'blackhole' };
-  if (t.behaviour === 'End.DT46') return { ...base, oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, ...(own.counters ?? true ? { counters: true } : {}) } };
+  if (t.behaviour === 'End.DT46')
+    return { ...base, oifName: uplink, encap: { type: 'seg6local', action: 'End.DT6', table: t.table, ...((own.counters ?? true) ? { counters: true } : {}) } };
   return undefined;
 }
 

@@ -61,7 +61,10 @@ function tenantSpecs(n: 1 | 2): TenantSpecDto[] {
 
 /** Priorities of the plain `lookup local` rules (table mode's link-scope rules name a destination). */
 function localRulePrefs(ns: TestNetns, family: string): number[] {
-  return ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.table === 'local' && !r.dst && !r.iif).map((r: any) => r.priority);
+  return ns
+    .ipJson([family, 'rule', 'show'])
+    .filter((r: any) => r.table === 'local' && !r.dst && !r.iif)
+    .map((r: any) => r.priority);
 }
 
 function ping(from: TestNetns, to: string): boolean {
@@ -87,7 +90,9 @@ function outerSources(ns: TestNetns, dev: string, dst: string, ms: number): Prom
     'except socket.timeout: pass',
   ].join('\n');
   return new Promise((resolve, reject) =>
-    execFile('ip', ['netns', 'exec', ns.name, 'python3', '-c', py, dev, dst, String(ms / 1000)], (e, out) => (e ? reject(e) : resolve(out.split('\n').filter(Boolean)))),
+    execFile('ip', ['netns', 'exec', ns.name, 'python3', '-c', py, dev, dst, String(ms / 1000)], (e, out) =>
+      e ? reject(e) : resolve(out.split('\n').filter(Boolean)),
+    ),
   );
 }
 
@@ -101,9 +106,22 @@ beforeAll(async () => {
   // (think management).
   const topo = TwoHv.build({
     tag: 'tr',
-    underlay: { devs: ['ul0', 'ul0'], addresses: [['fc00:f::1/64', '172.31.0.1/24'], ['fc00:f::2/64', '172.31.0.2/24']], bridge: true },
+    underlay: {
+      devs: ['ul0', 'ul0'],
+      addresses: [
+        ['fc00:f::1/64', '172.31.0.1/24'],
+        ['fc00:f::2/64', '172.31.0.2/24'],
+      ],
+      bridge: true,
+    },
     vms: ([1, 2] as const).flatMap((n) =>
-      (['a', 'b'] as const).map((t) => ({ name: `${t}${n}`, hv: n, tap: `t${t}0`, addresses: [`10.0.${n}.2/24`, `fd00:${n}::2/64`], gateways: [`10.0.${n}.1`, `fd00:${n}::1`] })),
+      (['a', 'b'] as const).map((t) => ({
+        name: `${t}${n}`,
+        hv: n,
+        tap: `t${t}0`,
+        addresses: [`10.0.${n}.2/24`, `fd00:${n}::2/64`],
+        gateways: [`10.0.${n}.1`, `fd00:${n}::1`],
+      })),
     ),
   });
   for (const n of [1, 2] as const) {
@@ -138,8 +156,16 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
 
   // Table mode has End.DT6 (IPv6) for alpha and End.DX4 (IPv4) for beta; VRF mode End.DT46 for both.
   const cases: ['alpha' | 'beta', 'a' | 'b', 4 | 6][] = VRF
-    ? [['alpha', 'a', 4], ['alpha', 'a', 6], ['beta', 'b', 4], ['beta', 'b', 6]]
-    : [['alpha', 'a', 6], ['beta', 'b', 4]];
+    ? [
+        ['alpha', 'a', 4],
+        ['alpha', 'a', 6],
+        ['beta', 'b', 4],
+        ['beta', 'b', 6],
+      ]
+    : [
+        ['alpha', 'a', 6],
+        ['beta', 'b', 4],
+      ];
   itWith(SRV6).each(cases)('%s (VMs %s): IPv%s reaches the VM on the other HV, both ways', (_name, t, family) => {
     expect(reaches(vm(1, t), family === 4 ? '10.0.2.2' : 'fd00:2::2')).toBe(true);
     expect(reaches(vm(2, t), family === 4 ? '10.0.1.2' : 'fd00:1::2')).toBe(true);
@@ -158,7 +184,10 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
           /* the reply may not come (End.DT6 carries no IPv4): the gateway's MAC is what counts */
         }
         const neigh = vm(n, t).ipJson(['neigh', 'show', `10.0.${n}.1`, 'dev', 'eth0'])[0];
-        expect({ vm: `${t}${n}`, state: neigh?.state }).toEqual({ vm: `${t}${n}`, state: expect.arrayContaining([expect.stringMatching(/REACHABLE|STALE|DELAY|PROBE/)]) });
+        expect({ vm: `${t}${n}`, state: neigh?.state }).toEqual({
+          vm: `${t}${n}`,
+          state: expect.arrayContaining([expect.stringMatching(/REACHABLE|STALE|DELAY|PROBE/)]),
+        });
       }
   });
 
@@ -169,7 +198,10 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     const rx = (ns: TestNetns) => {
       const snmp = ns.exec('cat', [VRF ? '/proc/net/snmp' : '/proc/net/snmp6']);
       if (!VRF) return Number(/^Icmp6InEchos\s+(\d+)$/m.exec(snmp)![1]);
-      const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Icmp:')).map((l) => l.split(/\s+/));
+      const [names, values] = snmp
+        .split('\n')
+        .filter((l) => l.startsWith('Icmp:'))
+        .map((l) => l.split(/\s+/));
       return Number(values[names.indexOf('InEchos')]);
     };
     const before = { a: rx(vm(2, 'a')), b: rx(vm(2, 'b')) };
@@ -179,12 +211,12 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect(after.b - before.b).toBe(0);
   });
 
-  itWith(SRV6)('a VM cannot send to the underlay or to another tenant\'s SID', () => {
+  itWith(SRV6)("a VM cannot send to the underlay or to another tenant's SID", () => {
     expect(ping(vm(1, 'a'), 'fc00:f::2')).toBe(false);
     expect(ping(vm(1, 'a'), 'fc00:0:2:b::')).toBe(false);
   });
 
-  itWith(SRV6)('the outer packets leave through the underlay with the peer SID as destination and the node\'s encapSource as source', async () => {
+  itWith(SRV6)("the outer packets leave through the underlay with the peer SID as destination and the node's encapSource as source", async () => {
     const hv2 = hvs[1].ns;
     const rx = () => hv2.ipJson(['-s', 'link', 'show', 'ul0'])[0].stats64.rx.packets as number;
     const before = rx();
@@ -203,7 +235,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
 
   // The kernel's `0: lookup local` rule would deliver them before the l3mdev / tenant `iif` rule;
   // the agent moves it behind those (ADR 0010, 0011).
-  itWith(SRV6)('a VM\'s packets never reach its own HV\'s stack (the HV\'s IPv4 and IPv6 addresses)', () => {
+  itWith(SRV6)("a VM's packets never reach its own HV's stack (the HV's IPv4 and IPv6 addresses)", () => {
     const hv1 = hvs[0].ns;
     const before = icmpInEchos(hv1);
     for (const target of ['172.31.0.1', 'fc00:f::1']) ping(vm(1, 'a'), target);
@@ -211,7 +243,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     expect({ 4: after[4] - before[4], 6: after[6] - before[6] }).toEqual({ 4: 0, 6: 0 });
   });
 
-  itWith(SRV6)('a VM\'s packets to its own gateway still reach the HV\'s stack, to another tenant\'s gateway never', () => {
+  itWith(SRV6)("a VM's packets to its own gateway still reach the HV's stack, to another tenant's gateway never", () => {
     // Table mode: the gateway's local route in the tenant table. Replies leave through main, which
     // has no tenant prefixes, so the count of echo requests received is what tells.
     const hv1 = hvs[0].ns;
@@ -224,7 +256,10 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
       const own = icmpInEchos(hv1);
       ping(vm(1, 'a'), '10.0.9.1');
       const other = icmpInEchos(hv1);
-      expect({ own: { 4: own[4] - before[4], 6: own[6] - before[6] }, other: { 4: other[4] - own[4], 6: other[6] - own[6] } }).toEqual({ own: { 4: 1, 6: 1 }, other: { 4: 0, 6: 0 } });
+      expect({ own: { 4: own[4] - before[4], 6: own[6] - before[6] }, other: { 4: other[4] - own[4], 6: other[6] - own[6] } }).toEqual({
+        own: { 4: 1, 6: 1 },
+        other: { 4: 0, 6: 0 },
+      });
     } finally {
       hv1.ip(['addr', 'del', '10.0.9.1/24', 'dev', 'tb0']);
       vm(1, 'b').ip(['addr', 'del', '10.0.9.2/24', 'dev', 'eth0']);
@@ -249,7 +284,7 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
     }
   });
 
-  itWith(SRV6)('the HV itself still reaches its own addresses, and the local rule sits behind the tenants\' rules', () => {
+  itWith(SRV6)("the HV itself still reaches its own addresses, and the local rule sits behind the tenants' rules", () => {
     const hv1 = hvs[0].ns;
     for (const target of ['172.31.0.1', 'fc00:f::1']) expect(ping(hv1, target)).toBe(true);
     for (const family of ['-4', '-6']) expect(localRulePrefs(hv1, family)).toEqual([1001]);
@@ -257,17 +292,27 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
 
   // Table mode only (VRF mode has one l3mdev rule, nothing to jump over).
   if (!VRF)
-    itWith(SRV6)('table mode: the HV\'s own and the underlay\'s lookups jump over the tenant rules to the local rule', () => {
+    itWith(SRV6)("table mode: the HV's own and the underlay's lookups jump over the tenant rules to the local rule", () => {
       const hv1 = hvs[0].ns;
       for (const family of ['-4', '-6']) {
         const rules = hv1.ipJson([family, 'rule', 'show']);
         // iproute2 marks a goto whose target priority holds no rule `unresolved` (the kernel skips it)
-        const jumps = rules.filter((r: any) => r.goto !== undefined).map((r: any) => ({ priority: r.priority, iif: r.iif, goto: r.goto, unresolved: 'unresolved' in r }));
-        expect(jumps).toEqual([{ priority: 998, iif: 'lo', goto: 1001, unresolved: false }, { priority: 998, iif: 'ul0', goto: 1001, unresolved: false }]);
+        const jumps = rules
+          .filter((r: any) => r.goto !== undefined)
+          .map((r: any) => ({ priority: r.priority, iif: r.iif, goto: r.goto, unresolved: 'unresolved' in r }));
+        expect(jumps).toEqual([
+          { priority: 998, iif: 'lo', goto: 1001, unresolved: false },
+          { priority: 998, iif: 'ul0', goto: 1001, unresolved: false },
+        ]);
         // the tenant rules sit between the jump and its target
         expect(rules.filter((r: any) => r.iif === 'ta0' || r.iif === 'tb0').map((r: any) => r.priority)).toEqual([1000, 1000]);
       }
-      expect(hv1.ipJson(['-6', 'rule', 'show']).filter((r: any) => r.priority === 999).map((r: any) => `${r.dst}/${r.dstlen} ${r.table}`)).toEqual(['fe80::/64 local', 'ff00::/8 local']);
+      expect(
+        hv1
+          .ipJson(['-6', 'rule', 'show'])
+          .filter((r: any) => r.priority === 999)
+          .map((r: any) => `${r.dst}/${r.dstlen} ${r.table}`),
+      ).toEqual(['fe80::/64 local', 'ff00::/8 local']);
       // They jump: with a rule among the tenant rules that refuses exactly what the jumps match,
       // the HV still reaches its own addresses and the other HV, and the underlay still decaps.
       const refuse = (action: 'add' | 'del') => {
@@ -282,12 +327,19 @@ describe(`traffic between two HVs (${MODE} mode)`, () => {
       }
     });
 
-  itWith(SRV6)('without tenants the kernel\'s local rule is back at 0', async () => {
+  itWith(SRV6)("without tenants the kernel's local rule is back at 0", async () => {
     const hv = hvs[1];
     for (const t of ['alpha', 'beta']) expect((await hv.dp.deleteTenant(t)).failed).toEqual([]);
     for (const family of ['-4', '-6']) expect(localRulePrefs(hv.ns, family)).toEqual([0]);
     // table mode: the jumps stay with the node, their target gone, so the kernel skips them
-    if (!VRF) for (const family of ['-4', '-6']) expect(hv.ns.ipJson([family, 'rule', 'show']).filter((r: any) => r.goto !== undefined).map((r: any) => 'unresolved' in r)).toEqual([true, true]);
+    if (!VRF)
+      for (const family of ['-4', '-6'])
+        expect(
+          hv.ns
+            .ipJson([family, 'rule', 'show'])
+            .filter((r: any) => r.goto !== undefined)
+            .map((r: any) => 'unresolved' in r),
+        ).toEqual([true, true]);
     expect(ping(hv.ns, 'fc00:f::2')).toBe(true);
   });
 });

@@ -16,11 +16,29 @@ function accepts(fn: () => unknown): boolean {
 
 export function IsIpPrefix(opts: { family?: Family; allowHostBits?: boolean } = {}, v?: ValidationOptions): PropertyDecorator {
   const what = `an ${opts.family ? `IPv${opts.family} ` : 'IP '}prefix (address/length${opts.allowHostBits ? '' : ', host bits zero'})`;
-  return ValidateBy({ name: 'isIpPrefix', validator: { validate: (x) => typeof x === 'string' && accepts(() => parsePrefix(x, 'x', opts)), defaultMessage: (a) => `${a?.property} must be ${what}` } }, v);
+  return ValidateBy(
+    {
+      name: 'isIpPrefix',
+      validator: {
+        validate: (x) => typeof x === 'string' && accepts(() => parsePrefix(x, 'x', opts)),
+        defaultMessage: (a) => `${a?.property} must be ${what}`,
+      },
+    },
+    v,
+  );
 }
 
 export function IsIpAddr(family?: Family, v?: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isIpAddr', validator: { validate: (x) => typeof x === 'string' && accepts(() => parseAddress(x, 'x', family)), defaultMessage: (a) => `${a?.property} must be an ${family ? `IPv${family}` : 'IP'} address` } }, v);
+  return ValidateBy(
+    {
+      name: 'isIpAddr',
+      validator: {
+        validate: (x) => typeof x === 'string' && accepts(() => parseAddress(x, 'x', family)),
+        defaultMessage: (a) => `${a?.property} must be an ${family ? `IPv${family}` : 'IP'} address`,
+      },
+    },
+    v,
+  );
 }
 
 /**
@@ -36,6 +54,7 @@ export function isObjectKey(name: string): boolean {
  * Control characters, NUL above all: the kernel reads an interface name up to its first NUL, so
  * "ul0\0x" names ul0 there while every check of the agent compares the whole string.
  */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function IsIfname(v?: ValidationOptions): PropertyDecorator {
@@ -45,7 +64,9 @@ export function IsIfname(v?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: (x) => accepts(() => validateIfname(x)) && !CONTROL.test(x as string) && !isObjectKey(x as string),
         defaultMessage: (a) =>
-          typeof a?.value === 'string' && isObjectKey(a.value) ? `${a?.property} must not be "${a.value}": the agent keys its state by interface names` : `${a?.property} must be an interface name of 1..15 bytes without '/', ':', spaces or control characters`,
+          typeof a?.value === 'string' && isObjectKey(a.value)
+            ? `${a?.property} must not be "${a.value}": the agent keys its state by interface names`
+            : `${a?.property} must be an interface name of 1..15 bytes without '/', ':', spaces or control characters`,
       },
     },
     v,
@@ -54,7 +75,13 @@ export function IsIfname(v?: ValidationOptions): PropertyDecorator {
 
 /** Not the loopback: an interface of the fabric or of a VM is never `lo`. */
 export function IsNotLoopback(what: string, v?: ValidationOptions): PropertyDecorator {
-  return ValidateBy({ name: 'isNotLoopback', validator: { validate: (x) => x !== 'lo', defaultMessage: (a) => `${a?.property} must not be lo: the hypervisor’s loopback is not ${what}` } }, v);
+  return ValidateBy(
+    {
+      name: 'isNotLoopback',
+      validator: { validate: (x) => x !== 'lo', defaultMessage: (a) => `${a?.property} must not be lo: the hypervisor’s loopback is not ${what}` },
+    },
+    v,
+  );
 }
 
 /** What an address is when it is no host's own: unspecified, loopback, multicast, IPv4's limited broadcast; undefined for unicast. */
@@ -120,7 +147,14 @@ export function IsRoutedPrefix(v?: ValidationOptions): PropertyDecorator {
     }
   };
   return ValidateBy(
-    { name: 'isRoutedPrefix', validator: { validate: (x) => !hit(x), defaultMessage: (a) => `${a?.property} must not overlap ::, ::1, fe80::/10 or ff00::/8 (unspecified, loopback, link-local, multicast): the fabric routes it to this hypervisor` } },
+    {
+      name: 'isRoutedPrefix',
+      validator: {
+        validate: (x) => !hit(x),
+        defaultMessage: (a) =>
+          `${a?.property} must not overlap ::, ::1, fe80::/10 or ff00::/8 (unspecified, loopback, link-local, multicast): the fabric routes it to this hypervisor`,
+      },
+    },
     v,
   );
 }

@@ -70,7 +70,9 @@ beforeAll(async () => {
   ns.vethPairs([...BASE.vethPairs, ['mg0', 'mg1']]);
   ns.ip(['addr', 'add', '192.0.2.10/24', 'dev', 'mg0']);
   ns.ip(['-6', 'addr', 'add', '2001:db8:ff::10/64', 'dev', 'mg0', 'nodad']);
-  const config = loadConfig({ env: { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: stateDir, SRV6_HYPERVISOR: HV, SRV6_NETNS: ns.name } });
+  const config = loadConfig({
+    env: { SRV6_LISTEN: '127.0.0.1:0', SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: stateDir, SRV6_HYPERVISOR: HV, SRV6_NETNS: ns.name },
+  });
   ({ app, url } = await bootstrap(config, { logger: ['error'] }));
   client = new JobQueue(openQueue(redis.url, HV));
 
@@ -79,10 +81,19 @@ beforeAll(async () => {
   const base = [{ type: 'upsert-node', node: BASE.node }, ...(srv6 ? BASE.tenants.map((tenant) => ({ type: 'upsert-tenant', tenant })) : [])];
   for (const job of base) {
     const r = await post(`/v1/jobs?wait=${WAIT}`, job);
-    expect({ job: job.type, status: r.status, state: r.body.job?.state, failure: r.body.job?.failure }).toEqual({ job: job.type, status: 202, state: 'completed', failure: undefined });
+    expect({ job: job.type, status: r.status, state: r.body.job?.state, failure: r.body.job?.failure }).toEqual({
+      job: job.type,
+      status: 202,
+      state: 'completed',
+      failure: undefined,
+    });
   }
   const caps = (await get<Capabilities>('/v1/capabilities')).body;
-  unsupported = new Set(Object.entries(caps.features).filter(([, s]) => s.supported !== true).map(([f]) => f));
+  unsupported = new Set(
+    Object.entries(caps.features)
+      .filter(([, s]) => s.supported !== true)
+      .map(([f]) => f),
+  );
   corpus = badJobCorpus({ srv6 }).filter((j) => !LAB || LAB_CATEGORIES.includes(j.category));
   before = await settled();
 });
@@ -105,7 +116,14 @@ function request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: hostname, port: Number(port), path, method, agent: false, headers: { connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) } },
+      {
+        host: hostname,
+        port: Number(port),
+        path,
+        method,
+        agent: false,
+        headers: { connection: 'close', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -154,7 +172,12 @@ async function observe(): Promise<Observed> {
   expect(state.status).toBe(200);
   const saved = readdirSync(stateDir)
     .sort()
-    .map((f) => `${f} ${createHash('sha256').update(readFileSync(join(stateDir, f))).digest('hex')}`)
+    .map(
+      (f) =>
+        `${f} ${createHash('sha256')
+          .update(readFileSync(join(stateDir, f)))
+          .digest('hex')}`,
+    )
     .join('\n');
   return { kernel, state: state.text, saved };
 }
@@ -162,7 +185,7 @@ async function observe(): Promise<Observed> {
 /** The state once the base jobs' after-effects (DAD, link flags) are over: two equal observations in a row. */
 async function settled(): Promise<Observed> {
   let prev = await observe();
-  for (const t0 = Date.now(); Date.now() - t0 < scaled(10_000); ) {
+  for (const t0 = Date.now(); Date.now() - t0 < scaled(10_000);) {
     await new Promise((r) => setTimeout(r, 200));
     const now = await observe();
     if (JSON.stringify(now) === JSON.stringify(prev)) return now;
@@ -202,7 +225,8 @@ function judge(c: BadJob, o: Outcome, channel: 'rest' | 'redis'): string | undef
       return undefined;
     }
     case 'invalid-argument':
-      if (f.name !== 'InvalidArgumentError' || f.field !== want.field || !f.message.startsWith(`${want.field}: `)) return `${f.name} (field ${f.field}): ${f.message}`;
+      if (f.name !== 'InvalidArgumentError' || f.field !== want.field || !f.message.startsWith(`${want.field}: `))
+        return `${f.name} (field ${f.field}): ${f.message}`;
       return undefined;
     case 'unknown-tenant':
       return f.name === 'UnknownTenantError' && f.tenant === want.tenant && f.message.includes(want.tenant) ? undefined : `${f.name}: ${f.message}`;
@@ -238,7 +262,9 @@ describe('a corpus of bad jobs (issue 15)', () => {
     expect(Object.keys(tally(corpus, (j) => j.jobType)).sort()).toEqual(['(none)', 'delete-tenant', 'resync', 'routes', 'upsert-node', 'upsert-tenant']);
     // Valid tenant jobs are "bad" only where the kernel cannot carry them out.
     expect(Object.keys(tally(corpus, (j) => j.category)).sort()).toEqual(CATEGORIES.filter((c) => c !== 'capability' || !srv6).sort());
-    console.log(`bad-input corpus (${srv6 ? 'with' : 'without'} SRv6): ${corpus.length} jobs\n  by category: ${JSON.stringify(tally(corpus, (j) => j.category))}\n  by job type: ${JSON.stringify(tally(corpus, (j) => j.jobType))}\n  by refusal: ${JSON.stringify(tally(corpus, (j) => j.refusal.kind))}`);
+    console.log(
+      `bad-input corpus (${srv6 ? 'with' : 'without'} SRv6): ${corpus.length} jobs\n  by category: ${JSON.stringify(tally(corpus, (j) => j.category))}\n  by job type: ${JSON.stringify(tally(corpus, (j) => j.jobType))}\n  by refusal: ${JSON.stringify(tally(corpus, (j) => j.refusal.kind))}`,
+    );
   });
 
   it('through REST (POST /v1/jobs?wait): every job refused as the corpus says; nothing changes on the way', async () => {
@@ -249,7 +275,8 @@ describe('a corpus of bad jobs (issue 15)', () => {
       const cases = corpus.slice(i, i + BATCH);
       const outcomes = await mapLimit(cases, 16, async (c): Promise<Outcome> => {
         const r = await post(`/v1/jobs?wait=${WAIT}`, c.job);
-        if (r.status === 400 && r.body.error === 'InvalidJob') return { status: 400, state: 'refused', failure: { name: 'JobValidationError', message: r.body.message, retry: 'permanent', errors: r.body.errors } };
+        if (r.status === 400 && r.body.error === 'InvalidJob')
+          return { status: 400, state: 'refused', failure: { name: 'JobValidationError', message: r.body.message, retry: 'permanent', errors: r.body.errors } };
         if (r.status === 202) return { status: 202, state: r.body.job.state, failure: r.body.job.failure };
         return { status: r.status, state: JSON.stringify(r.body).slice(0, 300) };
       });
@@ -263,7 +290,13 @@ describe('a corpus of bad jobs (issue 15)', () => {
     expect(problems).toEqual([]);
     // Refused by validation: nothing enqueued. Every other job failed in the queue, none is left there.
     const counts = await client.queue.getJobCounts();
-    expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 0, completed: srv6 ? 3 : 1, failed: corpus.filter((c) => c.refusal.kind !== 'field').length });
+    expect(counts).toMatchObject({
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      completed: srv6 ? 3 : 1,
+      failed: corpus.filter((c) => c.refusal.kind !== 'field').length,
+    });
   });
 
   it('through Redis (added to the agent’s queue unvalidated): every job fails as the corpus says; nothing changes on the way', async () => {
@@ -277,7 +310,8 @@ describe('a corpus of bad jobs (issue 15)', () => {
         jobs.map((j) =>
           client.wait(j, WAIT).then(
             (result): Outcome => ({ state: `completed ${JSON.stringify(result)?.slice(0, 200)}` }),
-            (e): Outcome => (e instanceof JobFailedError ? { state: 'failed', failure: e.failure } : { state: e instanceof JobTimeoutError ? 'timed out' : String(e) }),
+            (e): Outcome =>
+              e instanceof JobFailedError ? { state: 'failed', failure: e.failure } : { state: e instanceof JobTimeoutError ? 'timed out' : String(e) },
           ),
         ),
       );

@@ -14,7 +14,11 @@ describe('processJob failures', () => {
     const dp = Promise.reject(new StateMissingError('/var/lib/srv6-agent', 196, { rules: 2 }));
     dp.catch(() => undefined);
     const e = (await processJob(job({ type: 'resync' }), dp, noIdem).catch((x: unknown) => x)) as Error;
-    expect(decodeFailure(e.message)).toEqual({ name: 'DataplaneNotStartedError', message: expect.stringMatching(/^the dataplane did not start: no desired state in \/var\/lib\/srv6-agent/), retry: 'transient' });
+    expect(decodeFailure(e.message)).toEqual({
+      name: 'DataplaneNotStartedError',
+      message: expect.stringMatching(/^the dataplane did not start: no desired state in \/var\/lib\/srv6-agent/),
+      retry: 'transient',
+    });
   });
 
   it('an invalid job: its field errors, permanent, nothing asked of the dataplane', async () => {

@@ -19,7 +19,12 @@ export interface ProcessedJob extends JobOutcome {
  * in the dataplane's queue (or has ended without getting there): a PopOrderGate lets the next
  * job in at that moment.
  */
-export async function processJob(job: Bull.Job, dp: Dataplane | Promise<Dataplane>, idem: IdempotencyStore, entered: () => void = () => undefined): Promise<ProcessedJob> {
+export async function processJob(
+  job: Bull.Job,
+  dp: Dataplane | Promise<Dataplane>,
+  idem: IdempotencyStore,
+  entered: () => void = () => undefined,
+): Promise<ProcessedJob> {
   try {
     const validated = validateJob(job.data);
     const key = validated.idempotencyKey;

@@ -9,7 +9,17 @@ import type Bull from 'bull';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
 import { decodeFailure } from './job-failure';
-import { FINISHED_DATA_MAX, FINISHED_FAILURE_MAX, FINISHED_STACK_MAX, JobQueue, KEEP_FINISHED, openQueue, queueOptions, queuePrefix, viewJob } from './job-queue';
+import {
+  FINISHED_DATA_MAX,
+  FINISHED_FAILURE_MAX,
+  FINISHED_STACK_MAX,
+  JobQueue,
+  KEEP_FINISHED,
+  openQueue,
+  queueOptions,
+  queuePrefix,
+  viewJob,
+} from './job-queue';
 
 jest.setTimeout(scaled(120_000));
 
@@ -35,7 +45,12 @@ function queue(settings: Parameters<typeof openQueue>[2] = {}): { q: Bull.Queue;
 
 const ROUTE = { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] };
 /** A routes job of about `bytes` bytes of JSON. */
-const routesJob = (bytes: number, extra: object = {}) => ({ type: 'routes', tenant: 'alpha', add: Array.from({ length: Math.floor(bytes / (JSON.stringify(ROUTE).length + 1)) }, () => ROUTE), ...extra });
+const routesJob = (bytes: number, extra: object = {}) => ({
+  type: 'routes',
+  tenant: 'alpha',
+  add: Array.from({ length: Math.floor(bytes / (JSON.stringify(ROUTE).length + 1)) }, () => ROUTE),
+  ...extra,
+});
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = scaled(20_000)): Promise<T> {
   const deadline = Date.now() + ms;
@@ -76,15 +91,33 @@ describe('finished jobs in Redis', () => {
     const done = await q.getJob('big-0');
     expect(done!.data).toEqual({ type: 'routes', idempotencyKey: 'big-0', payloadBytes: expect.any(Number) });
     expect(done!.data.payloadBytes).toBeGreaterThan(16 * 1024 * 1024 - 200);
-    expect(await viewJob(done!)).toMatchObject({ id: 'big-0', type: 'routes', state: 'completed', result: { type: 'routes', operations: 1 }, idempotencyKey: 'big-0' });
-    expect(await viewJob((await q.getJob('big-1'))!)).toMatchObject({ type: 'routes', state: 'failed', failure: { message: 'kernel said no', retry: 'permanent' } });
+    expect(await viewJob(done!)).toMatchObject({
+      id: 'big-0',
+      type: 'routes',
+      state: 'completed',
+      result: { type: 'routes', operations: 1 },
+      idempotencyKey: 'big-0',
+    });
+    expect(await viewJob((await q.getJob('big-1'))!)).toMatchObject({
+      type: 'routes',
+      state: 'failed',
+      failure: { message: 'kernel said no', retry: 'permanent' },
+    });
     // Payloads under FINISHED_DATA_MAX stay as they were.
     expect((await q.getJob('warm-0'))!.data).toEqual(routesJob(100));
   });
 
   it('keep at most 16 KiB of a failure with 100,000 failed operations, still parseable, and a short stack', async () => {
     const { q, jobs, key } = queue();
-    const failures = Array.from({ length: 100_000 }, (_, k) => ({ kind: 'route', action: 'create', what: `route 10.${k >> 16}.${(k >> 8) & 255}.${k & 255}/32 table 10000`, errno: 22, code: 'EINVAL', extack: 'Invalid prefix for given prefix length', message: 'EINVAL' }));
+    const failures = Array.from({ length: 100_000 }, (_, k) => ({
+      kind: 'route',
+      action: 'create',
+      what: `route 10.${k >> 16}.${(k >> 8) & 255}.${k & 255}/32 table 10000`,
+      errno: 22,
+      code: 'EINVAL',
+      extack: 'Invalid prefix for given prefix length',
+      message: 'EINVAL',
+    }));
     q.process(1, async () => {
       throw permanent('100000 kernel operation(s) failed', { failures, rolledBack: { failed: failures.slice(0, 50) } });
     });
@@ -98,7 +131,13 @@ describe('finished jobs in Redis', () => {
     await until('the failure compacted', async () => (await q.client.hstrlen(key(id), 'failedReason')) <= FINISHED_FAILURE_MAX);
     expect(await q.client.hstrlen(key(id), 'stacktrace')).toBeLessThanOrEqual(FINISHED_STACK_MAX);
     const f = decodeFailure((await q.getJob(id))!.failedReason);
-    expect(f).toMatchObject({ name: 'KernelApplyError', message: '100000 kernel operation(s) failed', retry: 'permanent', failuresOmitted: 99_980, rolledBack: { failedOmitted: 30 } });
+    expect(f).toMatchObject({
+      name: 'KernelApplyError',
+      message: '100000 kernel operation(s) failed',
+      retry: 'permanent',
+      failuresOmitted: 99_980,
+      rolledBack: { failedOmitted: 30 },
+    });
     expect(f.failures).toEqual(failures.slice(0, 20));
     expect(JSON.parse((await q.client.hget(key(id), 'stacktrace'))!)[0]).toMatch(/^Error: \{"name":"KernelApplyError".{0,200}\n\s+at /);
   });
@@ -138,7 +177,7 @@ describe('finished jobs in Redis', () => {
   });
 });
 
-describe('retention (Bull removeOnComplete/removeOnFail, the submitter\'s job options)', () => {
+describe("retention (Bull removeOnComplete/removeOnFail, the submitter's job options)", () => {
   it('defaults: at most 1,000 finished jobs of each kind, none older than a day', () => {
     expect(KEEP_FINISHED).toEqual({ age: 86_400, count: 1_000 });
     expect(queueOptions('hv').defaultJobOptions).toMatchObject({ removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });

@@ -13,7 +13,13 @@ describe('compactFailure', () => {
 
   it('keeps the first 20 entries of every list, nested ones too, with how many were left out', () => {
     const failures = Array.from({ length: 5000 }, (_, i) => ({ kind: 'route', what: `route 10.0.${i >> 8}.${i & 255}/32`, code: 'EINVAL', message: 'EINVAL' }));
-    const reason = JSON.stringify({ name: 'KernelApplyError', message: '5000 kernel operation(s) failed', retry: 'transient', failures, rolledBack: { failed: failures, version: 7 } });
+    const reason = JSON.stringify({
+      name: 'KernelApplyError',
+      message: '5000 kernel operation(s) failed',
+      retry: 'transient',
+      failures,
+      rolledBack: { failed: failures, version: 7 },
+    });
     const out = compactFailure(reason);
     expect(Buffer.byteLength(out)).toBeLessThanOrEqual(FINISHED_FAILURE_MAX);
     expect(decodeFailure(out)).toEqual({
@@ -36,7 +42,8 @@ describe('compactFailure', () => {
 
 describe('compactStacktrace', () => {
   it('keeps the last stack, its first line (the failure as JSON) cut short, within the limit', () => {
-    const stack = (n: number) => `Error: ${JSON.stringify({ message: 'm'.repeat(n) })}\n    at processJob (handle-job.ts:47:11)\n    at async OrderedJobProcessor.handle`;
+    const stack = (n: number) =>
+      `Error: ${JSON.stringify({ message: 'm'.repeat(n) })}\n    at processJob (handle-job.ts:47:11)\n    at async OrderedJobProcessor.handle`;
     expect(compactStacktrace([stack(10)])).toBe(JSON.stringify([stack(10)]));
     const out = compactStacktrace([stack(100_000), stack(200_000)]);
     expect(out.length).toBeLessThanOrEqual(FINISHED_STACK_MAX);

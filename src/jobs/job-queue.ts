@@ -211,7 +211,16 @@ export class JobQueue {
     const stacks = Array.isArray(job.stacktrace) ? job.stacktrace : [];
     const st = compactStacktrace(stacks);
     if (st !== JSON.stringify(stacks)) fields.push('stacktrace', st);
-    const done = await this.queue.client.eval(COMPACT_LUA, 2, q.toKey(id), q.keys[state], id, String(FINISHED_DATA_MAX), JSON.stringify(payloadStub(job.data)), ...fields);
+    const done = await this.queue.client.eval(
+      COMPACT_LUA,
+      2,
+      q.toKey(id),
+      q.keys[state],
+      id,
+      String(FINISHED_DATA_MAX),
+      JSON.stringify(payloadStub(job.data)),
+      ...fields,
+    );
     return done === 1;
   }
 
@@ -345,7 +354,9 @@ export class JobQueue {
    */
   private async sweep(): Promise<void> {
     const old = Date.now() - SWEEP_MS;
-    await Promise.all([...this.waiters].map(([id, set]) => ([...set].some((w) => w.since < old) ? this.settleIfFinished(id, [...set]) : undefined))).catch(() => undefined);
+    await Promise.all([...this.waiters].map(([id, set]) => ([...set].some((w) => w.since < old) ? this.settleIfFinished(id, [...set]) : undefined))).catch(
+      () => undefined,
+    );
   }
 
   private async settleIfFinished(id: string, waiters: Waiter[]): Promise<void> {
@@ -461,7 +472,12 @@ export class IdempotencyStore {
       const n = await c.zcard(this.order);
       if (n > this.keep) {
         const old = await c.zrange(this.order, 0, n - this.keep - 1);
-        if (old.length) await c.multi().hdel(this.hash, ...old).zrem(this.order, ...old).exec();
+        if (old.length)
+          await c
+            .multi()
+            .hdel(this.hash, ...old)
+            .zrem(this.order, ...old)
+            .exec();
       }
     });
   }

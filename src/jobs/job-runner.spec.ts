@@ -19,8 +19,16 @@ describe('retryOf', () => {
     ['something thrown that is not an Error', 'oops', 'permanent'],
     ['the kernel busy', new KernelError(16, { type: 24, flags: 0, seq: 1, what: 'route x' }), 'transient'],
     ['the kernel refusing', new KernelError(22, { type: 24, flags: 0, seq: 1, what: 'route x' }), 'permanent'],
-    ['Redis away (the idempotency store)', new QueueStoreError('idempotency get', Object.assign(new Error('Connection is closed.'), { name: 'ReplyError' })), 'transient'],
-    ['the state directory failing a write', new StateWriteError('/var/lib/srv6-agent', Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5 })), 'transient'],
+    [
+      'Redis away (the idempotency store)',
+      new QueueStoreError('idempotency get', Object.assign(new Error('Connection is closed.'), { name: 'ReplyError' })),
+      'transient',
+    ],
+    [
+      'the state directory failing a write',
+      new StateWriteError('/var/lib/srv6-agent', Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5 })),
+      'transient',
+    ],
   ])('%s: %s', (_what, e, want) => {
     expect(retryOf(e)).toBe(want);
   });

@@ -20,7 +20,11 @@ export class KernelApplyError extends DomainError {
   ) {
     const first = failures[0];
     const back = result.rolledBack;
-    const undone = !back ? '' : back.failed.length ? `; undoing it failed too (${back.failed.length} operation(s), first: ${back.failed[0].what}: ${back.failed[0].extack ?? back.failed[0].message}): resyncs retry` : `; undone: the kernel and the desired state are back at version ${result.version}`;
+    const undone = !back
+      ? ''
+      : back.failed.length
+        ? `; undoing it failed too (${back.failed.length} operation(s), first: ${back.failed[0].what}: ${back.failed[0].extack ?? back.failed[0].message}): resyncs retry`
+        : `; undone: the kernel and the desired state are back at version ${result.version}`;
     super(`${failures.length} kernel operation(s) failed; first: ${first.what}: ${first.code ?? ''} ${first.extack ?? first.message}`.trim() + undone);
     this.name = 'KernelApplyError';
     this.retry = allTransient(failures) ? 'transient' : 'permanent';

@@ -40,15 +40,25 @@ export function flattenErrors(errors: ValidationError[], parent = ''): FieldErro
 }
 
 export function validateJob(raw: unknown): AnyJob {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new JobValidationError([{ field: '(job)', messages: ['a job must be a JSON object'] }]);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new JobValidationError([{ field: '(job)', messages: ['a job must be a JSON object'] }]);
   const type = (raw as { type?: unknown }).type;
   if (typeof type !== 'string' || !(JOB_TYPES as readonly string[]).includes(type))
     throw new JobValidationError([{ field: 'type', messages: [`type must be one of ${JOB_TYPES.join(', ')}`] }]);
   // Oversized lists are refused before each of their elements is transformed and validated.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any shape: only the list lengths are read here
   const r = raw as Record<string, any>;
-  const lists: [string, unknown][] = [['add', r.add], ['set', r.set], ['remove', r.remove], ['tenant.routes', r.tenant?.routes]];
+  const lists: [string, unknown][] = [
+    ['add', r.add],
+    ['set', r.set],
+    ['remove', r.remove],
+    ['tenant.routes', r.tenant?.routes],
+  ];
   const over = lists.filter(([, v]) => Array.isArray(v) && v.length > MAX_ROUTES_PER_JOB);
-  if (over.length) throw new JobValidationError(over.map(([field, v]) => ({ field, messages: [`${field} has ${(v as unknown[]).length} entries, at most ${MAX_ROUTES_PER_JOB}`] })));
+  if (over.length)
+    throw new JobValidationError(
+      over.map(([field, v]) => ({ field, messages: [`${field} has ${(v as unknown[]).length} entries, at most ${MAX_ROUTES_PER_JOB}`] })),
+    );
   if (type === 'routes' && r.set === undefined && r.add === undefined && r.remove === undefined)
     throw new JobValidationError([{ field: 'add', messages: ['a routes job needs set, add or remove'] }]);
   const odd = oddKeys(raw);

@@ -19,42 +19,61 @@ export class JobEnvelopeDto {
    * queue's job id, so it may not be digits only: those are the ids the queue numbers jobs with
    * (key "1" would have found job 1 and returned its result as a duplicate).
    */
-  @IsAbsentOr() @IsString() @Matches(/^(?![0-9]+$)[A-Za-z0-9._:-]{1,128}$/, { message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -, not digits only (those are the queue’s own job ids)' })
+  @IsAbsentOr()
+  @IsString()
+  @Matches(/^(?![0-9]+$)[A-Za-z0-9._:-]{1,128}$/, {
+    message: 'idempotencyKey must be 1..128 characters of A-Z a-z 0-9 . _ : -, not digits only (those are the queue’s own job ids)',
+  })
   idempotencyKey?: string;
 }
 
 export class UpsertNodeJobDto extends JobEnvelopeDto {
-  @IsDefined() @IsNested(() => NodeSpecDto)
+  @IsDefined()
+  @IsNested(() => NodeSpecDto)
   node!: NodeSpecDto;
 }
 
 export class UpsertTenantJobDto extends JobEnvelopeDto {
-  @IsDefined() @IsNested(() => TenantSpecDto)
+  @IsDefined()
+  @IsNested(() => TenantSpecDto)
   tenant!: TenantSpecDto;
 }
 
 export class DeleteTenantJobDto extends JobEnvelopeDto {
-  @IsString() @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
+  @IsString()
+  @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
   tenant!: string;
 }
 
 /** Replace a tenant's remote routes (`set`), or add and remove some of them. */
 export class RoutesJobDto extends JobEnvelopeDto {
-  @IsString() @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
+  @IsString()
+  @Matches(TENANT_ID_PATTERN, { message: TENANT_MSG })
   tenant!: string;
 
-  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
+  @IsAbsentOr()
+  @IsArray()
+  @ArrayMaxSize(MAX_ROUTES_PER_JOB)
+  @IsNested(() => RemoteRouteDto, { each: true })
   set?: RemoteRouteDto[];
 
-  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsNested(() => RemoteRouteDto, { each: true })
+  @IsAbsentOr()
+  @IsArray()
+  @ArrayMaxSize(MAX_ROUTES_PER_JOB)
+  @IsNested(() => RemoteRouteDto, { each: true })
   add?: RemoteRouteDto[];
 
-  @IsAbsentOr() @IsArray() @ArrayMaxSize(MAX_ROUTES_PER_JOB) @IsIpPrefix({}, { each: true })
+  @IsAbsentOr()
+  @IsArray()
+  @ArrayMaxSize(MAX_ROUTES_PER_JOB)
+  @IsIpPrefix({}, { each: true })
   remove?: string[];
 }
 
 export class ResyncJobDto extends JobEnvelopeDto {
-  @IsAbsentOr() @IsString() @MaxLength(200)
+  @IsAbsentOr()
+  @IsString()
+  @MaxLength(200)
   reason?: string;
 }
 

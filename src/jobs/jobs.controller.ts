@@ -11,7 +11,9 @@ export class JobsController {
   @Post()
   @HttpCode(202)
   @ApiOperation({ summary: 'Enqueue a job (upsert-node, upsert-tenant, delete-tenant, routes, resync); ?wait=MS waits for its result' })
-  @ApiBody({ schema: { type: 'object', example: { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }], idempotencyKey: 'o-123' } } })
+  @ApiBody({
+    schema: { type: 'object', example: { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }], idempotencyKey: 'o-123' } },
+  })
   @ApiQuery({ name: 'wait', required: false, description: 'milliseconds to wait for the result' })
   submit(@Body() body: unknown, @Query('wait', new DefaultValuePipe(0), ParseIntPipe) wait: number): Promise<SubmitResult> {
     return this.jobs.submit(body, Math.min(Math.max(wait, 0), 300_000));

@@ -36,14 +36,23 @@ let worker: Bull.Queue;
 let client: HypervisorClient;
 
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const alpha = (routes: { prefix: string; sids: string[] }[]) => ({ id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes });
-const kernelRoutes = () => ns.ipJson(['route', 'show', 'table', 'all', 'proto', String(P)]).length + ns.ipJson(['-6', 'route', 'show', 'table', 'all', 'proto', String(P)]).length;
+const alpha = (routes: { prefix: string; sids: string[] }[]) => ({
+  id: 'alpha',
+  behaviour: 'End.DT6',
+  interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }],
+  routes,
+});
+const kernelRoutes = () =>
+  ns.ipJson(['route', 'show', 'table', 'all', 'proto', String(P)]).length + ns.ipJson(['-6', 'route', 'show', 'table', 'all', 'proto', String(P)]).length;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'srv6-jobs-'));
   redis = await TestRedis.start();
   ns = TestNetns.create('jobs');
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1']]);
+  ns.vethPairs([
+    ['ul0', 'ul1'],
+    ['ta0', 'ta1'],
+  ]);
   nl = Rtnetlink.open({ netns: ns.name });
   dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: MODE, netns: ns.name });
   await dp.start();
@@ -159,7 +168,8 @@ describe('jobs through Redis', () => {
     const ids: string[] = [];
     const N = 200;
     // enqueued without waiting for results: the queue fills and the handlers run concurrently
-    for (let i = 0; i < N; i++) ids.push(await client.enqueue({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${i + 1}::`] }] }));
+    for (let i = 0; i < N; i++)
+      ids.push(await client.enqueue({ type: 'routes', tenant: 'alpha', set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${i + 1}::`] }] }));
     const last = await worker.getJob(ids[ids.length - 1]);
     await last!.finished();
     const done = await Promise.all(ids.map((id) => worker.getJob(id)));
@@ -173,7 +183,12 @@ describe('jobs through Redis', () => {
 
   itWith(SRV6)('every job type submitted a second time ends as submitted once: no operation, same kernel, same state', async () => {
     ns.vethPairs([['tb0', 'tb1']]);
-    const beta = { id: 'beta', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.8.0.1/24', 'fd00:8::1/64'] }], routes: [{ prefix: 'fd00:88::/64', sids: ['fc00:0:8:1::'] }] };
+    const beta = {
+      id: 'beta',
+      behaviour: 'End.DT6',
+      interfaces: [{ name: 'tb0', gateways: ['10.8.0.1/24', 'fd00:8::1/64'] }],
+      routes: [{ prefix: 'fd00:88::/64', sids: ['fc00:0:8:1::'] }],
+    };
     const jobs = [
       { type: 'upsert-node', node: { ...node, underlayMtu: 1480 } },
       { type: 'upsert-tenant', tenant: beta },

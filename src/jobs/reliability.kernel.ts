@@ -33,15 +33,29 @@ const alpha = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', g
 
 function hypervisorNs(tag: string): TestNetns {
   const ns = TestNetns.create(tag);
-  ns.vethPairs([['ul0', 'ul1'], ['ta0', 'ta1'], ['tb0', 'tb1']]);
+  ns.vethPairs([
+    ['ul0', 'ul1'],
+    ['ta0', 'ta1'],
+    ['tb0', 'tb1'],
+  ]);
   return ns;
 }
 
 /** Everything the agent owns in the kernel, as iproute2 prints it (sorted, comparable). */
 function ownedKernelState(ns: TestNetns): string[] {
-  const lines = [...ns.ip(['route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['-6', 'route', 'show', 'table', 'all', 'proto', P]).split('\n'), ...ns.ip(['nexthop', 'show', 'proto', P]).split('\n')];
-  const taps = ns.ipJson<{ ifname: string; mtu: number; master?: string }[]>(['link', 'show']).filter((l) => /^t[ab]0$/.test(l.ifname)).map((l) => `link ${l.ifname} mtu ${l.mtu} master ${l.master ?? '-'}`);
-  return [...lines, ...taps].map((l) => l.trim()).filter(Boolean).sort();
+  const lines = [
+    ...ns.ip(['route', 'show', 'table', 'all', 'proto', P]).split('\n'),
+    ...ns.ip(['-6', 'route', 'show', 'table', 'all', 'proto', P]).split('\n'),
+    ...ns.ip(['nexthop', 'show', 'proto', P]).split('\n'),
+  ];
+  const taps = ns
+    .ipJson<{ ifname: string; mtu: number; master?: string }[]>(['link', 'show'])
+    .filter((l) => /^t[ab]0$/.test(l.ifname))
+    .map((l) => `link ${l.ifname} mtu ${l.mtu} master ${l.master ?? '-'}`);
+  return [...lines, ...taps]
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 let redis: TestRedis;
@@ -95,7 +109,12 @@ describe('Redis restarted in the middle of a stream of 500 jobs', () => {
   itWith(SRV6)('loses no job and applies none twice', async () => {
     const N = 500;
     const key = (i: number) => `rel-${process.pid}-${i}`;
-    const job = (i: number) => ({ type: 'routes', tenant: 'alpha', idempotencyKey: key(i), add: [{ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, sids: [`fc00:0:2:${(i % 7) + 1}::`] }] });
+    const job = (i: number) => ({
+      type: 'routes',
+      tenant: 'alpha',
+      idempotencyKey: key(i),
+      add: [{ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, sids: [`fc00:0:2:${(i % 7) + 1}::`] }],
+    });
     // The orchestrator side: submit, and on a connection error submit the same job again (its
     // idempotency key makes that safe); then wait for every result.
     const submit = async (i: number): Promise<unknown> => {
@@ -132,7 +151,16 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
 
   const startAgent = (): ChildProcess => {
     const p = spawn(process.execPath, [join(packageRoot(), 'dist', 'src', 'cli', 'srv6-agent.js'), 'serve'], {
-      env: { ...process.env, SRV6_NETNS: ns.name, SRV6_REDIS_URL: redis.url, SRV6_STATE_DIR: dir, SRV6_HYPERVISOR: hv, SRV6_LISTEN: '127.0.0.1:0', SRV6_QUEUE_LOCK_MS: String(scaled(2000)), SRV6_RESYNC_SECONDS: '0' },
+      env: {
+        ...process.env,
+        SRV6_NETNS: ns.name,
+        SRV6_REDIS_URL: redis.url,
+        SRV6_STATE_DIR: dir,
+        SRV6_HYPERVISOR: hv,
+        SRV6_LISTEN: '127.0.0.1:0',
+        SRV6_QUEUE_LOCK_MS: String(scaled(2000)),
+        SRV6_RESYNC_SECONDS: '0',
+      },
       stdio: 'ignore',
     });
     return p;
@@ -155,14 +183,27 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
 
   const prefixes = (n: number, second: number) => Array.from({ length: n }, (_, i) => `${second}.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`);
   const alphaRoutes = prefixes(10_000, 172).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
-  const beta = { id: 'beta', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.1.0.1/24'] }], routes: prefixes(1_000, 173).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 10}:2::`] })) };
+  const beta = {
+    id: 'beta',
+    behaviour: 'End.DT6',
+    interfaces: [{ name: 'tb0', gateways: ['10.1.0.1/24'] }],
+    routes: prefixes(1_000, 173).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 10}:2::`] })),
+  };
   const betaSet = prefixes(1_000, 174).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 60}:2::`] }));
   /** The large jobs, each killed as soon as it runs; then the same once in a reference namespace. */
   const killed: { name: string; job: Record<string, unknown>; once: (dp: Dataplane) => Promise<unknown> }[] = [
     { name: 'routes add (10,000)', job: { type: 'routes', tenant: 'alpha', add: alphaRoutes }, once: (dp) => dp.changeRoutes('alpha', { add: alphaRoutes }) },
-    { name: 'upsert-tenant (1,000 routes)', job: { type: 'upsert-tenant', tenant: beta }, once: (dp) => dp.upsertTenant((validateJob({ type: 'upsert-tenant', tenant: beta }) as UpsertTenantJobDto).tenant) },
+    {
+      name: 'upsert-tenant (1,000 routes)',
+      job: { type: 'upsert-tenant', tenant: beta },
+      once: (dp) => dp.upsertTenant((validateJob({ type: 'upsert-tenant', tenant: beta }) as UpsertTenantJobDto).tenant),
+    },
     { name: 'routes set (1,000 others)', job: { type: 'routes', tenant: 'beta', set: betaSet }, once: (dp) => dp.changeRoutes('beta', { set: betaSet }) },
-    { name: 'upsert-node (MTU of every tap)', job: { type: 'upsert-node', node: { ...node, underlayMtu: 1400 } }, once: (dp) => dp.upsertNode({ ...node, underlayMtu: 1400 }) },
+    {
+      name: 'upsert-node (MTU of every tap)',
+      job: { type: 'upsert-node', node: { ...node, underlayMtu: 1400 } },
+      once: (dp) => dp.upsertNode({ ...node, underlayMtu: 1400 }),
+    },
     { name: 'delete-tenant (1,000 routes)', job: { type: 'delete-tenant', tenant: 'beta' }, once: (dp) => dp.deleteTenant('beta') },
   ];
 
@@ -181,12 +222,13 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
         const queue = openQueue(redis.url, hv);
         let state: string | undefined;
         try {
-          for (let t0 = Date.now(); (state = await (await queue.getJob(id))?.getState()) !== 'active'; ) {
+          for (let t0 = Date.now(); (state = await (await queue.getJob(id))?.getState()) !== 'active';) {
             if (state === 'completed' || state === 'failed') break;
             if (Date.now() - t0 > scaled(30_000)) throw new Error(`${k.name}: the job never became active`);
             await new Promise((r) => setTimeout(r, 2));
           }
-          for (let t0 = Date.now(); state === 'active' && ownedKernelState(ns).join('\n') === before && Date.now() - t0 < scaled(30_000); ) state = await (await queue.getJob(id))?.getState();
+          for (let t0 = Date.now(); state === 'active' && ownedKernelState(ns).join('\n') === before && Date.now() - t0 < scaled(30_000);)
+            state = await (await queue.getJob(id))?.getState();
         } finally {
           await queue.close();
         }
@@ -254,10 +296,26 @@ describe('1,000 malformed payloads', () => {
     worker.process(JOB_CONCURRENCY, (job) => processor.handle(job));
     try {
       let seed = 42;
-      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
       const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
       // Values that are wrong for every field they are put in (none is a valid id, list or prefix).
-      const junk = () => pick<unknown>([null, 42, -1, 1.5, true, 'x'.repeat(100 + Math.floor(rnd() * 5000)), {}, ['a'], { a: 1 }, '10.0.0.0/33', 'fc00::1::2', '', '💥', 2 ** 53]);
+      const junk = () =>
+        pick<unknown>([
+          null,
+          42,
+          -1,
+          1.5,
+          true,
+          'x'.repeat(100 + Math.floor(rnd() * 5000)),
+          {},
+          ['a'],
+          { a: 1 },
+          '10.0.0.0/33',
+          'fc00::1::2',
+          '',
+          '💥',
+          2 ** 53,
+        ]);
       const valid = () => ({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] }] });
       const mutations: ((j: any) => void)[] = [
         (j) => (j.type = junk()),
@@ -300,7 +358,14 @@ describe('1,000 malformed payloads', () => {
       // Awaited as the client does (one pair of listeners for all, not Bull's two per job).
       const results = new JobQueue(worker);
       const jobs = await Promise.all(raw.map((j) => worker.add(j)));
-      const outcomes = await Promise.all(jobs.map((j) => results.wait(j, scaled(60_000)).then(() => 'completed', (e: JobFailedError) => e.failure)));
+      const outcomes = await Promise.all(
+        jobs.map((j) =>
+          results.wait(j, scaled(60_000)).then(
+            () => 'completed',
+            (e: JobFailedError) => e.failure,
+          ),
+        ),
+      );
       for (const o of outcomes) expect(o).toMatchObject({ name: 'JobValidationError', retry: 'permanent' });
       expect(ns.kernelSnapshot()).toEqual(before);
       // Still serving: a valid job after the flood applies (a node job: the underlay MTU changes).

@@ -22,7 +22,8 @@ export class RtnetlinkRepository implements OnModuleInit, OnApplicationShutdown 
   /** Opens the socket at start: a missing namespace stops the agent with a clear message. */
   onModuleInit(): void {
     const ns = this.netns;
-    if (ns !== undefined && !netnsExists(ns)) throw new Error(`network namespace ${JSON.stringify(ns)} (kernel.netns / SRV6_NETNS) does not exist: no ${netnsPath(ns)}`);
+    if (ns !== undefined && !netnsExists(ns))
+      throw new Error(`network namespace ${JSON.stringify(ns)} (kernel.netns / SRV6_NETNS) does not exist: no ${netnsPath(ns)}`);
     this.rt = Rtnetlink.open({ netns: ns });
     this.logger.log(`rtnetlink open in ${ns ? `netns ${ns}` : "the agent's own netns"}`);
   }

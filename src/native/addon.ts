@@ -29,6 +29,7 @@ export function packageRoot(from = __dirname): string {
   return dir;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- typed by native<T>() at each use
 let cached: any;
 
 /** The addon's exports; the libbpf half is typed in src/bpf/. */
@@ -36,6 +37,7 @@ export function native<T = NativeNetlink>(): T {
   if (!cached) {
     const file = join(packageRoot(), 'build', 'Release', 'srv6_native.node');
     if (!existsSync(file)) throw new Error(`native addon missing: ${file} (run "npm run build")`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a compiled addon at a path known only at run time
     cached = require(file);
   }
   return cached as T;

@@ -190,7 +190,11 @@ export class Attrs {
     const out: Attr[] = [];
     for (let i = 0; i < this.raws.length; i += 3) {
       const raw = this.raws[i];
-      out.push({ type: raw & NLA_TYPE_MASK, nested: (raw & NLA_F_NESTED) !== 0, data: this.buf.subarray(this.raws[i + 1], this.raws[i + 1] + this.raws[i + 2]) });
+      out.push({
+        type: raw & NLA_TYPE_MASK,
+        nested: (raw & NLA_F_NESTED) !== 0,
+        data: this.buf.subarray(this.raws[i + 1], this.raws[i + 1] + this.raws[i + 2]),
+      });
     }
     return out;
   }

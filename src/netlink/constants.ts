@@ -48,9 +48,7 @@ export const RTM = {
   DELNEXTHOP: 105,
   GETNEXTHOP: 106,
 } as const;
-export const RTM_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(RTM).map(([k, v]) => [v, `RTM_${k}`]),
-);
+export const RTM_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RTM).map(([k, v]) => [v, `RTM_${k}`]));
 
 export const RTNLGRP = {
   LINK: 1,

@@ -28,7 +28,9 @@ function rng(seed: number) {
 }
 
 const decoders = [decodeRoute, decodeNexthop, decodeRule, decodeAddress, decodeLink, decodeNeighbour];
-const seeds = readdirSync(join(__dirname, '__golden__')).map((f) => Buffer.from(JSON.parse(readFileSync(join(__dirname, '__golden__', f), 'utf8')).payload, 'hex'));
+const seeds = readdirSync(join(__dirname, '__golden__')).map((f) =>
+  Buffer.from(JSON.parse(readFileSync(join(__dirname, '__golden__', f), 'utf8')).payload, 'hex'),
+);
 
 function expectTypedOrValue(fn: () => unknown): void {
   try {

@@ -27,7 +27,12 @@ export function genlAttrs(msg: NetlinkMessage): ReturnType<typeof parseAttrs> {
 }
 
 export function familyRequest(name: string): NlRequest {
-  return { type: GENL_ID_CTRL, flags: 0, body: new AttrWriter().header(genlHeader(CTRL_CMD_GETFAMILY, CTRL_VERSION)).string(CTRL_ATTR.FAMILY_NAME, name).finish(), what: `genl family ${name}` };
+  return {
+    type: GENL_ID_CTRL,
+    flags: 0,
+    body: new AttrWriter().header(genlHeader(CTRL_CMD_GETFAMILY, CTRL_VERSION)).string(CTRL_ATTR.FAMILY_NAME, name).finish(),
+    what: `genl family ${name}`,
+  };
 }
 
 /** The message type of the family a CTRL_CMD_GETFAMILY reply describes. */

@@ -43,18 +43,19 @@ describe('golden: iproute2 → kernel → our decoder and encoder', () => {
     expect(linkGetRequest('v0').what).toBe('link v0');
   });
 
-  for (const c of GOLDEN_CASES) itWith(...(c.needs ?? []))(c.name, async () => {
-    for (const args of c.ip) ns.ip(args);
-    const d = DUMPS[c.kind];
-    const msgs = (await nl.socket.dump(d.req())).filter((m) => m.type === d.type);
-    const found = msgs.filter((m) => c.select(d.decode(m)));
-    expect(found).toHaveLength(1);
-    const msg = found[0];
-    expect(d.decode(msg)).toMatchObject(c.expected(ix));
-    expect(compareWithKernel(c, c.request(ix).body, msg.payload)).toEqual([]);
-    if (process.env.UPDATE_GOLDEN) {
-      const file = join(__dirname, '__golden__', `${c.name}.json`);
-      writeFileSync(file, `${JSON.stringify({ name: c.name, ix, type: msg.type, payload: msg.payload.toString('hex') }, null, 1)}\n`);
-    }
-  });
+  for (const c of GOLDEN_CASES)
+    itWith(...(c.needs ?? []))(c.name, async () => {
+      for (const args of c.ip) ns.ip(args);
+      const d = DUMPS[c.kind];
+      const msgs = (await nl.socket.dump(d.req())).filter((m) => m.type === d.type);
+      const found = msgs.filter((m) => c.select(d.decode(m)));
+      expect(found).toHaveLength(1);
+      const msg = found[0];
+      expect(d.decode(msg)).toMatchObject(c.expected(ix));
+      expect(compareWithKernel(c, c.request(ix).body, msg.payload)).toEqual([]);
+      if (process.env.UPDATE_GOLDEN) {
+        const file = join(__dirname, '__golden__', `${c.name}.json`);
+        writeFileSync(file, `${JSON.stringify({ name: c.name, ix, type: msg.type, payload: msg.payload.toString('hex') }, null, 1)}\n`);
+      }
+    });
 });

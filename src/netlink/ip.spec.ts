@@ -40,12 +40,16 @@ describe('prefixes', () => {
 describe('the address parser against independent oracles (node:net validity, WHATWG URL form)', () => {
   const { isIP } = require('node:net');
   let s = 7;
-  const r = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const r = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const alphabet = '0123456789abcdefABCDEF:.::';
   const sample = (): string => {
     if (r() < 0.5) {
       // mostly-valid shapes: groups, an optional gap, an optional dotted tail
-      const groups = Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 65536).toString(16).slice(0, 1 + Math.floor(r() * 4)));
+      const groups = Array.from({ length: 1 + Math.floor(r() * 8) }, () =>
+        Math.floor(r() * 65536)
+          .toString(16)
+          .slice(0, 1 + Math.floor(r() * 4)),
+      );
       if (r() < 0.5) groups.splice(Math.floor(r() * groups.length), 0, '');
       let t = groups.join(':');
       if (r() < 0.2) t += `:${[1, 2, 3, 4].map(() => Math.floor(r() * 300)).join('.')}`;

@@ -134,7 +134,7 @@ export function formatAddress(b: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
   let best = -1;
   let bestLen = 1; // a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -172,8 +172,7 @@ export function parsePrefix(text: string, field: string, opts: { family?: Family
   let len = max;
   if (slash >= 0) {
     const lenText = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max)
-      throw new InvalidArgumentError(field, `prefix length must be 0..${max}: ${JSON.stringify(text)}`);
+    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) throw new InvalidArgumentError(field, `prefix length must be 0..${max}: ${JSON.stringify(text)}`);
     len = Number(lenText);
   }
   if (!opts.allowHostBits && !hostBitsZero(addr, len))
@@ -205,7 +204,9 @@ function hostBitsZero(addr: Buffer, len: number): boolean {
 
 /** Formats a MAC address from bytes ("aa:bb:..."). */
 export function formatMac(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex').replace(/(..)(?!$)/g, '$1:');
+  return Buffer.from(b)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 export function parseMac(text: string, field: string): Buffer {

@@ -14,7 +14,9 @@ export interface LinkKindCodec<S> {
   decode(data: Attrs): Partial<Link>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each codec has its own info type
 const kinds = new Map<string, LinkKindCodec<any>>();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each codec has its own info type
 export function registerLinkKind(codec: LinkKindCodec<any>): void {
   kinds.set(codec.kind, codec);
 }
@@ -69,12 +71,15 @@ export function validateIfname(name: unknown, field = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(field, 'interface name must be a non-empty string');
   if (Buffer.byteLength(name) >= IFNAMSIZ) throw new InvalidArgumentError(field, `interface name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
   // The kernel reads IFLA_IFNAME up to its first NUL: "ul0\0x" would name ul0.
-  if (name === '.' || name === '..' || /[\s/:\x00-\x1f\x7f]/.test(name)) throw new InvalidArgumentError(field, `interface name ${JSON.stringify(name)} contains '/', ':', whitespace or a control character`);
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (name === '.' || name === '..' || /[\s/:\x00-\x1f\x7f]/.test(name))
+    throw new InvalidArgumentError(field, `interface name ${JSON.stringify(name)} contains '/', ':', whitespace or a control character`);
   return name;
 }
 
 function validateMtu(mtu: unknown, field: string): number {
-  if (!Number.isInteger(mtu) || (mtu as number) < 68 || (mtu as number) > 65535) throw new InvalidArgumentError(field, `MTU must be an integer 68..65535, got ${mtu}`);
+  if (!Number.isInteger(mtu) || (mtu as number) < 68 || (mtu as number) > 65535)
+    throw new InvalidArgumentError(field, `MTU must be an integer 68..65535, got ${mtu}`);
   return mtu as number;
 }
 

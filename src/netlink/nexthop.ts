@@ -49,7 +49,8 @@ export function validateNexthop(n: Nexthop): number {
     if (!Array.isArray(n.group) || n.group.length === 0) throw new InvalidArgumentError('group', 'must be a non-empty list');
     n.group.forEach((g, i) => {
       validateU32(g.id, `group[${i}].id`, 1);
-      if (g.weight !== undefined && (!Number.isInteger(g.weight) || g.weight < 1 || g.weight > 256)) throw new InvalidArgumentError(`group[${i}].weight`, 'must be 1..256');
+      if (g.weight !== undefined && (!Number.isInteger(g.weight) || g.weight < 1 || g.weight > 256))
+        throw new InvalidArgumentError(`group[${i}].weight`, 'must be 1..256');
     });
     if (n.encap) throw new InvalidArgumentError('encap', 'a group takes encap from its members');
     return AF.UNSPEC;

@@ -86,7 +86,7 @@ function encodeEncap(w: AttrWriter, typeAttr: number, encapAttr: number, e: Rout
     w.u16(typeAttr, LWTUNNEL_ENCAP.SEG6_LOCAL);
     w.nested(encapAttr, (n) => encodeSeg6Local(n, e, field));
   } else {
-    throw new InvalidArgumentError(`${field}.type`, `unsupported encap ${JSON.stringify((e as any).type)}`);
+    throw new InvalidArgumentError(`${field}.type`, `unsupported encap ${JSON.stringify((e as { type?: unknown }).type)}`);
   }
 }
 
@@ -111,7 +111,8 @@ export function validateRoute(r: Route): { family: Family; dstLen: number; dst: 
   if (r.oif !== undefined) validateU32(r.oif, 'oif', 1);
   if (r.nhid !== undefined) {
     validateU32(r.nhid, 'nhid', 1);
-    if (r.gateway || r.oif || r.multipath || r.encap) throw new InvalidArgumentError('nhid', 'a route with nhid takes its gateway, device and encap from the nexthop object');
+    if (r.gateway || r.oif || r.multipath || r.encap)
+      throw new InvalidArgumentError('nhid', 'a route with nhid takes its gateway, device and encap from the nexthop object');
   }
   if (r.multipath) {
     if (!Array.isArray(r.multipath) || r.multipath.length === 0) throw new InvalidArgumentError('multipath', 'must be a non-empty list');
@@ -119,7 +120,8 @@ export function validateRoute(r: Route): { family: Family; dstLen: number; dst: 
     r.multipath.forEach((h, i) => {
       if (h.gateway !== undefined) parseAddress(h.gateway, `multipath[${i}].gateway`, p.family);
       if (h.oif !== undefined) validateU32(h.oif, `multipath[${i}].oif`, 1);
-      if (h.weight !== undefined && (!Number.isInteger(h.weight) || h.weight < 1 || h.weight > 256)) throw new InvalidArgumentError(`multipath[${i}].weight`, 'must be 1..256');
+      if (h.weight !== undefined && (!Number.isInteger(h.weight) || h.weight < 1 || h.weight > 256))
+        throw new InvalidArgumentError(`multipath[${i}].weight`, 'must be 1..256');
       if (h.encap) validateSeg6(h.encap, `multipath[${i}].encap`);
     });
   }
@@ -137,7 +139,7 @@ export function validateRoute(r: Route): { family: Family; dstLen: number; dst: 
       validateSeg6(r.encap, 'encap');
       if (r.encap.mode === 'inline' && p.family !== 6) throw new InvalidArgumentError('encap.mode', 'inline SRH insertion needs an IPv6 route');
     } else {
-      throw new InvalidArgumentError('encap.type', `unsupported encap ${JSON.stringify((r.encap as any).type)}`);
+      throw new InvalidArgumentError('encap.type', `unsupported encap ${JSON.stringify((r.encap as { type?: unknown }).type)}`);
     }
   }
   return { family: p.family, dstLen: p.len, dst: p.addr };

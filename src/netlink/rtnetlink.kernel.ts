@@ -127,7 +127,17 @@ describe('routes', () => {
   const cases: [string, () => Route][] = [
     ['IPv4 via gateway in table 1000', () => ({ dst: '10.10.0.0/16', gateway: '192.0.2.2', oif: v0, table: 1000, protocol: 99, priority: 10 })],
     ['IPv4 with metrics', () => ({ dst: '10.11.0.0/16', gateway: '192.0.2.2', table: 1000, metrics: { mtu: 1400, hoplimit: 10 } })],
-    ['IPv4 multipath', () => ({ dst: '10.12.0.0/16', table: 70000, multipath: [{ gateway: '192.0.2.2', oif: v0, weight: 3 }, { gateway: '192.0.2.3', oif: v0, weight: 1 }] })],
+    [
+      'IPv4 multipath',
+      () => ({
+        dst: '10.12.0.0/16',
+        table: 70000,
+        multipath: [
+          { gateway: '192.0.2.2', oif: v0, weight: 3 },
+          { gateway: '192.0.2.3', oif: v0, weight: 1 },
+        ],
+      }),
+    ],
     ['IPv4 unreachable default (fail closed)', () => ({ dst: 'default', family: 4, type: 'unreachable', table: 1000, priority: 4278198272 })],
     ['IPv6 blackhole', () => ({ dst: 'fd00:66::/64', type: 'blackhole', table: 1000 })],
     ['IPv6 prohibit', () => ({ dst: 'fd00:67::/64', type: 'prohibit', table: 1000 })],
@@ -142,7 +152,7 @@ describe('routes', () => {
   const roundTrip = async (_n: string, make: () => Route) => {
     const r = make();
     await nl.addRoute(r);
-    const dumped = (await nl.routes({ table: r.table })).filter((x) => x.dst === r.dst && x.family === (r.dst.includes(':') ? 6 : r.family ?? 4));
+    const dumped = (await nl.routes({ table: r.table })).filter((x) => x.dst === r.dst && x.family === (r.dst.includes(':') ? 6 : (r.family ?? 4)));
     expect(dumped).toHaveLength(1);
     expect(dumped[0]).toMatchObject({ ...r, family: dumped[0].family });
     const ipv = ns.ipJson([r.dst.includes(':') ? '-6' : '-4', 'route', 'show', 'table', String(r.table), 'exact', r.dst === 'default' ? '0/0' : r.dst]);
@@ -150,7 +160,9 @@ describe('routes', () => {
     // iproute2 prints every SRH slot, inline mode's reserved slot 0 (the original destination) too.
     if (r.encap?.type === 'seg6') expect(ipv[0].segs).toEqual([...r.encap.segments, ...(r.encap.mode === 'inline' ? ['::'] : [])]);
     await nl.deleteRoute(r);
-    expect(ns.ipJson([r.dst.includes(':') ? '-6' : '-4', 'route', 'show', 'table', String(r.table), 'exact', r.dst === 'default' ? '0/0' : r.dst])).toHaveLength(0);
+    expect(
+      ns.ipJson([r.dst.includes(':') ? '-6' : '-4', 'route', 'show', 'table', String(r.table), 'exact', r.dst === 'default' ? '0/0' : r.dst]),
+    ).toHaveLength(0);
   };
   it.each(cases)('%s: create → dump → equal → delete leaves nothing', roundTrip);
   itWith('seg6').each(seg6Cases)('%s: create → dump → equal → delete leaves nothing', roundTrip);
@@ -233,10 +245,16 @@ describe('nexthop objects', () => {
   itWith('nexthop.seg6')('seg6 nexthop shared by routes; one replace re-points all of them', async () => {
     await nl.addNexthop({ id: 100, family: 6, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:5::1'] }, protocol: 99 });
     for (let i = 0; i < 3; i++) await nl.addRoute({ dst: `10.50.${i}.0/24`, nhid: 100, table: 1000, protocol: 99 });
-    expect(await nl.nexthops()).toEqual(expect.arrayContaining([expect.objectContaining({ id: 100, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:5::1'] } })]));
+    expect(await nl.nexthops()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: 100, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:5::1'] } })]),
+    );
     await nl.addNexthop({ id: 100, family: 6, oif: v0, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:6::1', 'fc00:7::1'] }, protocol: 99 }, true);
     const ipv = ns.ipJson(['route', 'show', 'table', '1000', 'proto', '99']);
-    expect(ipv.map((r: any) => r.segs)).toEqual([['fc00:6::1', 'fc00:7::1'], ['fc00:6::1', 'fc00:7::1'], ['fc00:6::1', 'fc00:7::1']]);
+    expect(ipv.map((r: any) => r.segs)).toEqual([
+      ['fc00:6::1', 'fc00:7::1'],
+      ['fc00:6::1', 'fc00:7::1'],
+      ['fc00:6::1', 'fc00:7::1'],
+    ]);
     await nl.deleteNexthop(100); // removes the routes that use it
     expect(ns.ipJson(['route', 'show', 'table', '1000', 'proto', '99'])).toHaveLength(0);
     expect(ns.ipJson(['nexthop', 'show']).find((n: any) => n.id === 100)).toBeUndefined();
@@ -246,7 +264,13 @@ describe('nexthop objects', () => {
     await nl.addNexthop({ id: 201, gateway: '192.0.2.2', oif: v0 });
     await nl.addNexthop({ id: 202, gateway: '192.0.2.3', oif: v0 });
     await nl.addNexthop({ id: 203, group: [{ id: 201, weight: 2 }, { id: 202 }] });
-    expect((await nl.nexthops()).find((n) => n.id === 203)).toMatchObject({ group: [{ id: 201, weight: 2 }, { id: 202, weight: 1 }], groupType: 'mpath' });
+    expect((await nl.nexthops()).find((n) => n.id === 203)).toMatchObject({
+      group: [
+        { id: 201, weight: 2 },
+        { id: 202, weight: 1 },
+      ],
+      groupType: 'mpath',
+    });
     const ipv = ns.ipJson(['nexthop', 'show', 'id', '203'])[0];
     expect(ipv.group).toEqual([{ id: 201, weight: 2 }, { id: 202 }]);
     for (const id of [203, 201, 202]) await nl.deleteNexthop(id);

@@ -22,9 +22,7 @@ function decodeAll<T>(msgs: NetlinkMessage[], type: number, decode: (m: NetlinkM
 export class Rtnetlink {
   readonly sysctl: Sysctl;
 
-  constructor(
-    readonly socket: NetlinkSocket,
-  ) {
+  constructor(readonly socket: NetlinkSocket) {
     this.sysctl = new Sysctl(socket.netns);
   }
 

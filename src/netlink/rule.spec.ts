@@ -13,7 +13,12 @@ describe('rule encoding', () => {
     expect(body.readUInt8(7)).toBe(FR_ACT.GOTO);
     expect(body.readUInt8(4)).toBe(0);
     const a = parseAttrs(body, 12);
-    expect({ goto: a.u32(FRA.GOTO), priority: a.u32(FRA.PRIORITY), iif: a.string(FRA.IIFNAME), table: a.u32(FRA.TABLE) }).toEqual({ goto: 1001, priority: 998, iif: 'ul0', table: undefined });
+    expect({ goto: a.u32(FRA.GOTO), priority: a.u32(FRA.PRIORITY), iif: a.string(FRA.IIFNAME), table: a.u32(FRA.TABLE) }).toEqual({
+      goto: 1001,
+      priority: 998,
+      iif: 'ul0',
+      table: undefined,
+    });
   });
 
   it('decodes what it encodes (goto, dst selector, lookup)', () => {

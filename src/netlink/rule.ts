@@ -8,7 +8,14 @@ import { NetlinkMessage, NlRequest } from './message';
 import { validateTable, validateU32, validateU8 } from './validate';
 
 const FRH_LEN = 12;
-export const RULE_ACTIONS = { lookup: FR_ACT.TO_TBL, goto: FR_ACT.GOTO, nop: FR_ACT.NOP, blackhole: FR_ACT.BLACKHOLE, unreachable: FR_ACT.UNREACHABLE, prohibit: FR_ACT.PROHIBIT } as const;
+export const RULE_ACTIONS = {
+  lookup: FR_ACT.TO_TBL,
+  goto: FR_ACT.GOTO,
+  nop: FR_ACT.NOP,
+  blackhole: FR_ACT.BLACKHOLE,
+  unreachable: FR_ACT.UNREACHABLE,
+  prohibit: FR_ACT.PROHIBIT,
+} as const;
 export type RuleAction = keyof typeof RULE_ACTIONS;
 
 export interface Rule {
@@ -39,12 +46,13 @@ function validate(r: Rule): void {
   if (r.fwmark !== undefined) validateU32(r.fwmark, 'fwmark');
   if (r.fwmask !== undefined) validateU32(r.fwmask, 'fwmask');
   if (r.protocol !== undefined) validateU8(r.protocol, 'protocol');
-  if ((r.action ?? 'lookup') === 'lookup' && r.table === undefined && !r.l3mdev) throw new InvalidArgumentError('table', 'a lookup rule needs a table (or l3mdev)');
+  if ((r.action ?? 'lookup') === 'lookup' && r.table === undefined && !r.l3mdev)
+    throw new InvalidArgumentError('table', 'a lookup rule needs a table (or l3mdev)');
   if (r.action === 'goto') {
     if (r.goto === undefined) throw new InvalidArgumentError('goto', 'a goto rule needs a target priority');
     validateU32(r.goto, 'goto');
     // The kernel refuses backward (and same-priority) jumps, which could loop.
-    if (r.priority === undefined || r.goto <= r.priority) throw new InvalidArgumentError('goto', 'the target priority must be above the rule\'s own priority');
+    if (r.priority === undefined || r.goto <= r.priority) throw new InvalidArgumentError('goto', "the target priority must be above the rule's own priority");
   } else if (r.goto !== undefined) throw new InvalidArgumentError('goto', 'only a goto rule has a target priority');
 }
 

@@ -14,7 +14,12 @@ const SEG6_ATTR_DST = 1;
 
 export function tunsrcSetRequest(family: number, address: string): NlRequest {
   const a = parseAddress(address, 'tunsrc', 6);
-  return { type: family, flags: 0, body: new AttrWriter().header(genlHeader(SEG6_CMD.SET_TUNSRC, SEG6_GENL_VERSION)).bytes(SEG6_ATTR_DST, a).finish(), what: `seg6 tunsrc ${formatAddress(a)}` };
+  return {
+    type: family,
+    flags: 0,
+    body: new AttrWriter().header(genlHeader(SEG6_CMD.SET_TUNSRC, SEG6_GENL_VERSION)).bytes(SEG6_ATTR_DST, a).finish(),
+    what: `seg6 tunsrc ${formatAddress(a)}`,
+  };
 }
 
 export function tunsrcGetRequest(family: number): NlRequest {

@@ -28,7 +28,8 @@ const SRH_FIXED = 8;
 export function encodeSrh(sids: string[], field: string, reserveFirst: boolean): Buffer {
   const slots = sids.length + (reserveFirst ? 1 : 0);
   if (!Array.isArray(sids) || sids.length === 0) throw new InvalidArgumentError(field, 'SID list must not be empty');
-  if (slots > MAX_SRH_SLOTS) throw new InvalidArgumentError(field, `SID list too long: ${sids.length} SIDs (at most ${MAX_SRH_SLOTS - (reserveFirst ? 1 : 0)})`);
+  if (slots > MAX_SRH_SLOTS)
+    throw new InvalidArgumentError(field, `SID list too long: ${sids.length} SIDs (at most ${MAX_SRH_SLOTS - (reserveFirst ? 1 : 0)})`);
   const b = Buffer.alloc(SRH_FIXED + 16 * slots);
   b.writeUInt8(0, 0); // nexthdr: set by the kernel
   b.writeUInt8(2 * slots, 1);
@@ -43,7 +44,8 @@ export function encodeSrh(sids: string[], field: string, reserveFirst: boolean):
 export function decodeSrh(b: Buffer, reserveFirst: boolean): string[] {
   if (b.length < SRH_FIXED) throw new NetlinkDecodeError(`SRH too short: ${b.length}`);
   const slots = b.readUInt8(1) / 2;
-  if (!Number.isInteger(slots) || b.length < SRH_FIXED + 16 * slots) throw new NetlinkDecodeError(`SRH hdrlen ${b.readUInt8(1)} does not fit ${b.length} bytes`);
+  if (!Number.isInteger(slots) || b.length < SRH_FIXED + 16 * slots)
+    throw new NetlinkDecodeError(`SRH hdrlen ${b.readUInt8(1)} does not fit ${b.length} bytes`);
   const out: string[] = [];
   for (let i = slots - 1; i >= (reserveFirst ? 1 : 0); i--) out.push(formatAddress(b.subarray(SRH_FIXED + 16 * i, SRH_FIXED + 16 * (i + 1))));
   return out;

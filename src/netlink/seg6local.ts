@@ -67,13 +67,17 @@ export interface Seg6Local {
 
 export function validateSeg6Local(e: Seg6Local, field = 'encap'): void {
   const spec = PARAMS[e.action as Seg6LocalAction];
-  if (!spec) throw new InvalidArgumentError(`${field}.action`, `unknown seg6local action ${JSON.stringify(e.action)} (known: ${Object.keys(PARAMS).join(', ')})`);
+  if (!spec)
+    throw new InvalidArgumentError(`${field}.action`, `unknown seg6local action ${JSON.stringify(e.action)} (known: ${Object.keys(PARAMS).join(', ')})`);
   const given = (Object.keys(e) as (keyof Seg6Local)[]).filter((k) => k !== 'type' && k !== 'action' && k !== 'counters' && e[k] !== undefined) as Param[];
   const alternatives = spec.required.length ? spec.required : [[]];
   const match = alternatives.find((req) => req.every((p) => given.includes(p)) && given.every((p) => req.includes(p) || spec.optional.includes(p)));
   if (!match) {
     const need = spec.required.map((r) => r.join('+')).join(' or ') || 'nothing';
-    throw new InvalidArgumentError(field, `${e.action} takes ${need}${spec.optional.length ? ` (optional: ${spec.optional.join(', ')})` : ''}; got ${given.join(', ') || 'nothing'}`);
+    throw new InvalidArgumentError(
+      field,
+      `${e.action} takes ${need}${spec.optional.length ? ` (optional: ${spec.optional.join(', ')})` : ''}; got ${given.join(', ') || 'nothing'}`,
+    );
   }
   if (e.table !== undefined) validateTable(e.table, `${field}.table`);
   if (e.vrftable !== undefined) validateTable(e.vrftable, `${field}.vrftable`);
@@ -119,7 +123,10 @@ export function encodeSeg6Local(w: AttrWriter, e: Seg6Local, field = 'encap'): v
   if (e.flavors) {
     const f = e.flavors;
     w.nested(SEG6_LOCAL.FLAVORS, (n) => {
-      n.u32(SEG6_LOCAL_FLV.OPERATION, f.operations.reduce((m, o) => m | (1 << FLAVOR_OPS[o]), 0));
+      n.u32(
+        SEG6_LOCAL_FLV.OPERATION,
+        f.operations.reduce((m, o) => m | (1 << FLAVOR_OPS[o]), 0),
+      );
       if (f.lblen !== undefined) n.u8(SEG6_LOCAL_FLV.LCBLOCK_BITS, f.lblen);
       if (f.nflen !== undefined) n.u8(SEG6_LOCAL_FLV.LCNODE_FCT_BITS, f.nflen);
     });

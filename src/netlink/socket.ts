@@ -148,7 +148,10 @@ export class NetlinkSocket {
         }
         if (!chunk.length) break;
         await sent;
-        const { written, answered } = this.sendChunk(chunk.map((k) => all[k]), bytes);
+        const { written, answered } = this.sendChunk(
+          chunk.map((k) => all[k]),
+          bytes,
+        );
         sent = written;
         acks.push(
           answered.then((outcome) =>
@@ -161,8 +164,7 @@ export class NetlinkSocket {
               else if (err.code === 'ENOMEM' && attempt < MAX_ENOMEM_RETRIES) {
                 retry.push(idx);
                 chunkMessages = Math.max(16, chunkMessages >> 1);
-              }
-              else results[idx] = { ok: false, error: err };
+              } else results[idx] = { ok: false, error: err };
             }),
           ),
         );
@@ -214,10 +216,14 @@ export class NetlinkSocket {
         if (err) outcome.fill(err); // the datagram never reached the kernel, or the socket died
         resolve(outcome);
       };
-      this.pending.set(barrier, { info: { type: NLMSG.NOOP, flags: NLM_F.ACK, seq: barrier, what: 'batch barrier' }, resolve: () => finish(null), reject: finish });
+      this.pending.set(barrier, {
+        info: { type: NLMSG.NOOP, flags: NLM_F.ACK, seq: barrier, what: 'batch barrier' },
+        resolve: () => finish(null),
+        reject: finish,
+      });
     });
     this.updateRef();
-    const failed = (e: unknown) => this.settle(barrier, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno));
+    const failed = (e: unknown) => this.settle(barrier, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as { errno?: number }).errno));
     // A few requests cost the kernel less than a round trip through the thread pool (a job's
     // typical phase: 1-3 routes or nexthops); only larger datagrams leave the event loop.
     if (chunk.length <= INLINE_SEND_MAX) {
@@ -267,7 +273,7 @@ export class NetlinkSocket {
     try {
       native().nlSend(this.fd, buf);
     } catch (e) {
-      this.settle(seq, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as any).errno));
+      this.settle(seq, new NetlinkSocketError(`sendmsg: ${(e as Error).message}`, (e as { errno?: number }).errno));
     }
     this.updateRef();
   }
@@ -281,7 +287,7 @@ export class NetlinkSocket {
       datagrams = lengths.map((len) => data.subarray(at, (at += len)));
     } catch (e) {
       // ENOBUFS: the kernel dropped replies or events. Outstanding requests cannot be matched any more.
-      const err = new NetlinkSocketError(`recvmsg: ${(e as Error).message}`, (e as any).errno);
+      const err = new NetlinkSocketError(`recvmsg: ${(e as Error).message}`, (e as { errno?: number }).errno);
       this.failAll(err);
       this.errorHandler?.(err);
       return;

@@ -9,7 +9,10 @@ export class Sysctl {
 
   private path(key: string[]): string {
     // A NUL would end the path in C: "ul0\0x" would be ul0's setting.
-    for (const seg of key) if (!seg || seg.includes('/') || seg === '..' || seg === '.' || /[\x00-\x1f\x7f]/.test(seg)) throw new InvalidArgumentError('sysctl', `bad key segment ${JSON.stringify(seg)}`);
+    for (const seg of key)
+      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+      if (!seg || seg.includes('/') || seg === '..' || seg === '.' || /[\x00-\x1f\x7f]/.test(seg))
+        throw new InvalidArgumentError('sysctl', `bad key segment ${JSON.stringify(seg)}`);
     return `/proc/sys/${key.join('/')}`;
   }
 

@@ -20,7 +20,11 @@ describe('argument validation', () => {
     ['inline on IPv4', () => routeAddRequest({ dst: '10.0.0.0/24', encap: { type: 'seg6', mode: 'inline', segments: ['fc00::1'] } }), 'encap.mode'],
     ['empty SID list', () => routeAddRequest({ dst: '10.0.0.0/24', encap: { type: 'seg6', mode: 'encap', segments: [] } }), 'encap.segments'],
     ['oversized SID list', () => routeAddRequest({ dst: '10.0.0.0/24', encap: { type: 'seg6', mode: 'encap', segments: sids(128) } }), 'encap.segments'],
-    ['oversized inline SID list (slot 0 reserved)', () => routeAddRequest({ dst: 'fd00::/64', encap: { type: 'seg6', mode: 'inline', segments: sids(127) } }), 'encap.segments'],
+    [
+      'oversized inline SID list (slot 0 reserved)',
+      () => routeAddRequest({ dst: 'fd00::/64', encap: { type: 'seg6', mode: 'inline', segments: sids(127) } }),
+      'encap.segments',
+    ],
     ['IPv4 SID', () => routeAddRequest({ dst: '10.0.0.0/24', encap: { type: 'seg6', mode: 'encap', segments: ['10.0.0.1'] } }), 'encap.segments[0]'],
     ['unknown mode', () => routeAddRequest({ dst: '10.0.0.0/24', encap: { type: 'seg6', mode: 'bogus' as any, segments: ['fc00::1'] } }), 'encap.mode'],
     ['table 0', () => routeAddRequest({ dst: '10.0.0.0/24', table: 0 }), 'table'],
@@ -31,8 +35,16 @@ describe('argument validation', () => {
     ['unknown metric', () => routeAddRequest({ dst: '10.0.0.0/24', metrics: { bogus: 1 } as any }), 'metrics.bogus'],
     ['End.DX4 without nh4', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DX4' } }), 'encap'],
     ['End.DX4 with an IPv6 nh4', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DX4', nh4: 'fc00::2' } }), 'encap.nh4'],
-    ['End.DT4 with a legacy table (ignored by the kernel)', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DT4', table: 10 } }), 'encap'],
-    ['End.DT6 with both table and vrftable', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DT6', table: 10, vrftable: 10 } }), 'encap'],
+    [
+      'End.DT4 with a legacy table (ignored by the kernel)',
+      () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DT4', table: 10 } }),
+      'encap',
+    ],
+    [
+      'End.DT6 with both table and vrftable',
+      () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.DT6', table: 10, vrftable: 10 } }),
+      'encap',
+    ],
     ['End with an nh6 it would ignore', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End', nh6: 'fc00::2' } }), 'encap'],
     ['unknown action', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.AM' as any } }), 'encap.action'],
     ['End.B6 with empty SRH', () => routeAddRequest({ dst: 'fc00::1/128', encap: { type: 'seg6local', action: 'End.B6', srh: [] } }), 'encap.srh'],
@@ -41,7 +53,7 @@ describe('argument validation', () => {
     ['slash in name', () => linkCreateRequest({ name: 'a/b', kind: 'veth', peer: { name: 'p' } }), 'name'],
     ['NUL in a name (the kernel would read "ul0")', () => linkGetRequest('ul0\0x'), 'name'],
     ['a control character in a name', () => linkCreateRequest({ name: 'v\x1b0', kind: 'veth', peer: { name: 'p' } }), 'name'],
-    ['NUL in a sysctl key (C would read ul0\'s setting)', () => new Sysctl().get(['net', 'ipv6', 'conf', 'ul0\0x', 'seg6_enabled']), 'sysctl'],
+    ["NUL in a sysctl key (C would read ul0's setting)", () => new Sysctl().get(['net', 'ipv6', 'conf', 'ul0\0x', 'seg6_enabled']), 'sysctl'],
     ['VRF without a table', () => linkCreateRequest({ name: 'vrf-x', kind: 'vrf' }), 'table'],
     ['MTU out of range', () => linkChangeRequest('v0', { mtu: 20 }), 'mtu'],
     ['nexthop with no kind', () => nexthopAddRequest({ id: 1 }), 'nexthop'],
@@ -69,7 +81,7 @@ describe('argument validation', () => {
     expect(() => linkCreateRequest({ name: 'abcdefghijklmno', kind: 'veth', peer: { name: 'p' } })).not.toThrow();
   });
 
-  it('lets a rule look up the local table (routes in it stay the kernel\'s)', () => {
+  it("lets a rule look up the local table (routes in it stay the kernel's)", () => {
     expect(() => ruleAddRequest({ family: 6, priority: 1001, table: 255 })).not.toThrow();
   });
 });

@@ -63,7 +63,7 @@ const alive = (pid: number) => {
     await child.stop(); // idempotent
   });
 
-  it('fails with redis-server\'s own words when the port is taken, never taking the holder for a Redis', async () => {
+  it("fails with redis-server's own words when the port is taken, never taking the holder for a Redis", async () => {
     // The blocker accepts TCP connections but is no Redis: only redis-server's exit may answer. It
     // reads and discards what the readiness probe sends, so each probe connection ends when the
     // probe drops it (a socket nobody reads never sees the peer's FIN, and close() then waits for
@@ -84,7 +84,9 @@ const alive = (pid: number) => {
     const late = join(dir, 'redis-server');
     writeFileSync(late, '#!/bin/sh\nsleep 0.3\nexec redis-server "$@"\n', { mode: 0o755 });
     try {
-      await expect(startRedisServer({ host: '127.0.0.1', port, binary: late, readyTimeoutMs: scaled(3000) })).rejects.toThrow(/exited \(1\) before accepting connections: .*Address already in use/);
+      await expect(startRedisServer({ host: '127.0.0.1', port, binary: late, readyTimeoutMs: scaled(3000) })).rejects.toThrow(
+        /exited \(1\) before accepting connections: .*Address already in use/,
+      );
       expect(probes).toBeGreaterThan(0);
     } finally {
       for (const s of conns) s.destroy();
@@ -131,7 +133,11 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
       expect(await rawCommands(port, 'PING', 'SET srv6-agent:x:jobs:1 y', 'KEYS *')).toEqual(Array(3).fill('-NOAUTH Authentication required.'));
       expect(await rawCommands(port, `AUTH ${password}`, 'PING')).toEqual(['+OK', '+PONG']);
       expect(await rawCommands(port, 'AUTH guessed', 'PING')).toEqual([expect.stringMatching(/^-WRONGPASS/), '-NOAUTH Authentication required.']);
-      const seen = [execFileSync('ps', ['-ww', '-o', 'args=', '-p', String(child.pid)], { encoding: 'utf8' }), readFileSync(`/proc/${child.pid}/cmdline`, 'latin1'), readFileSync(`/proc/${child.pid}/environ`, 'latin1')];
+      const seen = [
+        execFileSync('ps', ['-ww', '-o', 'args=', '-p', String(child.pid)], { encoding: 'utf8' }),
+        readFileSync(`/proc/${child.pid}/cmdline`, 'latin1'),
+        readFileSync(`/proc/${child.pid}/environ`, 'latin1'),
+      ];
       for (const text of seen) expect(text).not.toContain(password);
     } finally {
       await child.stop();
@@ -155,10 +161,19 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
   it('ends when the process that started it is killed (SIGKILL): no orphan keeps the port with a lost password', async () => {
     // The module as JavaScript, in a node process of its own that this test can kill.
     const dir = mkdtempSync(join(tmpdir(), 'srv6t-redis-parent-'));
-    const js = transpileModule(readFileSync(join(__dirname, 'local-redis.ts'), 'utf8'), { compilerOptions: { module: 1 /* CommonJS */, target: 9 /* ES2022 */ } }).outputText;
+    const js = transpileModule(readFileSync(join(__dirname, 'local-redis.ts'), 'utf8'), {
+      compilerOptions: { module: 1 /* CommonJS */, target: 9 /* ES2022 */ },
+    }).outputText;
     writeFileSync(join(dir, 'local-redis.js'), js);
     const port = await freePort();
-    const parent: ChildProcess = spawn(process.execPath, ['-e', `require('./local-redis.js').startRedisServer({ host: '127.0.0.1', port: ${port}, password: 'p' }).then((c) => console.log(c.pid), (e) => { console.error(e.message); process.exit(1); }); setInterval(() => {}, 1000);`], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent: ChildProcess = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('./local-redis.js').startRedisServer({ host: '127.0.0.1', port: ${port}, password: 'p' }).then((c) => console.log(c.pid), (e) => { console.error(e.message); process.exit(1); }); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let pid = 0;
     try {
       pid = await new Promise<number>((resolve, reject) => {
@@ -187,7 +202,9 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
     const config = loadConfig({ env: { SRV6_REDIS_URL: `redis://127.0.0.1:${port}` } });
     const prepared = await prepareRedis(config, logger);
     expect(prepared).toEqual({ config });
-    expect(lines).toEqual([`warn Redis at redis://127.0.0.1:${port} is not reachable: waiting for it (jobs are taken once it answers; no throwaway redis-server is started without --sandbox or redis.embedded)`]);
+    expect(lines).toEqual([
+      `warn Redis at redis://127.0.0.1:${port} is not reachable: waiting for it (jobs are taken once it answers; no throwaway redis-server is started without --sandbox or redis.embedded)`,
+    ]);
     await new Promise((r) => setTimeout(r, 500));
     expect(await tcpReachable('127.0.0.1', port)).toBe(false);
   });
@@ -245,7 +262,8 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
   });
   const logger = new JsonLogger({ write: (l) => void logs.push(JSON.parse(l)) });
   const redisLogs = () => logs.filter((l) => l.context === 'LocalRedis').map((l) => `${l.level === 'info' ? 'log' : l.level} ${l.message}`);
-  const post = (agent: ServeHandle, job: object) => fetch(`${agent.url}/v1/jobs?wait=${scaled(10_000)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(job) });
+  const post = (agent: ServeHandle, job: object) =>
+    fetch(`${agent.url}/v1/jobs?wait=${scaled(10_000)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(job) });
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'srv6t-redis-serve-'));
@@ -277,11 +295,15 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
     }
   });
 
-  it('with redis.embedded (what --sandbox sets): its own Redis refuses a local user without the password; the agent\'s queue has it; stopped on close', async () => {
+  it("with redis.embedded (what --sandbox sets): its own Redis refuses a local user without the password; the agent's queue has it; stopped on close", async () => {
     const port = await freePort();
     const agent = await serve({ command: 'serve', sandbox: false }, { env: env(port, { SRV6_REDIS_EMBEDDED: 'true' }), logger });
     try {
-      expect(redisLogs()).toEqual([expect.stringMatching(/^log Redis at redis:\/\/127\.0\.0\.1:\d+ was not reachable: started redis-server \(pid \d+, no persistence, password required\)/)]);
+      expect(redisLogs()).toEqual([
+        expect.stringMatching(
+          /^log Redis at redis:\/\/127\.0\.0\.1:\d+ was not reachable: started redis-server \(pid \d+, no persistence, password required\)/,
+        ),
+      ]);
       expect(await rawCommands(port, 'PING', 'KEYS *')).toEqual(['-NOAUTH Authentication required.', '-NOAUTH Authentication required.']);
       const r = await post(agent, { type: 'resync' });
       expect(r.status).toBe(202);
@@ -299,6 +321,8 @@ async function until(what: string, f: () => Promise<boolean> | boolean, ms = sca
 
 describe('startRedisServer without a binary', () => {
   it('says it cannot run it', async () => {
-    await expect(startRedisServer({ host: '127.0.0.1', port: 1, binary: '/nonexistent/redis-server' })).rejects.toThrow('cannot run /nonexistent/redis-server: ENOENT');
+    await expect(startRedisServer({ host: '127.0.0.1', port: 1, binary: '/nonexistent/redis-server' })).rejects.toThrow(
+      'cannot run /nonexistent/redis-server: ENOENT',
+    );
   });
 });

@@ -37,7 +37,9 @@ export async function prepareRedis(config: AgentConfig, logger: Pick<LoggerServi
     return { config };
   }
   if (!config.redis.embedded) {
-    logger.warn(`Redis at ${shown} is not reachable: waiting for it (jobs are taken once it answers; no throwaway redis-server is started without --sandbox or redis.embedded)`);
+    logger.warn(
+      `Redis at ${shown} is not reachable: waiting for it (jobs are taken once it answers; no throwaway redis-server is started without --sandbox or redis.embedded)`,
+    );
     return { config };
   }
   if (!isLoopback(host)) {

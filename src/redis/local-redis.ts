@@ -100,7 +100,12 @@ export interface StartOptions extends Endpoint {
 
 /** The executable `name` resolves to through PATH (as spawn would), or undefined. */
 function resolveExecutable(name: string): string | undefined {
-  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -142,7 +147,9 @@ export async function startRedisServer(opts: StartOptions): Promise<RedisChild> 
   // With setpriv it gets SIGTERM when the agent dies (even by SIGKILL): an orphan would hold the
   // port with a password nobody knows any more.
   const setpriv = resolveExecutable('setpriv');
-  const child = setpriv ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', program, '-'], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(program, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', program, '-'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(program, ['-'], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin!.on('error', () => undefined); // EPIPE when it exits before reading
   child.stdin!.end(`${conf.join('\n')}\n`);
   let output = '';
@@ -174,7 +181,10 @@ export async function startRedisServer(opts: StartOptions): Promise<RedisChild> 
   for (;;) {
     await new Promise((r) => setTimeout(r, 50));
     if (spawnError) throw new Error(`cannot run ${binary}: ${spawnError.code ?? spawnError.message}`);
-    if (exited(child)) throw new Error(`${binary} exited (${child.exitCode ?? child.signalCode}) before accepting connections: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+    if (exited(child))
+      throw new Error(
+        `${binary} exited (${child.exitCode ?? child.signalCode}) before accepting connections: ${output.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     if (await redisAnswers(opts.host, opts.port, 200)) {
       if (!exited(child)) break; // it is ours that answered, not some Redis that held the port before
       continue;

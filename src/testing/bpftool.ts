@@ -8,7 +8,11 @@ function bpftoolJson<T>(args: string[]): T[] {
 
 /** The tracer's programs loaded in the kernel, and the links that attach them. */
 export function ipftInKernel(): { progs: number; links: number } {
-  const ours = new Set(bpftoolJson<{ id: number; name?: string }>(['prog', 'show']).filter((p) => p.name?.startsWith('ipft')).map((p) => p.id));
+  const ours = new Set(
+    bpftoolJson<{ id: number; name?: string }>(['prog', 'show'])
+      .filter((p) => p.name?.startsWith('ipft'))
+      .map((p) => p.id),
+  );
   const links = bpftoolJson<{ prog_id: number }>(['link', 'show']).filter((l) => ours.has(l.prog_id)).length;
   return { progs: ours.size, links };
 }

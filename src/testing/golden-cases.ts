@@ -60,7 +60,8 @@ export const GOLDEN_CASES: GoldenCase[] = [
     ip: [['route', 'add', '10.2.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:2::1,fc00:3::1', 'dev', 'v0', 'table', '100']],
     select: (r) => r.dst === '10.2.0.0/24',
     expected: (ix) => ({ table: 100, oif: ix.v0, scope: 253, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1', 'fc00:3::1'] } }),
-    request: (ix) => routeAddRequest({ dst: '10.2.0.0/24', oif: ix.v0, table: 100, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1', 'fc00:3::1'] } }),
+    request: (ix) =>
+      routeAddRequest({ dst: '10.2.0.0/24', oif: ix.v0, table: 100, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:2::1', 'fc00:3::1'] } }),
   },
   {
     name: 'route6-seg6-encap-red',
@@ -69,7 +70,8 @@ export const GOLDEN_CASES: GoldenCase[] = [
     ip: [['-6', 'route', 'add', 'fd00::/64', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:2::1,fc00:3::1', 'dev', 'v0', 'table', '100']],
     select: (r) => r.dst === 'fd00::/64',
     expected: () => ({ family: 6, table: 100, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00:2::1', 'fc00:3::1'] } }),
-    request: (ix) => routeAddRequest({ dst: 'fd00::/64', oif: ix.v0, table: 100, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00:2::1', 'fc00:3::1'] } }),
+    request: (ix) =>
+      routeAddRequest({ dst: 'fd00::/64', oif: ix.v0, table: 100, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00:2::1', 'fc00:3::1'] } }),
     skip: [RTA.PRIORITY],
   },
   {
@@ -168,7 +170,8 @@ export const GOLDEN_CASES: GoldenCase[] = [
     ip: [['-6', 'nexthop', 'add', 'id', '20', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:7::1,fc00:8::1', 'dev', 'v0', 'proto', String(P)]],
     select: (n) => n.id === 20,
     expected: (ix) => ({ id: 20, family: 6, oif: ix.v0, protocol: P, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:7::1', 'fc00:8::1'] } }),
-    request: (ix) => nexthopAddRequest({ id: 20, family: 6, oif: ix.v0, protocol: P, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:7::1', 'fc00:8::1'] } }),
+    request: (ix) =>
+      nexthopAddRequest({ id: 20, family: 6, oif: ix.v0, protocol: P, encap: { type: 'seg6', mode: 'encap', segments: ['fc00:7::1', 'fc00:8::1'] } }),
   },
   {
     name: 'nexthop-group-weights',
@@ -179,7 +182,14 @@ export const GOLDEN_CASES: GoldenCase[] = [
       ['nexthop', 'add', 'id', '23', 'group', '21/22,3'],
     ],
     select: (n) => n.id === 23,
-    expected: () => ({ id: 23, group: [{ id: 21, weight: 1 }, { id: 22, weight: 3 }], groupType: 'mpath' }),
+    expected: () => ({
+      id: 23,
+      group: [
+        { id: 21, weight: 1 },
+        { id: 22, weight: 3 },
+      ],
+      groupType: 'mpath',
+    }),
     request: () => nexthopAddRequest({ id: 23, group: [{ id: 21 }, { id: 22, weight: 3 }], protocol: 0 }),
   },
   {

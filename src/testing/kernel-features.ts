@@ -66,10 +66,8 @@ export function itUnlessMissing(missing: string[]): jest.It {
   if (!missing.length) return it;
   const named = (name: string) => `${name} [skipped: kernel lacks ${missing.join(', ')}]`;
   const skip = (name: string, fn?: jest.ProvidesCallback, timeout?: number) => it.skip(named(name), fn, timeout);
-  skip.each =
-    (table: readonly unknown[]) =>
-    (name: string, fn: (...args: any[]) => unknown, timeout?: number) =>
-      it.skip.each(table as unknown[][])(named(name), fn as never, timeout);
+  skip.each = (table: readonly unknown[]) => (name: string, fn: (...args: any[]) => unknown, timeout?: number) =>
+    it.skip.each(table as unknown[][])(named(name), fn as never, timeout);
   return skip as unknown as jest.It;
 }
 
@@ -81,5 +79,6 @@ export function itUnlessMissing(missing: string[]): jest.It {
 export function itWithout(...features: Array<KernelFeature | KernelFeature[]>): jest.It {
   if (kernelLacks(...features).length) return it;
   const has = features.flat().join(', ');
-  return ((name: string, fn?: jest.ProvidesCallback, timeout?: number) => it.skip(`${name} [skipped: kernel has ${has}: nothing to refuse]`, fn, timeout)) as unknown as jest.It;
+  return ((name: string, fn?: jest.ProvidesCallback, timeout?: number) =>
+    it.skip(`${name} [skipped: kernel has ${has}: nothing to refuse]`, fn, timeout)) as unknown as jest.It;
 }

@@ -78,12 +78,20 @@ export class TestNetns {
   kernelSnapshot(): Record<string, unknown> {
     type Link = { ifname: string; mtu: number; master?: string; flags: string[] };
     type Addr = { ifname: string; addr_info: { family: string; local: string; prefixlen: number }[] };
-    const sysctls = this.exec('sh', ['-c', 'grep -H . /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/seg6_enabled /proc/sys/net/vrf/strict_mode 2>/dev/null || true']);
+    const sysctls = this.exec('sh', [
+      '-c',
+      'grep -H . /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv6/conf/*/seg6_enabled /proc/sys/net/vrf/strict_mode 2>/dev/null || true',
+    ]);
     return {
       links: this.ipJson<Link[]>(['link', 'show']).map((l) => ({ ifname: l.ifname, mtu: l.mtu, master: l.master, flags: l.flags })),
       // (without the kernel's IPv6 link-local addresses: they come when DAD ends)
-      addresses: this.ipJson<Addr[]>(['addr', 'show']).map((a) => ({ ifname: a.ifname, addrs: a.addr_info.filter((i) => !i.local.startsWith('fe80:')).map((i) => `${i.family} ${i.local}/${i.prefixlen}`) })),
-      routes: ['-4', '-6'].flatMap((f) => this.ipJson<{ dst: string; protocol?: string }[]>([f, 'route', 'show', 'table', 'all']).filter((r) => !isAddrconfRoute(r))),
+      addresses: this.ipJson<Addr[]>(['addr', 'show']).map((a) => ({
+        ifname: a.ifname,
+        addrs: a.addr_info.filter((i) => !i.local.startsWith('fe80:')).map((i) => `${i.family} ${i.local}/${i.prefixlen}`),
+      })),
+      routes: ['-4', '-6'].flatMap((f) =>
+        this.ipJson<{ dst: string; protocol?: string }[]>([f, 'route', 'show', 'table', 'all']).filter((r) => !isAddrconfRoute(r)),
+      ),
       rules: ['-4', '-6'].flatMap((f) => this.ipJson([f, 'rule', 'show'])),
       nexthops: this.ipJson(['nexthop', 'show']),
       sysctls: sysctls.split('\n').filter(Boolean).sort(),
@@ -126,7 +134,10 @@ onProcessExit(destroyAllNetns);
 
 /** ICMP echo requests the namespace's own stack received, per family (/proc/net/snmp, snmp6). */
 export function icmpInEchos(ns: TestNetns): { 4: number; 6: number } {
-  const icmp = ns.exec('cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Icmp:'));
+  const icmp = ns
+    .exec('cat', ['/proc/net/snmp'])
+    .split('\n')
+    .filter((l) => l.startsWith('Icmp:'));
   const v4 = Number(icmp[1].split(/\s+/)[icmp[0].split(/\s+/).indexOf('InEchos')]);
   const v6 = /^Icmp6InEchos\s+(\d+)$/m.exec(ns.exec('cat', ['/proc/net/snmp6']));
   return { 4: v4, 6: v6 ? Number(v6[1]) : 0 };

@@ -1,21 +1,7 @@
 // Unit: the packet builder the XDP fixtures trust for their expected bytes. Checked against
 // published examples and by verifying checksums the way a receiver does (sum including the
 // checksum field = 0), never with the builder's own helpers alone.
-import {
-  checksum,
-  ETH_P,
-  ethernet,
-  forwarded,
-  IPPROTO,
-  ipv4,
-  ipv6,
-  srh,
-  srv6Frame,
-  summarize,
-  udp,
-  udp4Packet,
-  udp6Packet,
-} from './packet-builder';
+import { checksum, ETH_P, ethernet, forwarded, IPPROTO, ipv4, ipv6, srh, srv6Frame, summarize, udp, udp4Packet, udp6Packet } from './packet-builder';
 
 describe('checksum (RFC 1071)', () => {
   it('matches the worked example of RFC 1071 section 3', () => {
@@ -101,7 +87,12 @@ describe('frames', () => {
   it('802.1Q tag, and summarize() of what a VM receives', () => {
     const f = ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', type: ETH_P.IPV4, vlan: 42 }, Buffer.alloc(0));
     expect(f.subarray(12).toString('hex')).toBe('8100002a0800');
-    const s = summarize(ethernet({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', type: ETH_P.IPV6 }, udp6Packet({ src: 'fd00::1', dst: 'fd00::2', dport: 7001, data: Buffer.from('x') })));
+    const s = summarize(
+      ethernet(
+        { dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', type: ETH_P.IPV6 },
+        udp6Packet({ src: 'fd00::1', dst: 'fd00::2', dport: 7001, data: Buffer.from('x') }),
+      ),
+    );
     expect(s).toMatchObject({ family: 6, src: 'fd00::1', dst: 'fd00::2', protocol: IPPROTO.UDP, dport: 7001, ttl: 64 });
     expect(s.data!.toString()).toBe('x');
   });

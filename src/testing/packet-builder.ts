@@ -218,7 +218,11 @@ export function udp(a: L4Addrs, sport: number, dport: number, data: Buffer): Buf
   return seg;
 }
 
-export function tcp(a: L4Addrs, o: { sport: number; dport: number; seq: number; ack?: number; flags: number; window?: number }, data: Buffer = Buffer.alloc(0)): Buffer {
+export function tcp(
+  a: L4Addrs,
+  o: { sport: number; dport: number; seq: number; ack?: number; flags: number; window?: number },
+  data: Buffer = Buffer.alloc(0),
+): Buffer {
   const h = Buffer.alloc(20);
   h.writeUInt16BE(o.sport, 0);
   h.writeUInt16BE(o.dport, 2);
@@ -295,7 +299,10 @@ export function srv6Frame(o: Srv6FrameOptions): Buffer {
   let l3: Buffer = o.inner;
   let nh: number = innerProto;
   if (o.srh) {
-    l3 = srh({ nextHeader: innerProto, segments: o.srh.segments ?? [o.sid], segmentsLeft: o.srh.segmentsLeft ?? 0, flags: o.srh.flags, tlvs: o.srh.tlvs }, o.inner);
+    l3 = srh(
+      { nextHeader: innerProto, segments: o.srh.segments ?? [o.sid], segmentsLeft: o.srh.segmentsLeft ?? 0, flags: o.srh.flags, tlvs: o.srh.tlvs },
+      o.inner,
+    );
     nh = IPPROTO.ROUTING;
   }
   return ethernet(

@@ -21,7 +21,10 @@ export function onProcessExit(cleanup: () => void): void {
         }
       });
     real.once('exit', runAll);
-    for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+    for (const [sig, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const)
       real.once(sig, () => {
         runAll();
         real.exit(code);

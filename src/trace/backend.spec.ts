@@ -20,8 +20,25 @@ import { findMarker } from './probes';
 import { Discovery, KernelSymbols, SkbFunction, SkbTracepoint } from './targets';
 import { attachLine, AttachSummary, programSpecs } from './tracer';
 
-const fn = (name: string, over: Partial<SkbFunction> = {}): SkbFunction => ({ kind: 'function', name, btfId: 1, nrArgs: 2, skbArg: 0, skbSlot: 0, constSkb: false, ...over });
-const tp = (name: string, over: Partial<SkbTracepoint> = {}): SkbTracepoint => ({ kind: 'tracepoint', name, btfId: 2, nrArgs: 1, skbArg: 0, skbSlot: 0, ...over });
+const fn = (name: string, over: Partial<SkbFunction> = {}): SkbFunction => ({
+  kind: 'function',
+  name,
+  btfId: 1,
+  nrArgs: 2,
+  skbArg: 0,
+  skbSlot: 0,
+  constSkb: false,
+  ...over,
+});
+const tp = (name: string, over: Partial<SkbTracepoint> = {}): SkbTracepoint => ({
+  kind: 'tracepoint',
+  name,
+  btfId: 2,
+  nrArgs: 1,
+  skbArg: 0,
+  skbSlot: 0,
+  ...over,
+});
 
 const DISCOVERY: Discovery = {
   functions: [
@@ -54,7 +71,15 @@ describe('planTargets', () => {
   it('fentry: trampolines need an address, ftrace, and arguments they can model', () => {
     const p = planTargets('fentry', DISCOVERY, SYMS);
     expect(p.total).toBe(11);
-    expect(p.targets.map((t) => t.name)).toEqual(['ip6_finish_output2', 'seg6_do_srh_encap', 'skb_gso_validate_network_len', 'many_args', 'dup_name', 'blacklisted', 'veth_xmit']);
+    expect(p.targets.map((t) => t.name)).toEqual([
+      'ip6_finish_output2',
+      'seg6_do_srh_encap',
+      'skb_gso_validate_network_len',
+      'many_args',
+      'dup_name',
+      'blacklisted',
+      'veth_xmit',
+    ]);
     expect(reasons('fentry')).toEqual({
       inlined_away: expect.stringMatching(/kallsyms/),
       nf_log_packet: expect.stringMatching(/variadic/),
@@ -100,7 +125,9 @@ describe('backend choice', () => {
     expect(autoBackendOrder('function', FENTRY_AUTO_MAX_TARGETS)).toEqual({ order: ['fentry', 'kprobe-multi', 'kprobe', 'tp_btf'] });
     const many = autoBackendOrder('function', FENTRY_AUTO_MAX_TARGETS + 1);
     expect(many.order).toEqual(['kprobe-multi', 'fentry', 'kprobe', 'tp_btf']);
-    expect(many.fentryDeferred).toMatch(new RegExp(`${FENTRY_AUTO_MAX_TARGETS + 1} functions to trace, fentry is chosen for at most ${FENTRY_AUTO_MAX_TARGETS}`));
+    expect(many.fentryDeferred).toMatch(
+      new RegExp(`${FENTRY_AUTO_MAX_TARGETS + 1} functions to trace, fentry is chosen for at most ${FENTRY_AUTO_MAX_TARGETS}`),
+    );
     // tracepoints only: nothing for fentry to trace, the usual order (tp_btf last) is kept
     expect(autoBackendOrder('function', 0).order[0]).toBe('fentry');
   });
@@ -127,7 +154,9 @@ describe('backend choice', () => {
     const sel = await selectBackend(big, bigSyms, { check: f.check });
     expect(f.tried).toEqual(['kprobe-multi']);
     expect(sel.backend).toBe('kprobe-multi');
-    expect(selectionSummary(sel)).toMatch(/^Backend: kprobe-multi \(not used: fentry: not tried first: 40 functions to trace, fentry is chosen for at most 32 .*-b fentry forces it\)$/);
+    expect(selectionSummary(sel)).toMatch(
+      /^Backend: kprobe-multi \(not used: fentry: not tried first: 40 functions to trace, fentry is chosen for at most 32 .*-b fentry forces it\)$/,
+    );
   });
 
   it('a regex that leaves few functions keeps fentry first', async () => {
@@ -137,7 +166,7 @@ describe('backend choice', () => {
     expect(selectionSummary(sel)).toBe('Backend: fentry');
   });
 
-  it('many functions without kprobe-multi: fentry after all, with kprobe-multi\'s reason', async () => {
+  it("many functions without kprobe-multi: fentry after all, with kprobe-multi's reason", async () => {
     const f = fake(['fentry', 'tp_btf']);
     const sel = await selectBackend(big, bigSyms, { check: f.check });
     expect([sel.backend, f.tried]).toEqual(['fentry', ['kprobe-multi', 'fentry']]);
@@ -169,7 +198,13 @@ describe('planTrace', () => {
     const syms: KernelSymbols = { text: new Map(names.map((x) => [x, 1])) };
     return { discovery, syms };
   };
-  const refusal = (p: Promise<unknown>) => p.then(() => { throw new Error('not refused'); }, (e: unknown) => e as TooManyProbesError);
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('not refused');
+      },
+      (e: unknown) => e as TooManyProbesError,
+    );
 
   describe.each(BACKENDS)('probe cap, %s', (backend) => {
     const { discovery, syms } = kernel(50);
@@ -178,11 +213,17 @@ describe('planTrace', () => {
       const err = await refusal(planTrace(discovery, syms, { requested: backend, maxProbes: 49, check: works }));
       expect(err).toBeInstanceOf(TooManyProbesError);
       expect(err).toMatchObject({ backend, probes: 50, maxProbes: 49, targets: 50 });
-      expect(err.message).toMatch(new RegExp(`^50 probes to attach with ${backend} \\(50 (functions|tracepoints)\\), more than the cap of 49: nothing was attached; narrow the targets with a regex, or raise the cap \\(.*at most ${MAX_PROBES_LIMIT}\\)$`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^50 probes to attach with ${backend} \\(50 (functions|tracepoints)\\), more than the cap of 49: nothing was attached; narrow the targets with a regex, or raise the cap \\(.*at most ${MAX_PROBES_LIMIT}\\)$`,
+        ),
+      );
     });
 
     it('attaches up to the cap, and counts what the filter leaves', async () => {
-      await expect(planTrace(discovery, syms, { requested: backend, maxProbes: 50, check: works })).resolves.toMatchObject({ plan: { backend, targets: expect.any(Array) } });
+      await expect(planTrace(discovery, syms, { requested: backend, maxProbes: 50, check: works })).resolves.toMatchObject({
+        plan: { backend, targets: expect.any(Array) },
+      });
       const narrowed = await planTrace(discovery, syms, { requested: backend, maxProbes: 10, regex: '_[0-9]$', check: works });
       expect([narrowed.plan.targets.length, narrowed.plan.filtered]).toEqual([10, 40]);
     });

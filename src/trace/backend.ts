@@ -72,8 +72,7 @@ function untraceableReason(b: Backend, t: SkbTarget, syms: KernelSymbols): strin
     if (syms.kprobeBlacklist?.has(f.name)) return 'on the kprobe blacklist';
     if (b === 'kprobe' && (syms.text.get(f.name) ?? 0) > 1) return 'ambiguous name (several kallsyms entries)';
   }
-  if ((b === 'fentry' || b === 'kprobe-multi') && syms.ftrace && !syms.ftrace.has(f.name))
-    return 'not in available_filter_functions (ftrace cannot patch it)';
+  if ((b === 'fentry' || b === 'kprobe-multi') && syms.ftrace && !syms.ftrace.has(f.name)) return 'not in available_filter_functions (ftrace cannot patch it)';
   return undefined;
 }
 
@@ -129,7 +128,6 @@ export interface BackendCheck {
   /** Why not (the kernel's errno and what it means), or what was attached to. */
   reason: string;
 }
-
 
 const HINTS: Record<Backend, Record<string, string>> = {
   fentry: {
@@ -284,7 +282,8 @@ export async function selectBackend(discovery: Discovery, syms: KernelSymbols, o
   for (const b of order) {
     const c = await check(b);
     // Passed over and never tried: say so, first (where it stands in the usual order).
-    if (c.ok && fentryDeferred && !checks.some((x) => x.backend === 'fentry') && b !== 'fentry') checks.unshift({ backend: 'fentry', ok: false, reason: fentryDeferred });
+    if (c.ok && fentryDeferred && !checks.some((x) => x.backend === 'fentry') && b !== 'fentry')
+      checks.unshift({ backend: 'fentry', ok: false, reason: fentryDeferred });
     checks.push(c);
     if (c.ok) return { backend: b, checks };
   }
@@ -321,8 +320,13 @@ export class TooManyProbesError extends TraceError {
     readonly targets: number,
   ) {
     const what = `${targets} ${isFunctionBackend(backend) ? 'functions' : 'tracepoints'}${probes > targets ? ', entry and return' : ''}`;
-    const raise = maxProbes < MAX_PROBES_LIMIT ? `, or raise the cap (maxProbes, ipft --max-probes; at most ${MAX_PROBES_LIMIT})` : ` (${MAX_PROBES_LIMIT} is the most a trace may attach)`;
-    super(`${probes} probes to attach with ${backend} (${what}), more than the cap of ${maxProbes}: nothing was attached; narrow the targets with a regex${raise}`);
+    const raise =
+      maxProbes < MAX_PROBES_LIMIT
+        ? `, or raise the cap (maxProbes, ipft --max-probes; at most ${MAX_PROBES_LIMIT})`
+        : ` (${MAX_PROBES_LIMIT} is the most a trace may attach)`;
+    super(
+      `${probes} probes to attach with ${backend} (${what}), more than the cap of ${maxProbes}: nothing was attached; narrow the targets with a regex${raise}`,
+    );
   }
 
   override details() {
@@ -393,11 +397,23 @@ export async function planTrace(discovery: Discovery, syms: KernelSymbols, opts:
   if (!backend) {
     const why = selection.checks.map((c) => `${c.backend}: ${c.reason}`).join('; ');
     if (type === 'function_graph' && !opts.requested)
-      throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs fentry, the only backend with return probes that see the arguments: ${why}`);
-    throw new CapabilityMissingError(`tracing${opts.requested ? `.${opts.requested}` : ''}`, opts.requested ? 'leave the backend to the automatic choice' : undefined, why);
+      throw new CapabilityMissingError(
+        'tracing.fentry',
+        'trace without -t function_graph (entries only)',
+        `function_graph needs fentry, the only backend with return probes that see the arguments: ${why}`,
+      );
+    throw new CapabilityMissingError(
+      `tracing${opts.requested ? `.${opts.requested}` : ''}`,
+      opts.requested ? 'leave the backend to the automatic choice' : undefined,
+      why,
+    );
   }
   if (type === 'function_graph' && !supportsFunctionGraph(backend))
-    throw new CapabilityMissingError('tracing.fentry', 'trace without -t function_graph (entries only)', `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`);
+    throw new CapabilityMissingError(
+      'tracing.fentry',
+      'trace without -t function_graph (entries only)',
+      `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`,
+    );
   const plan = planTargets(backend, discovery, syms, filter);
   checkProbeCap(plan, type, opts.maxProbes);
   return { selection: { ...selection, backend }, plan };

@@ -85,15 +85,19 @@ describe('BTF target discovery on this kernel', () => {
 
   it('finds the skb tracepoints (btf_trace_* typedefs), skb slot after the hidden ctx', () => {
     const names = mine.tracepoints.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['net_dev_queue', 'net_dev_start_xmit', 'net_dev_xmit', 'netif_receive_skb', 'netif_rx', 'kfree_skb', 'consume_skb']));
+    expect(names).toEqual(
+      expect.arrayContaining(['net_dev_queue', 'net_dev_start_xmit', 'net_dev_xmit', 'netif_receive_skb', 'netif_rx', 'kfree_skb', 'consume_skb']),
+    );
     const tp = (n: string) => mine.tracepoints.find((t) => t.name === n)!;
     expect(tp('net_dev_queue')).toMatchObject({ skbSlot: 0, nrArgs: 1 });
     expect(tp('net_dev_xmit')).toMatchObject({ skbSlot: 0, nrArgs: 4 });
     expect(tp('tcp_probe')).toMatchObject({ skbSlot: 1 });
-    const expected = [...raw.values()].filter((t) => t.kind === 'TYPEDEF' && t.name.startsWith('btf_trace_')).filter((t) => {
-      const proto = raw.get(raw.get(t.type!)?.type ?? 0);
-      return proto?.params?.slice(1).some((p) => p !== 0 && isSkbPtr(p));
-    });
+    const expected = [...raw.values()]
+      .filter((t) => t.kind === 'TYPEDEF' && t.name.startsWith('btf_trace_'))
+      .filter((t) => {
+        const proto = raw.get(raw.get(t.type!)?.type ?? 0);
+        return proto?.params?.slice(1).some((p) => p !== 0 && isSkbPtr(p));
+      });
     expect(names.sort()).toEqual(expected.map((t) => t.name.slice('btf_trace_'.length)).sort());
   });
 

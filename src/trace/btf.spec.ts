@@ -75,7 +75,18 @@ const TYPES: BtfTypeSpec[] = [
     kind: BtfKind.Enum,
     sizeOrType: 4,
     vlen: 5,
-    extra: [{ str: 'SKB_GSO_TCPV4' }, 1, { str: '__SKB_GSO_TCP_FIXEDID' }, 8, { str: 'SKB_GSO_IPXIP6' }, 512, { str: 'SKB_GSO_TCP_FIXEDID' }, 1 << 30, { str: 'SKB_GSO_TCP_FIXEDID_INNER' }, 0x80000000],
+    extra: [
+      { str: 'SKB_GSO_TCPV4' },
+      1,
+      { str: '__SKB_GSO_TCP_FIXEDID' },
+      8,
+      { str: 'SKB_GSO_IPXIP6' },
+      512,
+      { str: 'SKB_GSO_TCP_FIXEDID' },
+      1 << 30,
+      { str: 'SKB_GSO_TCP_FIXEDID_INNER' },
+      0x80000000,
+    ],
   },
   { kind: BtfKind.FuncProto, sizeOrType: T.int, vlen: 2, extra: [{ str: 'skb' }, T.skbPtr, { str: '' }, 0] },
   { kind: BtfKind.Func, name: 'skb_printf', sizeOrType: T.protoVar },
@@ -142,9 +153,7 @@ describe('Btf', () => {
     expect(mod.name(base.typeCount + 1)).toBe('veth_xmit_like');
     expect(mod.name(T.skb)).toBe('sk_buff'); // base types through the module
     const d = discoverSkbTargets(mod, 'veth');
-    expect(d.functions).toEqual([
-      expect.objectContaining({ name: 'veth_xmit_like', module: 'veth', btfId: base.typeCount + 1, skbArg: 1, skbSlot: 1 }),
-    ]);
+    expect(d.functions).toEqual([expect.objectContaining({ name: 'veth_xmit_like', module: 'veth', btfId: base.typeCount + 1, skbArg: 1, skbSlot: 1 })]);
   });
 });
 
@@ -153,7 +162,14 @@ describe('discoverSkbTargets', () => {
   const fn = (name: string) => d.functions.find((f) => f.name === name);
 
   it('finds skb functions whatever the qualifiers, and only those', () => {
-    expect(d.functions.map((f) => f.name)).toEqual(['skb_after_big', 'skb_after_pair', 'skb_gso_validate_network_len', 'skb_plain', 'skb_printf', 'skb_typedef']);
+    expect(d.functions.map((f) => f.name)).toEqual([
+      'skb_after_big',
+      'skb_after_pair',
+      'skb_gso_validate_network_len',
+      'skb_plain',
+      'skb_printf',
+      'skb_typedef',
+    ]);
     expect(fn('skb_gso_validate_network_len')).toMatchObject({ skbArg: 1, skbSlot: 1, constSkb: true, nrArgs: 2 });
     expect(fn('skb_typedef')).toMatchObject({ skbArg: 1, skbSlot: 1, constSkb: false });
     expect(fn('skb_plain')).toMatchObject({ skbArg: 0, skbSlot: 0, btfId: T.fnPlain }); // deduplicated by name

@@ -131,8 +131,7 @@ export class Btf {
     this.strStart = hdrLen + strOff;
     this.strLen = strLen;
     const typesEnd = this.typesStart + typeLen;
-    if (typesEnd > buf.length || this.strStart + strLen > buf.length)
-      throw new BtfFormatError('BTF sections extend past the end of the data');
+    if (typesEnd > buf.length || this.strStart + strLen > buf.length) throw new BtfFormatError('BTF sections extend past the end of the data');
     this.startId = base ? base.typeCount : 1;
 
     // Index the records: one pass, no allocation per type.
@@ -205,7 +204,7 @@ export class Btf {
 
   kindFlag(id: number): boolean {
     const [b, o] = this.rec(id);
-    return (b.view.getUint32(o + 4, true) >>> 31) === 1;
+    return b.view.getUint32(o + 4, true) >>> 31 === 1;
   }
 
   name(id: number): string {
@@ -285,8 +284,7 @@ export class Btf {
   strip(id: number): number {
     for (let guard = 0; guard < 64 && id !== 0; guard++) {
       const k = this.kind(id);
-      if (k !== BtfKind.Typedef && k !== BtfKind.Const && k !== BtfKind.Volatile && k !== BtfKind.Restrict && k !== BtfKind.TypeTag)
-        return id;
+      if (k !== BtfKind.Typedef && k !== BtfKind.Const && k !== BtfKind.Volatile && k !== BtfKind.Restrict && k !== BtfKind.TypeTag) return id;
       id = this.sizeOrType(id);
     }
     return id;

@@ -119,7 +119,17 @@ describe('text and JSON forms', () => {
     const line = jsonEvent(e, 4, { labels: ['ip_output'], modules: [undefined], gsoNames: names });
     expect(line).toContain('"timestamp":18446744073709551615,');
     const parsed = JSON.parse(line);
-    expect(parsed).toMatchObject({ packet_id: '0xffff888012345600', packet: 4, processor_id: 0, module: 'vmlinux', function: 'ip_output', is_return: false, len: 5764, gso_type: ['tcpv4'], mark: '0xdeadbeef' });
+    expect(parsed).toMatchObject({
+      packet_id: '0xffff888012345600',
+      packet: 4,
+      processor_id: 0,
+      module: 'vmlinux',
+      function: 'ip_output',
+      is_return: false,
+      len: 5764,
+      gso_type: ['tcpv4'],
+      mark: '0xdeadbeef',
+    });
     expect(eventRecord(e, 4, { labels: ['ip_output'], gsoNames: names }).timestamp).toBe('18446744073709551615');
   });
 });

@@ -29,8 +29,38 @@ describe('parseIpftArgs', () => {
 
   it('accepts the filters and script options', () => {
     expect(
-      parseIpftArgs(['-m', '1', '--netns-inode', '4026531840', '--ifindex', '3', '--duration', '2.5', '--limit', '100', '--ready-file', '/tmp/r', '--ringbuf-size', '16M', '--max-events', '5000', '--split-gap-ms', '0', '-v']),
-    ).toMatchObject({ netnsInode: 4026531840, ifindex: 3, duration: 2.5, limit: 100, readyFile: '/tmp/r', ringBufferBytes: 16 << 20, maxEvents: 5000, splitGapMs: 0, verbose: true });
+      parseIpftArgs([
+        '-m',
+        '1',
+        '--netns-inode',
+        '4026531840',
+        '--ifindex',
+        '3',
+        '--duration',
+        '2.5',
+        '--limit',
+        '100',
+        '--ready-file',
+        '/tmp/r',
+        '--ringbuf-size',
+        '16M',
+        '--max-events',
+        '5000',
+        '--split-gap-ms',
+        '0',
+        '-v',
+      ]),
+    ).toMatchObject({
+      netnsInode: 4026531840,
+      ifindex: 3,
+      duration: 2.5,
+      limit: 100,
+      readyFile: '/tmp/r',
+      ringBufferBytes: 16 << 20,
+      maxEvents: 5000,
+      splitGapMs: 0,
+      verbose: true,
+    });
   });
 
   it('takes a probe cap and any pattern it can match in linear time', () => {

@@ -118,7 +118,8 @@ export function parseU32(s: string, what: string): number {
   const t = s.trim();
   const ok = /^0x[0-9a-f]{1,8}$/i.test(t) || /^[0-9]{1,10}$/.test(t);
   const v = ok ? Number(t) : NaN;
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`${what}: expected a 32-bit number (hex 0x... or decimal), got ${JSON.stringify(s)}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new UsageError(`${what}: expected a 32-bit number (hex 0x... or decimal), got ${JSON.stringify(s)}`);
   return v;
 }
 
@@ -142,7 +143,9 @@ export function parseSize(s: string, what: string): number {
 export function parseIpftArgs(argv: string[]): IpftArgs {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: IPFT_OPTIONS, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values } = parseArgs({ args: argv, options: IPFT_OPTIONS, strict: true, allowPositionals: false }) as {
+      values: Record<string, string | boolean | undefined>;
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -16,7 +16,7 @@ export class ManagedNetnsUnavailableError extends TraceError {
     readonly netns: string,
     reason: string,
   ) {
-    super(`the managed network namespace ${netns ? JSON.stringify(netns) : '(the agent\'s own)'} is not available: ${reason}`);
+    super(`the managed network namespace ${netns ? JSON.stringify(netns) : "(the agent's own)"} is not available: ${reason}`);
   }
 
   override details() {

@@ -541,7 +541,12 @@ export function compileNameFilter(pattern: string): NameFilter {
   if (pattern.length > MAX_PATTERN_LENGTH) throw new NameFilterError(pattern, MAX_PATTERN_LENGTH, `pattern longer than ${MAX_PATTERN_LENGTH} characters`);
   const ast = new Parser(pattern).parse();
   const n = size(ast) + 1;
-  if (n > MAX_PROGRAM) throw new NameFilterError(pattern, 0, `pattern too large: ${n > 1e9 ? 'over a billion' : n} instructions once counts are expanded (at most ${MAX_PROGRAM})`);
+  if (n > MAX_PROGRAM)
+    throw new NameFilterError(
+      pattern,
+      0,
+      `pattern too large: ${n > 1e9 ? 'over a billion' : n} instructions once counts are expanded (at most ${MAX_PROGRAM})`,
+    );
   return new NameFilter(pattern, emit(ast));
 }
 

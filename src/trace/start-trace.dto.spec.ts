@@ -5,13 +5,25 @@ import { validateSync } from 'class-validator';
 import { StartTraceDto, traceBodyPipe } from './start-trace.dto';
 import { TraceRequestError } from './trace.service';
 
-const errors = (body: object) =>
-  validateSync(plainToInstance(StartTraceDto, body), { whitelist: true, forbidNonWhitelisted: true }).map((e) => e.property);
+const errors = (body: object) => validateSync(plainToInstance(StartTraceDto, body), { whitelist: true, forbidNonWhitelisted: true }).map((e) => e.property);
 
 describe('StartTraceDto', () => {
   it('accepts marks as numbers, hex or decimal strings, and the optional fields', () => {
     expect(errors({ mark: 0xdeadbeef })).toEqual([]);
-    expect(errors({ mark: '0xdeadbeef', mask: '0xffff', regex: '^seg6', backend: 'tp_btf', type: 'function', netnsInode: 4026531840, ifindex: 3, durationMs: 5000, limit: 100, maxProbes: 16384 })).toEqual([]);
+    expect(
+      errors({
+        mark: '0xdeadbeef',
+        mask: '0xffff',
+        regex: '^seg6',
+        backend: 'tp_btf',
+        type: 'function',
+        netnsInode: 4026531840,
+        ifindex: 3,
+        durationMs: 5000,
+        limit: 100,
+        maxProbes: 16384,
+      }),
+    ).toEqual([]);
     expect(errors({ mark: 1, regex: '(\\w+)+\\.' })).toEqual([]); // matched in linear time: nothing to fear
   });
 
@@ -53,7 +65,6 @@ describe('traceBodyPipe', () => {
   });
 
   it('refuses a body that is not an object', async () => {
-    for (const body of [[{ mark: 1 }], 'mark=1', null])
-      await expect(pipe.transform(body, meta)).rejects.toBeInstanceOf(TraceRequestError);
+    for (const body of [[{ mark: 1 }], 'mark=1', null]) await expect(pipe.transform(body, meta)).rejects.toBeInstanceOf(TraceRequestError);
   });
 });

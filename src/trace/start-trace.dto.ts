@@ -47,7 +47,12 @@ export class NameFilterConstraint implements ValidatorConstraintInterface {
   }
 }
 
-const U32_SCHEMA = { oneOf: [{ type: 'integer', minimum: 0, maximum: 0xffffffff }, { type: 'string', pattern: '^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$' }] };
+const U32_SCHEMA = {
+  oneOf: [
+    { type: 'integer', minimum: 0, maximum: 0xffffffff },
+    { type: 'string', pattern: '^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$' },
+  ],
+};
 
 export class StartTraceDto implements TraceRequest {
   @ApiProperty({ ...U32_SCHEMA, example: '0xdeadbeef', description: 'Packets whose (skb->mark & mask) == (mark & mask) are traced' })
@@ -55,42 +60,65 @@ export class StartTraceDto implements TraceRequest {
   mark!: number | string;
 
   @ApiPropertyOptional({ ...U32_SCHEMA, example: '0xffffffff', description: 'Default 0xffffffff; 0 matches every mark (narrow with netnsInode/ifindex)' })
-  @IsOptional() @Validate(U32OrStringConstraint)
+  @IsOptional()
+  @Validate(U32OrStringConstraint)
   mask?: number | string;
 
   @ApiPropertyOptional({
     example: '^(seg6|ip6_|__dev_queue_xmit)',
     description: 'Only functions/tracepoints whose name matches: JavaScript RegExp syntax without backreferences, lookaround or \\b, matched in linear time',
   })
-  @IsOptional() @IsString() @MaxLength(256) @Validate(NameFilterConstraint)
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  @Validate(NameFilterConstraint)
   regex?: string;
 
   @ApiPropertyOptional({ enum: BACKENDS, description: 'Default: the automatic choice (docs/tracing.md, ADR 0006)' })
-  @IsOptional() @IsIn(BACKENDS)
+  @IsOptional()
+  @IsIn(BACKENDS)
   backend?: Backend;
 
   @ApiPropertyOptional({ enum: ['function', 'function_graph'], description: 'function_graph adds return events (fentry only)' })
-  @IsOptional() @IsIn(['function', 'function_graph'])
+  @IsOptional()
+  @IsIn(['function', 'function_graph'])
   type?: TraceType;
 
-  @ApiPropertyOptional({ type: 'integer', example: DEFAULT_MAX_PROBES, description: `Refuse the trace (nothing attached) if it needs more probes. Default ${DEFAULT_MAX_PROBES}, at most ${MAX_PROBES_LIMIT}; function_graph counts two per function` })
-  @IsOptional() @IsInt() @Min(1) @Max(MAX_PROBES_LIMIT)
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: DEFAULT_MAX_PROBES,
+    description: `Refuse the trace (nothing attached) if it needs more probes. Default ${DEFAULT_MAX_PROBES}, at most ${MAX_PROBES_LIMIT}; function_graph counts two per function`,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PROBES_LIMIT)
   maxProbes?: number;
 
   @ApiPropertyOptional({ type: 'integer', example: 0, description: "Network namespace inode; default: the agent's managed namespace; 0: every namespace" })
-  @IsOptional() @IsInt() @Min(0) @Max(0xffffffff)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(0xffffffff)
   netnsInode?: number;
 
   @ApiPropertyOptional({ type: 'integer', description: 'Only skbs whose device has this ifindex' })
-  @IsOptional() @IsInt() @Min(0) @Max(0xffffffff)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(0xffffffff)
   ifindex?: number;
 
   @ApiPropertyOptional({ type: 'integer', example: 10_000, description: 'Default 10 s; capped by the service (600 s)' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   durationMs?: number;
 
   @ApiPropertyOptional({ type: 'integer', example: 1000, description: 'Events kept; the trace ends when reached. Default and cap: 50,000' })
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   limit?: number;
 }
 

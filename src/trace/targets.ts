@@ -190,8 +190,27 @@ export function gsoTypeNames(btf: Btf): Map<number, string> {
 
 /** Bit names of Linux 6.1–6.17 (SKB_GSO_* before 6.18 renumbered): used only without BTF. */
 export const FALLBACK_GSO_NAMES: ReadonlyMap<number, string> = new Map(
-  ['tcpv4', 'dodgy', 'tcp_ecn', 'tcp_fixedid', 'tcpv6', 'fcoe', 'gre', 'gre_csum', 'ipxip4', 'ipxip6', 'udp_tunnel',
-    'udp_tunnel_csum', 'partial', 'tunnel_remcsum', 'sctp', 'esp', 'udp', 'udp_l4', 'fraglist'].map((n, i) => [i, n]),
+  [
+    'tcpv4',
+    'dodgy',
+    'tcp_ecn',
+    'tcp_fixedid',
+    'tcpv6',
+    'fcoe',
+    'gre',
+    'gre_csum',
+    'ipxip4',
+    'ipxip6',
+    'udp_tunnel',
+    'udp_tunnel_csum',
+    'partial',
+    'tunnel_remcsum',
+    'sctp',
+    'esp',
+    'udp',
+    'udp_l4',
+    'fraglist',
+  ].map((n, i) => [i, n]),
 );
 
 // ---- the running system ----
@@ -227,7 +246,11 @@ export function discoverKernel(kbtf: KernelBtf): Discovery {
   const names = new Set(all.functions.map((f) => f.name));
   for (const [mod, btf] of kbtf.modules) {
     const d = discoverSkbTargets(btf, mod);
-    for (const f of d.functions) if (!names.has(f.name)) (names.add(f.name), all.functions.push(f));
+    for (const f of d.functions)
+      if (!names.has(f.name)) {
+        names.add(f.name);
+        all.functions.push(f);
+      }
     all.tracepoints.push(...d.tracepoints);
   }
   return all;
@@ -271,8 +294,20 @@ function readOptional(paths: string[]): string | undefined {
 export function readKernelSymbols(): KernelSymbols {
   const syms: KernelSymbols = { text: parseKallsyms(readFileSync('/proc/kallsyms', 'utf8')) };
   const aff = readOptional(['/sys/kernel/tracing/available_filter_functions', '/sys/kernel/debug/tracing/available_filter_functions']);
-  if (aff) syms.ftrace = new Set(aff.split('\n').map((l) => l.split(/\s/)[0]).filter(Boolean));
+  if (aff)
+    syms.ftrace = new Set(
+      aff
+        .split('\n')
+        .map((l) => l.split(/\s/)[0])
+        .filter(Boolean),
+    );
   const bl = readOptional(['/sys/kernel/debug/kprobes/blacklist']);
-  if (bl) syms.kprobeBlacklist = new Set(bl.split('\n').map((l) => l.split(/\s+/)[1]).filter(Boolean));
+  if (bl)
+    syms.kprobeBlacklist = new Set(
+      bl
+        .split('\n')
+        .map((l) => l.split(/\s+/)[1])
+        .filter(Boolean),
+    );
   return syms;
 }

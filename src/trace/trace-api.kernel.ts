@@ -36,7 +36,7 @@ const BYTES = 1 << 20;
 /** Longer than any test here takes (the service's cap is 600 s). */
 const LONG = Math.min(scaled(60_000), 600_000);
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 let redis: TestRedis;
 let stateDir: string;
@@ -47,7 +47,8 @@ let url: string;
 const inode = { managed: 0, peer: 0 };
 const ifindex = { a0: 0, b0: 0, a1: 0 };
 
-const txPackets = (n: TestNetns, dev: string) => n.ipJson<Array<{ stats64: { tx: { packets: number } } }>>(['-s', 'link', 'show', 'dev', dev])[0].stats64.tx.packets;
+const txPackets = (n: TestNetns, dev: string) =>
+  n.ipJson<Array<{ stats64: { tx: { packets: number } } }>>(['-s', 'link', 'show', 'dev', dev])[0].stats64.tx.packets;
 const idx = (n: TestNetns, dev: string) => n.ipJson<Array<{ ifindex: number }>>(['link', 'show', 'dev', dev])[0].ifindex;
 
 beforeAll(async () => {
@@ -56,7 +57,10 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'srv6t-trc-'));
   ns = TestNetns.create('trc');
   peer = TestNetns.create('trcpeer');
-  for (const [a, b, net] of [['a0', 'a1', '10.9.1'], ['b0', 'b1', '10.9.2']]) {
+  for (const [a, b, net] of [
+    ['a0', 'a1', '10.9.1'],
+    ['b0', 'b1', '10.9.2'],
+  ]) {
     ns.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', peer.name]);
     ns.ipBatch([`addr add ${net}.1/24 dev ${a}`, `link set ${a} up`]);
     peer.ipBatch([`addr add ${net}.2/24 dev ${b}`, `link set ${b} up`]);
@@ -137,7 +141,8 @@ describe('POST /v1/traces in the managed namespace', () => {
     // (the lab), fentry passed over with the reason; here (neither) tp_btf, kprobe-multi named first.
     const expected = (['kprobe-multi', 'fentry', 'kprobe', 'tp_btf'] as const).find(backendWorks);
     expect(r.body.backend).toBe(expected);
-    if (expected === 'kprobe-multi' && backendWorks('fentry')) expect(r.body.backendSelection).toMatch(/^Backend: kprobe-multi \(not used: fentry: not tried first: \d+ functions to trace/);
+    if (expected === 'kprobe-multi' && backendWorks('fentry'))
+      expect(r.body.backendSelection).toMatch(/^Backend: kprobe-multi \(not used: fentry: not tried first: \d+ functions to trace/);
     if (expected === 'tp_btf') expect(r.body.backendSelection).toMatch(/^Backend: tp_btf \(not used: kprobe-multi: .*; fentry: .*; kprobe: /);
     id = r.body.id;
     // bpftool: the probes are in the kernel, one link each (kprobe-multi: one per argument slot)
@@ -236,7 +241,11 @@ describe('POST /v1/traces in the managed namespace', () => {
 
 describe('traces API errors', () => {
   it('404 for an unknown trace', async () => {
-    for (const [method, path] of [['GET', '/v1/traces/nope'], ['GET', '/v1/traces/nope/text'], ['POST', '/v1/traces/nope/stop']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v1/traces/nope'],
+      ['GET', '/v1/traces/nope/text'],
+      ['POST', '/v1/traces/nope/stop'],
+    ] as const) {
       const r = await call(method, path);
       expect([path, r.status, r.body.error ?? r.body]).toEqual([path, 404, 'TraceNotFound']);
     }

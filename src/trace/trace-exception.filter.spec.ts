@@ -13,7 +13,11 @@ describe('mapTraceError', () => {
   const cases: Array<[Error, number, object]> = [
     [new TraceBusyError('a1'), 409, { error: 'TraceBusy', running: 'a1', message: expect.stringMatching(/one trace at a time/) }],
     [new TraceNotFoundError('nope'), 404, { error: 'TraceNotFound', id: 'nope', message: 'no trace nope' }],
-    [new TraceRequestError([{ field: 'mark', messages: ['mark must be …'] }]), 400, { error: 'InvalidTraceRequest', errors: [{ field: 'mark', messages: ['mark must be …'] }] }],
+    [
+      new TraceRequestError([{ field: 'mark', messages: ['mark must be …'] }]),
+      400,
+      { error: 'InvalidTraceRequest', errors: [{ field: 'mark', messages: ['mark must be …'] }] },
+    ],
     [
       new InvalidArgumentError('limit', 'must be an integer between 1 and 50000'),
       400,
@@ -28,7 +32,13 @@ describe('mapTraceError', () => {
     [
       new TooManyProbesError('fentry', 4620, 4096, 2310),
       400,
-      { error: 'TooManyProbes', backend: 'fentry', probes: 4620, maxProbes: 4096, message: expect.stringMatching(/^4620 probes to attach with fentry \(2310 functions, entry and return\), more than the cap of 4096/) },
+      {
+        error: 'TooManyProbes',
+        backend: 'fentry',
+        probes: 4620,
+        maxProbes: 4096,
+        message: expect.stringMatching(/^4620 probes to attach with fentry \(2310 functions, entry and return\), more than the cap of 4096/),
+      },
     ],
     [
       new NameFilterError('(a)\\1', 3, 'backreferences (\\1) are not supported'),

@@ -16,7 +16,10 @@ import { TraceAbortedError } from './tracer';
 export function mapTraceError(err: unknown): ErrorResponse | undefined {
   if (err instanceof InvalidArgumentError) {
     const status = err.status;
-    return { status, body: { statusCode: status, error: 'InvalidTraceRequest', message: err.message, errors: [{ field: err.field, messages: [err.message] }] } };
+    return {
+      status,
+      body: { statusCode: status, error: 'InvalidTraceRequest', message: err.message, errors: [{ field: err.field, messages: [err.message] }] },
+    };
   }
   if (err instanceof TraceAbortedError) return answerOf(err, `${err.message}: the agent is shutting down`);
   if (err instanceof TraceError) return answerOf(err);

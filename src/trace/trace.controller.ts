@@ -31,7 +31,10 @@ export class TraceController {
   })
   @ApiBody({ type: StartTraceDto })
   @ApiResponse({ status: 201, description: 'Running: backend, why the others were not used, attach summary' })
-  @ApiResponse({ status: 400, description: 'InvalidTraceRequest: errors[] with field and messages; TooManyProbes: the plan needs more probes than maxProbes (nothing attached)' })
+  @ApiResponse({
+    status: 400,
+    description: 'InvalidTraceRequest: errors[] with field and messages; TooManyProbes: the plan needs more probes than maxProbes (nothing attached)',
+  })
   @ApiResponse({ status: 409, description: 'TraceBusy: another trace is running' })
   @ApiResponse({ status: 501, description: 'CapabilityMissing: no (or not the requested) tracing backend on this kernel; feature names it' })
   @ApiResponse({ status: 503, description: 'ManagedNetnsUnavailable, or the agent is shutting down' })
@@ -51,11 +54,7 @@ export class TraceController {
   @ApiQuery({ name: 'offset', required: false, description: 'first packet (0-based)' })
   @ApiQuery({ name: 'limit', required: false, description: `packets at most (default ${DEFAULT_PAGE}, at most 10,000)` })
   @ApiResponse({ status: 404, description: 'TraceNotFound' })
-  get(
-    @Param('id') id: string,
-    @Query('offset', optionalInt()) offset?: number,
-    @Query('limit', optionalInt()) limit?: number,
-  ): TraceResult {
+  get(@Param('id') id: string, @Query('offset', optionalInt()) offset?: number, @Query('limit', optionalInt()) limit?: number): TraceResult {
     return this.traces.get(id, { offset, limit: limit ?? DEFAULT_PAGE });
   }
 

@@ -9,11 +9,31 @@ import type { AttachSummary, TraceOptions, TraceSummary } from './tracer';
 
 class FakeTracer extends EventEmitter implements TracerLike {
   backend = 'tp_btf' as const;
-  attach: AttachSummary = { backend: 'tp_btf', total: 30, succeeded: 30, failed: 0, filtered: 0, untraceable: 0, exitFailed: 0, failures: [], failuresByCode: {}, attachMs: 3 };
+  attach: AttachSummary = {
+    backend: 'tp_btf',
+    total: 30,
+    succeeded: 30,
+    failed: 0,
+    filtered: 0,
+    untraceable: 0,
+    exitFailed: 0,
+    failures: [],
+    failuresByCode: {},
+    attachMs: 3,
+  };
   labels = ['net:net_dev_queue', 'skb:consume_skb'];
   targets = [{ name: 'net_dev_queue' }, { name: 'consume_skb' }];
-  gsoNames = new Map([[0, 'tcpv4'], [9, 'ipxip6']]);
-  selection = { backend: 'tp_btf' as const, checks: [{ backend: 'fentry' as const, ok: false, reason: 'load: EPERM' }, { backend: 'tp_btf' as const, ok: true, reason: 'ok' }] };
+  gsoNames = new Map([
+    [0, 'tcpv4'],
+    [9, 'ipxip6'],
+  ]);
+  selection = {
+    backend: 'tp_btf' as const,
+    checks: [
+      { backend: 'fentry' as const, ok: false, reason: 'load: EPERM' },
+      { backend: 'tp_btf' as const, ok: true, reason: 'ok' },
+    ],
+  };
   evs = [ev({ tstamp: 2n, funcId: 1 }), ev({ tstamp: 1n, gsoType: 0x201 })];
   stops = 0;
   samples = 2;
@@ -64,7 +84,16 @@ describe('TraceService', () => {
       request: { mark: '0xdeadbeef', mask: '0xffffffff', regex: 'seg6', netnsInode: 7, durationMs: 10_000, limit: 1000, maxProbes: 4096 },
       attach: { total: 30, succeeded: 30 },
     });
-    expect(tracers[0].opts).toMatchObject({ mark: 0xdeadbeef, mask: 0xffffffff, regex: 'seg6', netnsInode: 7, collect: true, maxEvents: 1000, limit: 1000, maxProbes: 4096 });
+    expect(tracers[0].opts).toMatchObject({
+      mark: 0xdeadbeef,
+      mask: 0xffffffff,
+      regex: 'seg6',
+      netnsInode: 7,
+      collect: true,
+      maxEvents: 1000,
+      limit: 1000,
+      maxProbes: 4096,
+    });
     await svc.shutdown();
   });
 
@@ -78,7 +107,9 @@ describe('TraceService', () => {
 
   it('says why a pattern is refused', async () => {
     const { svc } = service();
-    await expect(svc.start({ mark: 1, regex: '(?<=ip)_rcv' })).rejects.toThrow('regex: lookahead and lookbehind are not supported (the filter is matched without backtracking) (at position 0)');
+    await expect(svc.start({ mark: 1, regex: '(?<=ip)_rcv' })).rejects.toThrow(
+      'regex: lookahead and lookbehind are not supported (the filter is matched without backtracking) (at position 0)',
+    );
   });
 
   it('runs one trace at a time', async () => {
@@ -163,7 +194,11 @@ describe('TraceService', () => {
 
   it('a managed namespace that is gone refuses the start and leaves the slot free', async () => {
     const gone = new Error('gone');
-    const { svc, tracers } = service({ netns: () => { throw gone; } });
+    const { svc, tracers } = service({
+      netns: () => {
+        throw gone;
+      },
+    });
     await expect(svc.start({ mark: 1 })).rejects.toBe(gone);
     expect([tracers.length, svc.list().length]).toEqual([0, 0]);
     await expect(svc.start({ mark: 1, netnsInode: 0 })).resolves.toMatchObject({ state: 'running' });

@@ -93,7 +93,10 @@ export type StopReason = 'duration' | 'limit' | 'stopped' | 'shutdown' | 'error'
 export interface TraceInfo {
   id: string;
   state: TraceState;
-  request: Required<Pick<TraceRequest, 'durationMs' | 'limit' | 'maxProbes'>> & { mark: string; mask: string } & Omit<TraceRequest, 'mark' | 'mask' | 'durationMs' | 'limit' | 'maxProbes'>;
+  request: Required<Pick<TraceRequest, 'durationMs' | 'limit' | 'maxProbes'>> & { mark: string; mask: string } & Omit<
+      TraceRequest,
+      'mark' | 'mask' | 'durationMs' | 'limit' | 'maxProbes'
+    >;
   createdAt: string;
   readyAt?: string;
   stoppedAt?: string;
@@ -226,12 +229,14 @@ export class TraceService {
     if (req.type !== undefined && req.type !== 'function' && req.type !== 'function_graph')
       throw new InvalidArgumentError('type', 'must be function or function_graph');
     for (const f of ['netnsInode', 'ifindex'] as const)
-      if (req[f] !== undefined && (!Number.isInteger(req[f]) || req[f]! < 0 || req[f]! > 0xffffffff)) throw new InvalidArgumentError(f, 'must be a 32-bit unsigned integer');
+      if (req[f] !== undefined && (!Number.isInteger(req[f]) || req[f]! < 0 || req[f]! > 0xffffffff))
+        throw new InvalidArgumentError(f, 'must be a 32-bit unsigned integer');
     const durationMs = req.durationMs ?? 10_000;
     if (!Number.isInteger(durationMs) || durationMs < 1 || durationMs > this.maxDurationMs)
       throw new InvalidArgumentError('durationMs', `must be an integer between 1 and ${this.maxDurationMs}`);
     const limit = req.limit ?? this.maxEvents;
-    if (!Number.isInteger(limit) || limit < 1 || limit > this.maxEvents) throw new InvalidArgumentError('limit', `must be an integer between 1 and ${this.maxEvents}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > this.maxEvents)
+      throw new InvalidArgumentError('limit', `must be an integer between 1 and ${this.maxEvents}`);
     const maxProbes = req.maxProbes ?? DEFAULT_MAX_PROBES;
     if (!Number.isInteger(maxProbes) || maxProbes < 1 || maxProbes > MAX_PROBES_LIMIT)
       throw new InvalidArgumentError('maxProbes', `must be an integer between 1 and ${MAX_PROBES_LIMIT}`);

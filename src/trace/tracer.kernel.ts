@@ -36,7 +36,8 @@ const BYTES = 2 << 20;
 const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'ipft.js');
 
 /** The seg6 functions (encap and decap side) and the device-level ones around them. */
-const SRV6_REGEX = '^(seg6_.*|__seg6_.*|iptunnel_handle_offloads|input_action_end_dx4|ip_rcv|ip_forward|ip6_rcv_core|ip6_finish_output2|__dev_queue_xmit|veth_xmit)$';
+const SRV6_REGEX =
+  '^(seg6_.*|__seg6_.*|iptunnel_handle_offloads|input_action_end_dx4|ip_rcv|ip_forward|ip6_rcv_core|ip6_finish_output2|__dev_queue_xmit|veth_xmit)$';
 
 /** CLI traces: the SRv6 path (function backends) and the device/socket tracepoints (tp_btf);
  *  keeps the lab's fentry runs short (detaching a trampoline costs a grace period each). */
@@ -91,7 +92,15 @@ function expectEncapsulated(p: Packet, name: (e: TraceEvent) => string): { befor
   const after = p.events.find((e) => e.netns === topo.inode.hv1 && e.ifindex === topo.ifindex.u1 && isDevTx(name(e)))!;
   expect({ before: !!before, after: !!after }).toEqual({ before: true, after: true });
   expect([has(before, GSO_TCPV4), has(before, GSO_IPXIP6)]).toEqual([true, false]);
-  expect({ ipxip6: has(after, GSO_IPXIP6), tcpv4: has(after, GSO_TCPV4), proto: after.protocol, inner: after.innerProtocol, encap: after.encapsulation, len: after.len, gsoSize: after.gsoSize }).toEqual({
+  expect({
+    ipxip6: has(after, GSO_IPXIP6),
+    tcpv4: has(after, GSO_TCPV4),
+    proto: after.protocol,
+    inner: after.innerProtocol,
+    encap: after.encapsulation,
+    len: after.len,
+    gsoSize: after.gsoSize,
+  }).toEqual({
     ipxip6: true,
     tcpv4: true,
     proto: 0x86dd,
@@ -172,7 +181,9 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
         expect(firstOf(topo.inode.hv1)).toBeLessThan(firstOf(topo.inode.hv2));
       }
       // Independent observer: every marked packet hv1 sent on u1 was one the kernel counted.
-      const u1Sent = packets.flatMap((p) => p.events).filter((e) => e.netns === topo.inode.hv1 && e.ifindex === topo.ifindex.u1 && name(e) === 'net:net_dev_start_xmit');
+      const u1Sent = packets
+        .flatMap((p) => p.events)
+        .filter((e) => e.netns === topo.inode.hv1 && e.ifindex === topo.ifindex.u1 && name(e) === 'net:net_dev_start_xmit');
       expect(u1Sent.length).toBeGreaterThan(0);
       expect(txDelta).toBeGreaterThanOrEqual(u1Sent.length);
     },
@@ -196,7 +207,10 @@ describe('tracer on TCP over SRv6 H.Encaps / End.DX4 with TSO', () => {
   itWithBackend('fentry', ...SRV6_PATH)(
     'fentry -t function_graph: return events carry the state after the function',
     async () => {
-      const { summary, packets, name } = await traceTransfer('fentry', { regex: '^(seg6_do_srh|seg6_do_srh_encap|iptunnel_handle_offloads)$', type: 'function_graph' });
+      const { summary, packets, name } = await traceTransfer('fentry', {
+        regex: '^(seg6_do_srh|seg6_do_srh_encap|iptunnel_handle_offloads)$',
+        type: 'function_graph',
+      });
       expectNoLoss(summary);
       const events = packets.flatMap((p) => p.events).filter((e) => e.gsoSegs > 1 && e.netns === topo.inode.hv1);
       const pair = (fn: string) => {
@@ -287,51 +301,45 @@ describe('ipft CLI', () => {
       expect(Number(m[1])).toBeGreaterThan(0);
       expect(Number(m[2])).toBe(0);
       expect(out).toMatch(/^=== packet 1: skb 0x[0-9a-f]{16}, \d+ events/m);
-      expect(out).toMatch(/^\d+ \d{4} \S+ \(len: \d+ gso_size: \d+ gso_segs: \d+ gso_type: tcpv4\|ipxip6 protocol: 0x86dd inner_protocol: 0x0800 encapsulation: 1 /m);
+      expect(out).toMatch(
+        /^\d+ \d{4} \S+ \(len: \d+ gso_size: \d+ gso_segs: \d+ gso_type: tcpv4\|ipxip6 protocol: 0x86dd inner_protocol: 0x0800 encapsulation: 1 /m,
+      );
       expect(attachedIpftLinks()).toBe(0);
     },
     300_000,
   );
 
-  it(
-    'streams JSON lines and stops by itself at --limit',
-    async () => {
-      const ready = join(dir, 'ready-json');
-      const run = ipft(['-m', '0xdeadbeef', '-r', CLI_REGEX, '-o', 'json', '--limit', '20', '--ready-file', ready]);
-      await waitFor(() => existsSync(ready) || run.proc.exitCode !== null, 'the ready file');
-      const transfer = tcpTransfer(topo, 1 << 20);
-      expect(await run.exit).toBe(0);
-      await transfer;
-      const lines = run.out().trim().split('\n');
-      expect(lines).toHaveLength(20);
-      for (const l of lines)
-        expect(JSON.parse(l)).toMatchObject({
-          packet_id: expect.stringMatching(/^0x[0-9a-f]{16}$/),
-          packet: expect.any(Number),
-          timestamp: expect.any(Number),
-          processor_id: expect.any(Number),
-          function: expect.any(String),
-          is_return: false,
-          len: expect.any(Number),
-        });
-      expect(run.err()).toMatch(/^Samples: \d+ Lost: 0$/m);
-      expect(attachedIpftLinks()).toBe(0);
-    },
-    300_000,
-  );
+  it('streams JSON lines and stops by itself at --limit', async () => {
+    const ready = join(dir, 'ready-json');
+    const run = ipft(['-m', '0xdeadbeef', '-r', CLI_REGEX, '-o', 'json', '--limit', '20', '--ready-file', ready]);
+    await waitFor(() => existsSync(ready) || run.proc.exitCode !== null, 'the ready file');
+    const transfer = tcpTransfer(topo, 1 << 20);
+    expect(await run.exit).toBe(0);
+    await transfer;
+    const lines = run.out().trim().split('\n');
+    expect(lines).toHaveLength(20);
+    for (const l of lines)
+      expect(JSON.parse(l)).toMatchObject({
+        packet_id: expect.stringMatching(/^0x[0-9a-f]{16}$/),
+        packet: expect.any(Number),
+        timestamp: expect.any(Number),
+        processor_id: expect.any(Number),
+        function: expect.any(String),
+        is_return: false,
+        len: expect.any(Number),
+      });
+    expect(run.err()).toMatch(/^Samples: \d+ Lost: 0$/m);
+    expect(attachedIpftLinks()).toBe(0);
+  }, 300_000);
 
-  it(
-    'Ctrl-C at any time leaves nothing attached',
-    async () => {
-      const run = ipft(['-m', '0xdeadbeef', '-r', CLI_REGEX]);
-      await waitFor(() => /Backend:/.test(run.err()) || run.proc.exitCode !== null, 'the backend line');
-      run.proc.kill('SIGINT'); // while attaching (or just after)
-      const code = await run.exit;
-      expect([0, 1]).toContain(code);
-      expect(attachedIpftLinks()).toBe(0);
-    },
-    300_000,
-  );
+  it('Ctrl-C at any time leaves nothing attached', async () => {
+    const run = ipft(['-m', '0xdeadbeef', '-r', CLI_REGEX]);
+    await waitFor(() => /Backend:/.test(run.err()) || run.proc.exitCode !== null, 'the backend line');
+    run.proc.kill('SIGINT'); // while attaching (or just after)
+    const code = await run.exit;
+    expect([0, 1]).toContain(code);
+    expect(attachedIpftLinks()).toBe(0);
+  }, 300_000);
 
   it('lists targets and says why backends are unavailable', () => {
     const out = execFileSync(process.execPath, [CLI, '--check-backends', '-o', 'json'], { encoding: 'utf8' });

@@ -2,8 +2,7 @@
 // loaded modules changes.
 import { kernelViewCache, KernelView, moduleSignature } from './tracer';
 
-const PROC = (vethUse: number, extra = '') =>
-  `veth 40960 ${vethUse} - Live 0x0000000000000000\nseg6_iptunnel 16384 0 - Live 0x0000000000000000\n${extra}`;
+const PROC = (vethUse: number, extra = '') => `veth 40960 ${vethUse} - Live 0x0000000000000000\nseg6_iptunnel 16384 0 - Live 0x0000000000000000\n${extra}`;
 
 describe('kernelViewCache', () => {
   it('ignores use counts, sees modules loaded and unloaded', () => {

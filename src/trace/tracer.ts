@@ -243,7 +243,7 @@ export function programSpecs(backend: Backend, targets: SkbTarget[], type: Trace
     if (l) l.push(id);
     else bySlot.set(t.skbSlot, [id]);
   });
-  const template = (ids: number[]) => (targets[ids.find((i) => !targets[i].module) ?? ids[0]]).name;
+  const template = (ids: number[]) => targets[ids.find((i) => !targets[i].module) ?? ids[0]].name;
   for (const [slot, ids] of [...bySlot].sort((a, b) => a[0] - b[0])) {
     switch (backend) {
       case 'fentry':
@@ -327,7 +327,14 @@ export class Tracer extends EventEmitter {
     const kernel = opts.kernel ?? readKernelView();
     let planned;
     try {
-      planned = await planTrace(kernel.discovery, kernel.syms, { regex: opts.regex, requested: opts.backend, type, maxProbes: opts.maxProbes, signal: opts.signal, log });
+      planned = await planTrace(kernel.discovery, kernel.syms, {
+        regex: opts.regex,
+        requested: opts.backend,
+        type,
+        maxProbes: opts.maxProbes,
+        signal: opts.signal,
+        log,
+      });
     } catch (err) {
       if (opts.signal?.aborted) throw new TraceAbortedError();
       throw err;
@@ -340,7 +347,9 @@ export class Tracer extends EventEmitter {
     const links = plan.targets.length * (type === 'function_graph' ? 2 : 1);
     const fdLimit = openFileLimit();
     if (backend !== 'kprobe-multi' && fdLimit !== undefined && links + 64 > fdLimit)
-      log(`Warning: ${links} probes need as many file descriptors, the limit is ${fdLimit} (ulimit -n): the rest will fail with EMFILE; narrow with -r or use -b kprobe-multi`);
+      log(
+        `Warning: ${links} probes need as many file descriptors, the limit is ${fdLimit} (ulimit -n): the rest will fail with EMFILE; narrow with -r or use -b kprobe-multi`,
+      );
 
     const obj = await Tracer.load(opts, specs, plan);
     const probes = new ProbeSet();
@@ -515,7 +524,7 @@ export class Tracer extends EventEmitter {
               attachType: spec.attach as 'fentry' | 'fexit' | 'tp_btf',
               name: spec.prog,
               btfIds: Uint32Array.from(ids, (i) => targets[i].btfId),
-              btfObjFds: Int32Array.from(ids, (i) => (targets[i].module ? btfFds.get(targets[i].module!) ?? -1 : 0)),
+              btfObjFds: Int32Array.from(ids, (i) => (targets[i].module ? (btfFds.get(targets[i].module!) ?? -1) : 0)),
               ids: Uint32Array.from(ids),
             });
             if (res.log && !this.attach.verifierLog) this.attach.verifierLog = res.log;

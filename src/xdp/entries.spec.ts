@@ -20,7 +20,16 @@ const lookup = (n: string) => IFINDEX[n];
 describe('xdpDesired', () => {
   it('maps offloaded tenants to SID entries, the tenant interfaces as egress', () => {
     const s = state(
-      tenant({ id: 'a', behaviour: 'End.DT46', sid: 'fc00:0:2::a', table: 1001, interfaces: [{ name: 'tapA1', gateways: [] }, { name: 'tapA2', gateways: [] }] }),
+      tenant({
+        id: 'a',
+        behaviour: 'End.DT46',
+        sid: 'fc00:0:2::a',
+        table: 1001,
+        interfaces: [
+          { name: 'tapA1', gateways: [] },
+          { name: 'tapA2', gateways: [] },
+        ],
+      }),
       tenant({ id: 'x', behaviour: 'End.DX4', sid: 'fc00:0:2::x', dx: { nexthop: '10.0.0.5', interface: 'tapX' }, interfaces: [] }),
       tenant({ id: 'b', behaviour: 'End.DT4', sid: 'fc00:0:2::b', interfaces: [{ name: 'tapB', gateways: [] }], xdpOffload: false }),
     );
@@ -36,11 +45,23 @@ describe('xdpDesired', () => {
 
   it('End.DX6 next hop, and the main-table lookup when asked for', () => {
     const s = state(tenant({ id: 'x', behaviour: 'End.DX6', sid: 'fc00:0:2::x6', dx: { nexthop: 'fd00::5', interface: 'tapX' }, interfaces: [] }));
-    expect(xdpDesired(s, lookup, { dxMainTable: true }).entries).toEqual([{ sid: 'fc00:0:2::x6', action: 'End.DX6', nh6: 'fd00::5', oif: 50, egress: [50], dxMainTable: true }]);
+    expect(xdpDesired(s, lookup, { dxMainTable: true }).entries).toEqual([
+      { sid: 'fc00:0:2::x6', action: 'End.DX6', nh6: 'fd00::5', oif: 50, egress: [50], dxMainTable: true },
+    ]);
   });
 
   it('leaves out a tenant whose interfaces do not exist yet, and says so', () => {
-    const s = state(tenant({ id: 'a', behaviour: 'End.DT4', sid: 'fc00:0:2::a', interfaces: [{ name: 'tapA1', gateways: [] }, { name: 'tapGone', gateways: [] }] }));
+    const s = state(
+      tenant({
+        id: 'a',
+        behaviour: 'End.DT4',
+        sid: 'fc00:0:2::a',
+        interfaces: [
+          { name: 'tapA1', gateways: [] },
+          { name: 'tapGone', gateways: [] },
+        ],
+      }),
+    );
     expect(xdpDesired(s, lookup)).toMatchObject({ entries: [], skipped: [{ tenant: 'a', reason: 'no interface tapGone' }] });
   });
 

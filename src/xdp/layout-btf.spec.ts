@@ -29,7 +29,9 @@ function one(btf: Btf, name: string, kinds: BtfKind[], what: string): number {
   const ids = kinds.flatMap((k) => btf.find(name, k));
   if (ids.length === 1) return ids[0];
   if (!ids.length)
-    throw new Error(`${what} ${name} is not in the BTF of ${OBJECT}: clang keeps a type there only when the program refers to it (a map key or value, a struct field, a global)`);
+    throw new Error(
+      `${what} ${name} is not in the BTF of ${OBJECT}: clang keeps a type there only when the program refers to it (a map key or value, a struct field, a global)`,
+    );
   throw new Error(`${what} ${name} is in the BTF of ${OBJECT} ${ids.length} times`);
 }
 

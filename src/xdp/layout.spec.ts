@@ -1,17 +1,7 @@
 // Unit: the user-space mirror of bpf/xdp/srv6_xdp.h (golden bytes written out by hand from the C
 // structs). layout-btf.spec.ts checks the same layouts against the compiled object's BTF.
 import { InvalidArgumentError } from '../netlink/errors';
-import {
-  addStats,
-  decodeSidValue,
-  emptyStats,
-  encodeSidKey,
-  encodeSidValue,
-  REASON_CODE,
-  REASON_MAX,
-  REASONS,
-  SID_STATS_SIZE,
-} from './layout';
+import { addStats, decodeSidValue, emptyStats, encodeSidKey, encodeSidValue, REASON_CODE, REASON_MAX, REASONS, SID_STATS_SIZE } from './layout';
 
 describe('struct srv6_sid', () => {
   it('encodes field by field, little-endian integers, network-order addresses', () => {

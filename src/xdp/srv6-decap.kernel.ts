@@ -94,7 +94,8 @@ function fixtures(): Fixture[] {
   const f: Fixture[] = [];
   const redirect = (name: string, sid: string, inner: Buffer, dev: { mac: string }, dstMac: string, extra: Partial<Srv6FrameOptions> = {}) =>
     f.push({ name, frame: encap(sid, inner, extra), verdict: 'redirect', reason: 'redirect', sid, out: out(dev, dstMac, inner) });
-  const passes = (name: string, reason: Reason, frame: Buffer, sid?: string, ingress?: number) => f.push({ name, frame, verdict: 'pass', reason, sid, ingress });
+  const passes = (name: string, reason: Reason, frame: Buffer, sid?: string, ingress?: number) =>
+    f.push({ name, frame, verdict: 'pass', reason, sid, ingress });
 
   // ---- each behaviour, with and without SRH, each inner family it serves ----
   redirect('End.DT4, no SRH (reduced), UDP', SID.dt4A, u4(), DEV.ta, MAC.vmA);
@@ -107,40 +108,80 @@ function fixtures(): Fixture[] {
   redirect('End.DT6, no SRH, ICMPv6', SID.dt6A, ping6, DEV.ta, MAC.vmA);
   redirect('End.DT6, SRH, UDP', SID.dt6A, u6(), DEV.ta, MAC.vmA, withSrh);
   redirect('End.DX4, no SRH, to nh4 (= inner destination)', SID.dx4, u4({ dst: '10.1.0.5' }), DEV.ta, MAC.dxVm);
-  redirect('End.DX4, SRH', SID.dx4, ipv4({ src: '10.0.0.9', dst: '10.1.0.5', protocol: IPPROTO.ICMP }, icmp4Echo({ id: 1, seq: 2 })), DEV.ta, MAC.dxVm, withSrh);
+  redirect(
+    'End.DX4, SRH',
+    SID.dx4,
+    ipv4({ src: '10.0.0.9', dst: '10.1.0.5', protocol: IPPROTO.ICMP }, icmp4Echo({ id: 1, seq: 2 })),
+    DEV.ta,
+    MAC.dxVm,
+    withSrh,
+  );
   redirect('End.DX4 without nh4: the inner destination', SID.dx4Dst, u4({ dst: '10.1.0.5' }), DEV.ta, MAC.dxVm);
-  redirect('End.DX4, nh4 behind a gateway: the gateway\'s MAC', SID.dx4Gw, u4({ dst: '10.1.0.77' }), DEV.ta, MAC.dxVm);
+  redirect("End.DX4, nh4 behind a gateway: the gateway's MAC", SID.dx4Gw, u4({ dst: '10.1.0.77' }), DEV.ta, MAC.dxVm);
   redirect('End.DX6, no SRH, to nh6', SID.dx6, u6({ dst: 'fd00:d::5' }), DEV.ta, MAC.dxVm);
   redirect('End.DX4, next hop looked up in main directly', SID.dx4Main, u4({ dst: '10.1.0.5' }), DEV.ta, MAC.dxVm, withSrh);
   redirect('End.DX6, next hop looked up in main directly', SID.dx6Main, u6({ dst: 'fd00:d::5' }), DEV.ta, MAC.dxVm, withSrh);
-  redirect('End.DX6, SRH', SID.dx6, ipv6({ src: 'fd00:a::9', dst: 'fd00:d::5', nextHeader: IPPROTO.ICMPV6 }, icmp6Echo({ src: 'fd00:a::9', dst: 'fd00:d::5' }, { id: 3, seq: 4 })), DEV.ta, MAC.dxVm, withSrh);
+  redirect(
+    'End.DX6, SRH',
+    SID.dx6,
+    ipv6({ src: 'fd00:a::9', dst: 'fd00:d::5', nextHeader: IPPROTO.ICMPV6 }, icmp6Echo({ src: 'fd00:a::9', dst: 'fd00:d::5' }, { id: 3, seq: 4 })),
+    DEV.ta,
+    MAC.dxVm,
+    withSrh,
+  );
 
   // ---- tenants with the same prefixes: the SID alone decides ----
-  redirect('tenant B End.DT4, same inner addresses as A: B\'s VM', SID.dt4B, u4(), DEV.tb, MAC.vmB);
-  redirect('tenant B End.DT46 inner IPv6, same addresses as A: B\'s VM', SID.dt46B, u6(), DEV.tb, MAC.vmB, withSrh);
+  redirect("tenant B End.DT4, same inner addresses as A: B's VM", SID.dt4B, u4(), DEV.tb, MAC.vmB);
+  redirect("tenant B End.DT46 inner IPv6, same addresses as A: B's VM", SID.dt46B, u6(), DEV.tb, MAC.vmB, withSrh);
 
   // ---- forwarding details ----
   redirect('inner TTL 2 leaves with TTL 1', SID.dt4A, u4({ ttl: 2 }), DEV.ta, MAC.vmA);
   redirect('inner hop limit 2 leaves with 1', SID.dt6A, u6({ hopLimit: 2 }), DEV.ta, MAC.vmA);
   redirect('checksum 0xfeff: the incremental update wraps like ip_decrease_ttl', SID.dt4A, checksumEdge(), DEV.ta, MAC.vmA);
-  redirect('tenant route via a gateway: the gateway\'s MAC', SID.dt4A, u4({ dst: '10.0.1.7' }), DEV.ta, MAC.gwA);
-  redirect('inner IPv4 fragment: forwarded as the kernel forwards it', SID.dt4A, ipv4({ ...V4, protocol: IPPROTO.UDP, df: false, mf: true, id: 99 }, Buffer.alloc(64, 7)), DEV.ta, MAC.vmA);
+  redirect("tenant route via a gateway: the gateway's MAC", SID.dt4A, u4({ dst: '10.0.1.7' }), DEV.ta, MAC.gwA);
+  redirect(
+    'inner IPv4 fragment: forwarded as the kernel forwards it',
+    SID.dt4A,
+    ipv4({ ...V4, protocol: IPPROTO.UDP, df: false, mf: true, id: 99 }, Buffer.alloc(64, 7)),
+    DEV.ta,
+    MAC.vmA,
+  );
   redirect('outer hop limit 1 (local delivery, not forwarding)', SID.dt4A, u4(), DEV.ta, MAC.vmA, { hopLimit: 1 });
 
   // ---- SRH ----
   passes('SRH with segments left 1', 'segments_left', encap(SID.dt4A, u4(), { srh: { segments: ['fc00:0:9::1', SID.dt4A], segmentsLeft: 1 } }), SID.dt4A);
   passes('SRH with a TLV after the segments', 'srh', encap(SID.dt4A, u4(), { srh: { tlvs: Buffer.from([4, 6, 0, 0, 0, 0, 0, 0]) } }), SID.dt4A);
   passes('SRH with the HMAC flag', 'srh', encap(SID.dt4A, u4(), { srh: { flags: 0x08 } }), SID.dt4A);
-  passes('routing header type 2, not an SRH', 'srh', raw(SID.dt4A, IPPROTO.ROUTING, srh({ nextHeader: IPPROTO.IPIP, segments: [SID.dt4A], segmentsLeft: 0, type: 2 }, u4())), SID.dt4A);
-  passes('SRH announcing more segments than the packet has', 'truncated', raw(SID.dt4A, IPPROTO.ROUTING, Buffer.from([IPPROTO.IPIP, 16, 4, 0, 7, 0, 0, 0, ...Buffer.alloc(16)])), SID.dt4A);
+  passes(
+    'routing header type 2, not an SRH',
+    'srh',
+    raw(SID.dt4A, IPPROTO.ROUTING, srh({ nextHeader: IPPROTO.IPIP, segments: [SID.dt4A], segmentsLeft: 0, type: 2 }, u4())),
+    SID.dt4A,
+  );
+  passes(
+    'SRH announcing more segments than the packet has',
+    'truncated',
+    raw(SID.dt4A, IPPROTO.ROUTING, Buffer.from([IPPROTO.IPIP, 16, 4, 0, 7, 0, 0, 0, ...Buffer.alloc(16)])),
+    SID.dt4A,
+  );
 
   // ---- what the program does not parse ----
   passes('unknown SID', 'no_sid', encap(SID.unknown, u4()));
-  passes('outer fragment header', 'fragment', raw(SID.dt4A, IPPROTO.FRAGMENT, fragmentHeader({ nextHeader: IPPROTO.IPIP, offset: 0, more: true, id: 1 }, u4())), SID.dt4A);
+  passes(
+    'outer fragment header',
+    'fragment',
+    raw(SID.dt4A, IPPROTO.FRAGMENT, fragmentHeader({ nextHeader: IPPROTO.IPIP, offset: 0, more: true, id: 1 }, u4())),
+    SID.dt4A,
+  );
   passes('outer hop-by-hop options', 'ext_header', raw(SID.dt4A, IPPROTO.HOPOPTS, optionsHeader(IPPROTO.IPIP, u4())), SID.dt4A);
   passes('outer destination options', 'ext_header', raw(SID.dt6A, IPPROTO.DSTOPTS, optionsHeader(IPPROTO.IPV6, u6())), SID.dt6A);
   passes('jumbogram (payload length 0)', 'bad_outer', raw(SID.dt4A, IPPROTO.HOPOPTS, optionsHeader(IPPROTO.IPIP, u4()), { payloadLength: 0 }), SID.dt4A);
-  passes('UDP straight to the SID (no inner packet)', 'inner_proto', raw(SID.dt4A, IPPROTO.UDP, udp({ src: OUTER_SRC, dst: SID.dt4A }, 1, 2, Buffer.from('x'))), SID.dt4A);
+  passes(
+    'UDP straight to the SID (no inner packet)',
+    'inner_proto',
+    raw(SID.dt4A, IPPROTO.UDP, udp({ src: OUTER_SRC, dst: SID.dt4A }, 1, 2, Buffer.from('x'))),
+    SID.dt4A,
+  );
   passes('VLAN tag', 'vlan', encap(SID.dt4A, u4(), { vlan: 42 }));
   passes('802.1ad tag', 'vlan', Buffer.concat([encap(SID.dt4A, u4()).subarray(0, 12), Buffer.from([0x88, 0xa8, 0, 42]), encap(SID.dt4A, u4()).subarray(12)]));
   passes('ARP', 'not_ipv6', ethernet({ dst: 'ff:ff:ff:ff:ff:ff', src: MAC.remote, type: ETH_P.ARP }, Buffer.alloc(28)));
@@ -162,11 +203,21 @@ function fixtures(): Fixture[] {
   passes('inner header shorter than 20 bytes', 'truncated', raw(SID.dt4A, IPPROTO.IPIP, u4().subarray(0, 12)), SID.dt4A);
   passes('trailing bytes after the IPv6 payload', 'bad_outer', Buffer.concat([encap(SID.dt4A, u4()), Buffer.alloc(6)]), SID.dt4A);
   passes('inner total length disagrees with the packet', 'bad_inner', encap(SID.dt4A, u4({ totalLength: 30 })), SID.dt4A);
-  passes('inner IPv4 with options', 'bad_inner', encap(SID.dt4A, ipv4({ ...V4, protocol: IPPROTO.UDP, options: Buffer.from([0x94, 4, 0, 0]) }, udp(V4, 1, 2, Buffer.from('ra')))), SID.dt4A);
+  passes(
+    'inner IPv4 with options',
+    'bad_inner',
+    encap(SID.dt4A, ipv4({ ...V4, protocol: IPPROTO.UDP, options: Buffer.from([0x94, 4, 0, 0]) }, udp(V4, 1, 2, Buffer.from('ra')))),
+    SID.dt4A,
+  );
   passes('inner IPv4 source 127.0.0.1 (martian)', 'bad_inner', encap(SID.dt4A, u4({ src: '127.0.0.1' })), SID.dt4A);
   passes('inner IPv4 to multicast', 'bad_inner', encap(SID.dt4A, u4({ dst: '224.0.0.5' })), SID.dt4A);
   passes('inner IPv6 from link-local', 'bad_inner', encap(SID.dt6A, u6({ src: 'fe80::1' })), SID.dt6A);
-  passes('inner IPv6 with hop-by-hop options', 'bad_inner', encap(SID.dt6A, ipv6({ ...V6, nextHeader: IPPROTO.HOPOPTS }, optionsHeader(IPPROTO.UDP, udp(V6, 1, 2, Buffer.from('hbh'))))), SID.dt6A);
+  passes(
+    'inner IPv6 with hop-by-hop options',
+    'bad_inner',
+    encap(SID.dt6A, ipv6({ ...V6, nextHeader: IPPROTO.HOPOPTS }, optionsHeader(IPPROTO.UDP, udp(V6, 1, 2, Buffer.from('hbh'))))),
+    SID.dt6A,
+  );
   passes('outer destination MAC is multicast', 'bad_outer', encap(SID.dt4A, u4(), { ethDst: '33:33:00:00:00:01' }), SID.dt4A);
   passes('outer source is multicast', 'bad_outer', raw(SID.dt4A, IPPROTO.IPIP, u4(), { src: 'ff02::1' }), SID.dt4A);
 
@@ -177,7 +228,7 @@ function fixtures(): Fixture[] {
   passes('End.DX4 inner TTL 1', 'ttl', encap(SID.dx4, u4({ dst: '10.1.0.5', ttl: 1 })), SID.dx4);
 
   // ---- fib results other than SUCCESS, and egress the program may not use ----
-  passes('no route: the tenant\'s unreachable default', 'no_route', encap(SID.dt4A, u4({ dst: '10.200.0.1' })), SID.dt4A);
+  passes("no route: the tenant's unreachable default", 'no_route', encap(SID.dt4A, u4({ dst: '10.200.0.1' })), SID.dt4A);
   passes('no route: inner IPv6 unreachable default', 'no_route', encap(SID.dt6A, u6({ dst: 'fd00:99::1' })), SID.dt6A);
   passes('blackhole route', 'no_route', encap(SID.dt4A, u4({ dst: '10.0.5.1' })), SID.dt4A);
   passes('local address in the tenant table', 'no_route', encap(SID.dt4A, u4({ dst: '10.0.0.100' })), SID.dt4A);
@@ -242,7 +293,10 @@ describe('srv6_xdp_decap fixture table (BPF_PROG_TEST_RUN)', () => {
     const sidBefore = off.counters().find((c) => c.sid === t.sid);
     const r = await run(t.frame, t.ingress);
     const delta = reasonDelta(before, off.reasons());
-    expect({ verdict: r.retval, reason: delta }).toEqual({ verdict: t.verdict === 'redirect' ? XdpAction.Redirect : XdpAction.Pass, reason: { [t.reason]: 1 } });
+    expect({ verdict: r.retval, reason: delta }).toEqual({
+      verdict: t.verdict === 'redirect' ? XdpAction.Redirect : XdpAction.Pass,
+      reason: { [t.reason]: 1 },
+    });
     if (t.verdict === 'redirect') expect(r.data.toString('hex')).toBe(t.out!.toString('hex'));
     else expect(r.data.toString('hex')).toBe(t.frame.toString('hex'));
     if (t.sid) {

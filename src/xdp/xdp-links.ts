@@ -194,7 +194,15 @@ export class XdpLinks {
         const dev = await nl.link(ifname);
         const attached = dev?.xdp?.attached;
         const mode = attached === 'driver' ? 'native' : attached === 'generic' ? 'generic' : 'unknown';
-        out.push({ ifname, ifindex: info.ifindex ?? 0, mode, linkId: info.id, progId: info.progId, pin: join(this.pinDir, LINK_PREFIX + ifname), ...(fallback ? { fallback } : {}) });
+        out.push({
+          ifname,
+          ifindex: info.ifindex ?? 0,
+          mode,
+          linkId: info.id,
+          progId: info.progId,
+          pin: join(this.pinDir, LINK_PREFIX + ifname),
+          ...(fallback ? { fallback } : {}),
+        });
       }
     });
     return out.sort((a, b) => a.ifname.localeCompare(b.ifname));

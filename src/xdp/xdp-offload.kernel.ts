@@ -49,7 +49,13 @@ function dumpSids(pinDir: string): Record<string, { action: number; table: numbe
     const k = Buffer.from(e.key.map((x) => parseInt(x, 16)));
     const v = Buffer.from(e.value.map((x) => parseInt(x, 16)));
     const groups = Array.from({ length: 8 }, (_, i) => k.readUInt16BE(2 * i).toString(16)).join(':');
-    res[groups] = { action: v.readUInt32LE(0), table: v.readUInt32LE(4), oif: v.readUInt32LE(8), flags: v.readUInt32LE(12), nh4: [...v.subarray(20, 24)].join('.') };
+    res[groups] = {
+      action: v.readUInt32LE(0),
+      table: v.readUInt32LE(4),
+      oif: v.readUInt32LE(8),
+      flags: v.readUInt32LE(12),
+      nh4: [...v.subarray(20, 24)].join('.'),
+    };
   }
   return res;
 }
@@ -131,7 +137,13 @@ describe('XdpOffload.sync', () => {
 
   it('a new SID never inherits the counters of a deleted one', async () => {
     off.sync([ENTRIES[0]]);
-    const frame = srv6Frame({ ethDst: '02:00:00:00:00:10', ethSrc: '02:00:00:00:00:11', outerSrc: 'fc00:0:1::1', sid: ENTRIES[0].sid, inner: udp4Packet({ src: '10.0.0.9', dst: '10.0.0.5', ttl: 1 }) });
+    const frame = srv6Frame({
+      ethDst: '02:00:00:00:00:10',
+      ethSrc: '02:00:00:00:00:11',
+      outerSrc: 'fc00:0:1::1',
+      sid: ENTRIES[0].sid,
+      inner: udp4Packet({ src: '10.0.0.9', dst: '10.0.0.5', ttl: 1 }),
+    });
     const r = await off.program.testRun({ data: frame, ctx: xdpMd(frame.length, { ingressIfindex: 10 }), netns: ns.name });
     expect(r.retval).toBe(XdpAction.Pass);
     expect(off.counters()).toEqual([expect.objectContaining({ sid: 'fc00:0:2::a4', passed: { ttl: 1 } })]);
@@ -157,7 +169,11 @@ describe('XdpOffload links', () => {
     expect(res.attachments.some((a) => a.fallback)).toBe(false);
     expect(xdpOf('u0')).toEqual({ mode: XDP_MODE_DRV, progId: prog });
     expect(xdpOf('u1')).toEqual({ mode: XDP_MODE_DRV, progId: prog });
-    expect(readdirSync(first.pinDir).filter((f) => f.startsWith('link_')).sort()).toEqual(['link_u0', 'link_u1']);
+    expect(
+      readdirSync(first.pinDir)
+        .filter((f) => f.startsWith('link_'))
+        .sort(),
+    ).toEqual(['link_u0', 'link_u1']);
     // Applying again changes nothing.
     const again = await first.apply({ underlay: ['u0', 'u1'], entries: ENTRIES });
     expect(again).toMatchObject({ detached: [], updated: [], sync: { unchanged: 3 } });
@@ -169,7 +185,12 @@ describe('XdpOffload links', () => {
     first.close();
     expect(xdpOf('u0').progId).toBe(prog); // still attached with no process holding it
     const second = await open({ pinTag: tag });
-    expect(second.entries().map((e) => e.sid).sort()).toEqual(['fc00:0:2::a4', 'fc00:0:2::a6', 'fc00:0:2::d4']);
+    expect(
+      second
+        .entries()
+        .map((e) => e.sid)
+        .sort(),
+    ).toEqual(['fc00:0:2::a4', 'fc00:0:2::a6', 'fc00:0:2::d4']);
     const res = await second.apply({ underlay: ['u0', 'u1'], entries: ENTRIES });
     expect(res).toMatchObject({ updated: [], detached: [], sync: { added: 0, updated: 0, deleted: 0, unchanged: 3 } });
     expect(res.attachments.map((a) => [a.linkId, a.progId])).toEqual(linkIds.map((id) => [id, prog]));

@@ -166,7 +166,13 @@ export class XdpOffload {
   /** For /v1/state and metrics. */
   async state(): Promise<XdpOffloadState> {
     const info = this.prog.info();
-    return { pinDir: this.pinDir, program: { id: info.id, tag: info.tag, identity: this.identity }, attachments: await this.attachments(), sids: this.counters(), reasons: this.reasons() };
+    return {
+      pinDir: this.pinDir,
+      program: { id: info.id, tag: info.tag, identity: this.identity },
+      attachments: await this.attachments(),
+      sids: this.counters(),
+      reasons: this.reasons(),
+    };
   }
 
   /**

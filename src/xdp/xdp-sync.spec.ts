@@ -24,9 +24,26 @@ class FakeOffload implements OffloadHandle {
     if (this.failApply) throw this.failApply;
     const prev = this.applied.at(-1)?.entries.length ?? 0;
     this.applied.push(d);
-    const attachments = d.entries.length ? d.underlay.map((ifname, i) => ({ ifname, ifindex: i + 1, mode: this.fallback ? ('generic' as const) : ('native' as const), linkId: 7, progId: 9, pin: `/fake/link_${ifname}`, ...(this.fallback ? { fallback: this.fallback } : {}) })) : [];
+    const attachments = d.entries.length
+      ? d.underlay.map((ifname, i) => ({
+          ifname,
+          ifindex: i + 1,
+          mode: this.fallback ? ('generic' as const) : ('native' as const),
+          linkId: 7,
+          progId: 9,
+          pin: `/fake/link_${ifname}`,
+          ...(this.fallback ? { fallback: this.fallback } : {}),
+        }))
+      : [];
     return {
-      sync: { added: Math.max(0, d.entries.length - prev), updated: 0, deleted: Math.max(0, prev - d.entries.length), unchanged: Math.min(prev, d.entries.length), egressAdded: 0, egressDeleted: 0 },
+      sync: {
+        added: Math.max(0, d.entries.length - prev),
+        updated: 0,
+        deleted: Math.max(0, prev - d.entries.length),
+        unchanged: Math.min(prev, d.entries.length),
+        egressAdded: 0,
+        egressDeleted: 0,
+      },
       attachments,
       detached: d.entries.length ? [] : prev ? d.underlay : [],
       updated: [],
@@ -48,7 +65,13 @@ class FakeOffload implements OffloadHandle {
 }
 
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const spec = (id: string, extra: Partial<TenantSpecDto> = {}): TenantSpecDto => ({ id, behaviour: 'End.DT6', interfaces: [{ name: `t-${id}`, gateways: [] }], routes: [], ...extra });
+const spec = (id: string, extra: Partial<TenantSpecDto> = {}): TenantSpecDto => ({
+  id,
+  behaviour: 'End.DT6',
+  interfaces: [{ name: `t-${id}`, gateways: [] }],
+  routes: [],
+  ...extra,
+});
 const LINKS = new Map([
   ['ul0', { name: 'ul0', index: 2 }],
   ['t-a', { name: 't-a', index: 10 }],
@@ -147,7 +170,13 @@ describe('XdpSync', () => {
 
   it('a load error is a reconcile failure (kind xdp, errno kept), retried by the next reconcile', async () => {
     const x = sync();
-    openError = new BpfError('bpf_object__load: Operation not permitted', 'bpf_object__load', 1, 'EPERM', 'libbpf: prog srv6_xdp_decap: failed\nverifier: R1 invalid mem access\n');
+    openError = new BpfError(
+      'bpf_object__load: Operation not permitted',
+      'bpf_object__load',
+      1,
+      'EPERM',
+      'libbpf: prog srv6_xdp_decap: failed\nverifier: R1 invalid mem access\n',
+    );
     const s = withTenants(spec('a', { xdpOffload: true }));
     const r = await x.reconcile(s, LINKS, 'full');
     expect(r.failed).toEqual([
@@ -175,7 +204,9 @@ describe('XdpSync', () => {
     fakes[0].failApply = new BpfError('bpf_link_create: Device or resource busy', 'bpf_link_create', 16, 'EBUSY');
     const r = await x.reconcile(s, LINKS, 'full');
     expect(r.failed).toMatchObject([{ kind: 'xdp', action: 'apply', code: 'EBUSY' }]);
-    expect(new KernelApplyError(r.failed, { created: {}, updated: {}, deleted: {}, failed: r.failed, operations: 0, durationMs: 0, version: 1 }).retry).toBe('transient');
+    expect(new KernelApplyError(r.failed, { created: {}, updated: {}, deleted: {}, failed: r.failed, operations: 0, durationMs: 0, version: 1 }).retry).toBe(
+      'transient',
+    );
     // A scoped reconcile after a failure does not trust the skip: it applies again.
     fakes[0].failApply = undefined;
     await x.reconcile(s, new Map(), 'tenant');
@@ -190,6 +221,8 @@ describe('XdpSync', () => {
     const r = await x.reconcile(s, LINKS, 'full');
     await x.reconcile(s, LINKS, 'full');
     expect(r.report?.attachments).toEqual([{ ifname: 'ul0', mode: 'generic', fallback: 'native mode: EOPNOTSUPP' }]);
-    expect(logs.filter((l) => l.includes('generic mode'))).toEqual(['warn: xdp offload on ul0 runs in generic mode (slower than native): native mode: EOPNOTSUPP']);
+    expect(logs.filter((l) => l.includes('generic mode'))).toEqual([
+      'warn: xdp offload on ul0 runs in generic mode (slower than native): native mode: EOPNOTSUPP',
+    ]);
   });
 });

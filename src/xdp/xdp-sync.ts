@@ -84,7 +84,11 @@ export class XdpSync implements Offload {
    * Makes the offload follow `state`. `links` are the interfaces the reconcile observed (all of
    * them for a full one). Returns the failures to report and, when the offload ran, a summary.
    */
-  async reconcile(state: DesiredState, links: Map<string, Pick<Link, 'name' | 'index'>>, scope: 'full' | 'tenant'): Promise<{ failed: OpFailure[]; report?: XdpReport }> {
+  async reconcile(
+    state: DesiredState,
+    links: Map<string, Pick<Link, 'name' | 'index'>>,
+    scope: 'full' | 'tenant',
+  ): Promise<{ failed: OpFailure[]; report?: XdpReport }> {
     if (scope === 'full') this.ifindex.clear();
     for (const l of links.values()) this.ifindex.set(l.name, l.index);
 
@@ -171,7 +175,12 @@ export class XdpSync implements Offload {
   /** Counters and links, with the tenant of each SID from `state`. */
   async status(state: DesiredState): Promise<XdpStatus> {
     const off = this.offload;
-    const base = { pinDir: this.pinDir, shadowed: this.last?.shadowed ?? [], skipped: this.last?.skipped ?? [], ...(this.error ? { error: { step: this.error.step, message: this.error.message, code: this.error.code } } : {}) };
+    const base = {
+      pinDir: this.pinDir,
+      shadowed: this.last?.shadowed ?? [],
+      skipped: this.last?.skipped ?? [],
+      ...(this.error ? { error: { step: this.error.step, message: this.error.message, code: this.error.code } } : {}),
+    };
     if (!off) return { active: false, attachments: [], sids: [], reasons: {}, ...base };
     const tenantOf = new Map(Object.values(state.tenants).map((t) => [t.sid, t.id]));
     // Counters first, synchronously: a reconcile may unload the offload while links are read.

@@ -32,7 +32,10 @@ function base(mode: DataplaneMode): DesiredState {
     {
       id: 'a',
       behaviour: 'End.DT6',
-      interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }, { name: 'ta1', gateways: ['192.168.7.9/31'] }],
+      interfaces: [
+        { name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] },
+        { name: 'ta1', gateways: ['192.168.7.9/31'] },
+      ],
       routes: [
         { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
         { prefix: '10.2.0.0/24', sids: ['fc00:0:2:1::'] },
@@ -42,8 +45,28 @@ function base(mode: DataplaneMode): DesiredState {
     },
     mode,
   );
-  s = upsertTenant(s, { id: 'b', behaviour: 'End.DX4', dx: { nexthop: '10.0.1.2', interface: 'tb0' }, interfaces: [{ name: 'tb0', gateways: ['10.0.1.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:3::'] }] }, mode);
-  s = upsertTenant(s, { id: 'c', behaviour: 'End.DT46', xdpOffload: mode === 'table', interfaces: [{ name: 'tc0', gateways: ['10.0.2.1/24'] }], routes: [{ prefix: '10.9.0.0/16', sids: ['fc00:0:2:1::'] }] }, mode);
+  s = upsertTenant(
+    s,
+    {
+      id: 'b',
+      behaviour: 'End.DX4',
+      dx: { nexthop: '10.0.1.2', interface: 'tb0' },
+      interfaces: [{ name: 'tb0', gateways: ['10.0.1.1/24'] }],
+      routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:3::'] }],
+    },
+    mode,
+  );
+  s = upsertTenant(
+    s,
+    {
+      id: 'c',
+      behaviour: 'End.DT46',
+      xdpOffload: mode === 'table',
+      interfaces: [{ name: 'tc0', gateways: ['10.0.2.1/24'] }],
+      routes: [{ prefix: '10.9.0.0/16', sids: ['fc00:0:2:1::'] }],
+    },
+    mode,
+  );
   return allocateNexthops(s, new Set());
 }
 
@@ -56,7 +79,10 @@ function next(mode: DataplaneMode): DesiredState {
     {
       id: 'a',
       behaviour: 'End.DT6',
-      interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }, { name: 'ta1', gateways: ['192.168.7.9/31'] }],
+      interfaces: [
+        { name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] },
+        { name: 'ta1', gateways: ['192.168.7.9/31'] },
+      ],
       routes: [
         { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
         { prefix: '10.4.0.0/24', sids: ['fc00:0:2:4::'] },
@@ -66,8 +92,23 @@ function next(mode: DataplaneMode): DesiredState {
     mode,
   );
   // A tenant's table moves in table mode only (VRF mode refuses it: state-transitions.ts).
-  s = upsertTenant(s, { id: 'c', ...(mode === 'table' ? { table: 20000 } : {}), behaviour: 'End.DT46', xdpOffload: mode === 'table', interfaces: [{ name: 'tc0', gateways: ['10.0.2.1/24'] }], routes: [{ prefix: '10.9.0.0/16', sids: ['fc00:0:2:1::'] }] }, mode);
-  s = upsertTenant(s, { id: 'd', behaviour: 'End.DT6', interfaces: [{ name: 'td0', gateways: ['fd00:d::1/64'] }], routes: [{ prefix: 'fd0d::/48', sids: ['fc00:0:2:5::'] }] }, mode);
+  s = upsertTenant(
+    s,
+    {
+      id: 'c',
+      ...(mode === 'table' ? { table: 20000 } : {}),
+      behaviour: 'End.DT46',
+      xdpOffload: mode === 'table',
+      interfaces: [{ name: 'tc0', gateways: ['10.0.2.1/24'] }],
+      routes: [{ prefix: '10.9.0.0/16', sids: ['fc00:0:2:1::'] }],
+    },
+    mode,
+  );
+  s = upsertTenant(
+    s,
+    { id: 'd', behaviour: 'End.DT6', interfaces: [{ name: 'td0', gateways: ['fd00:d::1/64'] }], routes: [{ prefix: 'fd0d::/48', sids: ['fc00:0:2:5::'] }] },
+    mode,
+  );
   return allocateNexthops(s, new Set(), b);
 }
 
@@ -78,21 +119,38 @@ function baseLinks(): Link[] {
 }
 
 /** The kernel holding exactly `d` (owned objects only), with its VRFs and enslaved, configured links. */
-function kernelOf(d: KernelObjects): { links: Map<string, Link>; addresses: (Address & { ifname: string })[]; nexthops: Nexthop[]; routes: Route[]; rules: Rule[]; sysctls: Map<string, string> } {
+function kernelOf(d: KernelObjects): {
+  links: Map<string, Link>;
+  addresses: (Address & { ifname: string })[];
+  nexthops: Nexthop[];
+  routes: Route[];
+  rules: Rule[];
+  sysctls: Map<string, string>;
+} {
   const links = new Map(baseLinks().map((l) => [l.name, l]));
   let next = 50;
-  for (const v of d.vrfs.values()) links.set(v.name, { index: next++, name: v.name, kind: 'vrf', table: v.table, mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
+  for (const v of d.vrfs.values())
+    links.set(v.name, { index: next++, name: v.name, kind: 'vrf', table: v.table, mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
   const ix = (n?: string) => (n ? links.get(n)!.index : undefined);
   for (const l of d.links.values()) Object.assign(links.get(l.name)!, { mtu: l.mtu, master: l.master ? ix(l.master) : undefined });
   const routes = [...d.routes.values()].map((r) => {
     const { oifName, encapOifName, ...rest } = r;
     let encap = rest.encap;
-    if (encap?.type === 'seg6local') encap = { ...encap, ...(encapOifName ? { oif: ix(encapOifName) } : {}), ...(encap.counters ? { counters: { packets: 0n, bytes: 0n, errors: 0n } } : {}) };
+    if (encap?.type === 'seg6local')
+      encap = { ...encap, ...(encapOifName ? { oif: ix(encapOifName) } : {}), ...(encap.counters ? { counters: { packets: 0n, bytes: 0n, errors: 0n } } : {}) };
     return { ...rest, encap, type: rest.type ?? 'unicast', ...(oifName ? { oif: ix(oifName) } : {}) } as Route;
   });
   return {
     links,
-    addresses: [...d.addresses.values()].map((a) => ({ index: ix(a.ifname)!, family: a.address.includes(':') ? 6 : 4, address: a.address, scope: 0, flags: 0, protocol: own.protocol, ifname: a.ifname })),
+    addresses: [...d.addresses.values()].map((a) => ({
+      index: ix(a.ifname)!,
+      family: a.address.includes(':') ? 6 : 4,
+      address: a.address,
+      scope: 0,
+      flags: 0,
+      protocol: own.protocol,
+      ifname: a.ifname,
+    })),
     nexthops: [...d.nexthops.values()].map(({ oifName, ...n }) => ({ ...n, oif: ix(oifName) })),
     routes,
     rules: [...d.rules.values()].map((r) => ({ ...r })),
@@ -113,15 +171,22 @@ function observedFrom(d: KernelObjects): Observed {
   };
 }
 
-const key = (r: { family?: number; table?: number; dst: string; priority?: number }) => `${r.family}|${r.table}|${r.dst}|${r.priority ?? (r.family === 6 ? 1024 : 0)}`;
+const key = (r: { family?: number; table?: number; dst: string; priority?: number }) =>
+  `${r.family}|${r.table}|${r.dst}|${r.priority ?? (r.family === 6 ? 1024 : 0)}`;
 
 function json(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x instanceof Map || x instanceof Set ? [...x] : Buffer.isBuffer(x) ? x.toString('hex') : x));
+  return JSON.stringify(v, (_k, x) =>
+    typeof x === 'bigint' ? `${x}n` : x instanceof Map || x instanceof Set ? [...x] : Buffer.isBuffer(x) ? x.toString('hex') : x,
+  );
 }
 const lines = (ops: Op[]) => ops.map((op) => json(op));
 
 function ctx(p: Partial<{ ownedVrfs: string[]; configured: Record<string, number | undefined>; originalSysctls: Record<string, string> }> = {}): PlanContext {
-  return { ownedVrfs: new Set(p.ownedVrfs ?? []), configured: new Map(Object.entries(p.configured ?? {})), originalSysctls: new Map(Object.entries(p.originalSysctls ?? {})) };
+  return {
+    ownedVrfs: new Set(p.ownedVrfs ?? []),
+    configured: new Map(Object.entries(p.configured ?? {})),
+    originalSysctls: new Map(Object.entries(p.originalSysctls ?? {})),
+  };
 }
 
 interface Scenario {
@@ -135,12 +200,24 @@ function scenarios(mode: DataplaneMode): Record<string, () => Scenario> {
   const vrfs = ['vrf-a', 'vrf-b', 'vrf-c', 'vrf-d'];
   return {
     'an empty kernel (local rule at 0 in both families)': () => {
-      const observed: Observed = { links: new Map(baseLinks().map((l) => [l.name, l])), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map(), localRuleAtZero: new Set([4, 6]) };
+      const observed: Observed = {
+        links: new Map(baseLinks().map((l) => [l.name, l])),
+        addresses: new Map(),
+        nexthops: new Map(),
+        routes: new Map(),
+        rules: new Map(),
+        sysctls: new Map(),
+        localRuleAtZero: new Set([4, 6]),
+      };
       return { desired: buildKernelObjects(base(mode), mode, own), observed, ctx: ctx() };
     },
     'a kernel in sync': () => {
       const desired = buildKernelObjects(base(mode), mode, own);
-      return { desired, observed: { ...observedFrom(desired), localRuleAtZero: new Set() }, ctx: ctx({ ownedVrfs: vrfs, configured: { ta0: 1500, ta1: 1500, tb0: 1500, tc0: 1500 } }) };
+      return {
+        desired,
+        observed: { ...observedFrom(desired), localRuleAtZero: new Set() },
+        ctx: ctx({ ownedVrfs: vrfs, configured: { ta0: 1500, ta1: 1500, tb0: 1500, tc0: 1500 } }),
+      };
     },
     'drift of every kind': () => {
       const desired = buildKernelObjects(base(mode), mode, own);
@@ -178,7 +255,12 @@ function scenarios(mode: DataplaneMode): Record<string, () => Scenario> {
         ctx: ctx({
           ownedVrfs: vrfs,
           configured: { ta0: 1500, ta1: 1400, tb0: 9000, tc0: undefined },
-          originalSysctls: { 'net/ipv4/conf/tb0/rp_filter': '1', 'net/ipv4/conf/ta0/rp_filter': '1', 'net/ipv4/conf/all/forwarding': '0', 'net/ipv6/conf/ul7/seg6_enabled': '0' },
+          originalSysctls: {
+            'net/ipv4/conf/tb0/rp_filter': '1',
+            'net/ipv4/conf/ta0/rp_filter': '1',
+            'net/ipv4/conf/all/forwarding': '0',
+            'net/ipv6/conf/ul7/seg6_enabled': '0',
+          },
         }),
       };
     },
@@ -191,7 +273,13 @@ function scenarios(mode: DataplaneMode): Record<string, () => Scenario> {
         ctx: ctx({
           ownedVrfs: vrfs,
           configured: { ta0: 1500, ta1: 1400, tb0: 9000, tc0: undefined },
-          originalSysctls: { 'net/ipv4/conf/all/rp_filter': '2', 'net/vrf/strict_mode': '0', 'net/ipv4/conf/tb0/rp_filter': '1', 'net/ipv4/conf/ta1/rp_filter': '0', 'net/ipv6/conf/ul0/seg6_enabled': '0' },
+          originalSysctls: {
+            'net/ipv4/conf/all/rp_filter': '2',
+            'net/vrf/strict_mode': '0',
+            'net/ipv4/conf/tb0/rp_filter': '1',
+            'net/ipv4/conf/ta1/rp_filter': '0',
+            'net/ipv6/conf/ul0/seg6_enabled': '0',
+          },
         }),
       };
     },
@@ -204,7 +292,11 @@ function scenarios(mode: DataplaneMode): Record<string, () => Scenario> {
       return {
         desired: withoutDevices(all, new Set(['ta1'])),
         observed: o,
-        ctx: ctx({ ownedVrfs: vrfs, configured: { ta0: 1500, ta1: 1500, tb0: 1500, tc0: 1500, gone0: 1500 }, originalSysctls: { 'net/ipv4/conf/ta1/rp_filter': '1', 'net/ipv4/conf/gone0/rp_filter': '1' } }),
+        ctx: ctx({
+          ownedVrfs: vrfs,
+          configured: { ta0: 1500, ta1: 1500, tb0: 1500, tc0: 1500, gone0: 1500 },
+          originalSysctls: { 'net/ipv4/conf/ta1/rp_filter': '1', 'net/ipv4/conf/gone0/rp_filter': '1' },
+        }),
       };
     },
   };
@@ -256,8 +348,11 @@ function applierKernel(links: Link[], fail: (what: string) => boolean, failSysct
       log.push(`batch ${list.length}`);
       return list.map((r) => {
         log.push(`  ${r.what} type=${r.type} flags=${r.flags} ${r.body.toString('hex')}`);
-        if (r.type === 16 && / \(vrf\)$/.test(r.what)) made.push({ index: n++, name: r.what.split(' ')[1], kind: 'vrf', mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
-        return fail(r.what) ? { ok: false, error: Object.assign(new Error('EEXIST: File exists'), { errno: 17, code: 'EEXIST', extack: 'exists already' }) } : { ok: true };
+        if (r.type === 16 && / \(vrf\)$/.test(r.what))
+          made.push({ index: n++, name: r.what.split(' ')[1], kind: 'vrf', mtu: 65575, up: true, lowerUp: true, flags: 1, operstate: 'up' });
+        return fail(r.what)
+          ? { ok: false, error: Object.assign(new Error('EEXIST: File exists'), { errno: 17, code: 'EEXIST', extack: 'exists already' }) }
+          : { ok: true };
       });
     },
     links: async () => {
@@ -280,19 +375,46 @@ describe('golden applies (Applier: batches, request bytes, descriptions, failure
       it(`${mode} mode: ${name}`, async () => {
         const s = make();
         const ops = plan(s.desired, s.observed, s.ctx);
-        const k = applierKernel([...s.observed.links.values()], (what) => / table 10001\b|^rule .*iif tb0|^nexthop 1$|^address 10\.0\.0\.99/.test(what), (p) => p.includes('ul1'));
+        const k = applierKernel(
+          [...s.observed.links.values()],
+          (what) => / table 10001\b|^rule .*iif tb0|^nexthop 1$|^address 10\.0\.0\.99/.test(what),
+          (p) => p.includes('ul1'),
+        );
         const res = await new Applier(k.nl, own).apply(ops, s.observed.links);
         const failed = res.failed.map((f) => ({ ...f, opIndex: ops.indexOf(f.op!), opEnumerable: Object.keys(f).includes('op') }));
-        expect({ log: k.log, created: res.created, updated: res.updated, deleted: res.deleted, operations: res.operations, failed: json(failed) }).toMatchSnapshot();
+        expect({
+          log: k.log,
+          created: res.created,
+          updated: res.updated,
+          deleted: res.deleted,
+          operations: res.operations,
+          failed: json(failed),
+        }).toMatchSnapshot();
       });
     }
 
   it.each(MODES)('%s mode: interfaces that do not resolve (the op described without a request)', async (mode) => {
     const desired = buildKernelObjects(base(mode), mode, own);
-    const ops = plan(desired, { links: new Map(baseLinks().map((l) => [l.name, l])), addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map(), localRuleAtZero: new Set([4]) }, ctx());
+    const ops = plan(
+      desired,
+      {
+        links: new Map(baseLinks().map((l) => [l.name, l])),
+        addresses: new Map(),
+        nexthops: new Map(),
+        routes: new Map(),
+        rules: new Map(),
+        sysctls: new Map(),
+        localRuleAtZero: new Set([4]),
+      },
+      ctx(),
+    );
     const gone = new Set(['ul0', 'tb0', 'vrf-c']);
     const links = baseLinks().filter((l) => !gone.has(l.name));
-    const k = applierKernel(links, () => false, () => false);
+    const k = applierKernel(
+      links,
+      () => false,
+      () => false,
+    );
     const res = await new Applier(k.nl, own).apply(ops, new Map(links.map((l) => [l.name, l])));
     expect(res.failed.map((f) => `${f.kind} ${f.action} | ${f.what} | ${f.message}`)).toMatchSnapshot();
   });
@@ -308,17 +430,33 @@ describe('golden applies (Applier: batches, request bytes, descriptions, failure
       { kind: 'link', action: 'release', name: 'tb0' },
       { kind: 'address', action: 'create', ifname: 'ta0', address: '10.0.0.1/24', noprefixroute: true },
       { kind: 'address', action: 'delete', ifname: 'ta0', address: 'fd00::1/64', noprefixroute: false },
-      { kind: 'nexthop', action: 'create', nexthop: { id: 5, family: 6, oifName: 'ul0', protocol: 196, encap: { type: 'seg6', mode: 'encap', segments: ['fc00::1'] } } },
-      { kind: 'nexthop', action: 'replace', nexthop: { id: 6, family: 6, oifName: 'ul0', protocol: 196, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00::1', 'fc00::2'] } } },
+      {
+        kind: 'nexthop',
+        action: 'create',
+        nexthop: { id: 5, family: 6, oifName: 'ul0', protocol: 196, encap: { type: 'seg6', mode: 'encap', segments: ['fc00::1'] } },
+      },
+      {
+        kind: 'nexthop',
+        action: 'replace',
+        nexthop: { id: 6, family: 6, oifName: 'ul0', protocol: 196, encap: { type: 'seg6', mode: 'encap.red', segments: ['fc00::1', 'fc00::2'] } },
+      },
       { kind: 'nexthop', action: 'delete', id: 7 },
       { kind: 'route', action: 'create', route: { family: 4, dst: '10.1.0.0/24', table: 7, nhid: 5, protocol: 196 } },
-      { kind: 'route', action: 'replace', route: { family: 6, dst: 'fc00:0:1::/128', table: 254, oifName: 'ul0', protocol: 196, encap: { type: 'seg6local', action: 'End.DT6', table: 7 } } },
+      {
+        kind: 'route',
+        action: 'replace',
+        route: { family: 6, dst: 'fc00:0:1::/128', table: 254, oifName: 'ul0', protocol: 196, encap: { type: 'seg6local', action: 'End.DT6', table: 7 } },
+      },
       { kind: 'route', action: 'create', route: { family: 6, dst: 'fc00::1/128', table: 7, type: 'throw', protocol: 196 } },
       { kind: 'route', action: 'delete', route: { family: 4, dst: '10.2.0.0/24', table: 7, type: 'unicast', nhid: 5, protocol: 196 } },
       { kind: 'rule', action: 'create', rule: { family: 4, priority: 1000, iif: 'ta0', table: 7, protocol: 196 } },
       { kind: 'rule', action: 'delete', rule: { family: 6, priority: 0, table: 255 } },
     ];
-    const k = applierKernel(baseLinks(), () => false, () => false);
+    const k = applierKernel(
+      baseLinks(),
+      () => false,
+      () => false,
+    );
     const res = await new Applier(k.nl, own).apply(ops, new Map(baseLinks().map((l) => [l.name, l])));
     expect({ log: k.log, created: res.created, updated: res.updated, deleted: res.deleted, failed: res.failed }).toMatchSnapshot();
   });
@@ -358,7 +496,10 @@ class ReadKernel {
       }),
       links: async () => (log('links'), this.links),
       link: async (name: string) => (log(`link ${name}`), this.links.find((l) => l.name === name)),
-      addresses: async (family?: number, index?: number) => (log(`addresses ${family ?? '-'} ${index ?? '-'}`), this.addresses.filter((a) => index === undefined || a.index === index)),
+      addresses: async (family?: number, index?: number) => (
+        log(`addresses ${family ?? '-'} ${index ?? '-'}`),
+        this.addresses.filter((a) => index === undefined || a.index === index)
+      ),
       nexthops: async () => (log('nexthops'), this.nexthops),
       nexthop: async (id: number) => (log(`nexthop ${id}`), this.nexthops.find((n) => n.id === id)),
       routes: async (f: { table?: number; protocol?: number; family?: number } = {}) => {
@@ -387,7 +528,11 @@ function readKernel(mode: DataplaneMode): ReadKernel {
   const k = kernelOf(d);
   const links = [...k.links.values()];
   const foreign = 2;
-  const addresses: Address[] = [...k.addresses.map(({ ifname: _i, ...a }) => a), { index: 2, family: 6, address: 'fc00:0:1::1/128', scope: 0, flags: 0 }, { index: 4, family: 4, address: '10.0.0.77/24', scope: 0, flags: 0, protocol: 4 }];
+  const addresses: Address[] = [
+    ...k.addresses.map(({ ifname: _i, ...a }) => a),
+    { index: 2, family: 6, address: 'fc00:0:1::1/128', scope: 0, flags: 0 },
+    { index: 4, family: 4, address: '10.0.0.77/24', scope: 0, flags: 0, protocol: 4 },
+  ];
   const nexthops: Nexthop[] = [...k.nexthops, { id: 5000, family: 6, oif: 2, protocol: foreign }, { id: 999, family: 6, oif: 2, protocol: own.protocol }];
   const extra: Route[] = [
     { family: 4, dst: '192.0.2.0/24', table: 254, type: 'unicast', oif: 2, protocol: foreign },
@@ -413,7 +558,12 @@ describe('golden reads (Reconciler: observe, plan, planTenant, kept reads)', () 
     const r = reconcilerOf(k, mode);
     const o = await r.observe();
     const observeReads = k.take();
-    const s = { ...base(mode), ownedVrfs: ['vrf-a', 'vrf-b', 'vrf-c', 'vrf-z'], originalMtu: { ta0: 1500, tz0: 1500 }, originalSysctl: { 'net/ipv4/conf/tz0/rp_filter': '1', 'net/ipv6/conf/ul1/seg6_enabled': '0' } };
+    const s = {
+      ...base(mode),
+      ownedVrfs: ['vrf-a', 'vrf-b', 'vrf-c', 'vrf-z'],
+      originalMtu: { ta0: 1500, tz0: 1500 },
+      originalSysctl: { 'net/ipv4/conf/tz0/rp_filter': '1', 'net/ipv6/conf/ul1/seg6_enabled': '0' },
+    };
     const p = await r.plan(s);
     expect({
       // fields in name order (their order in the object is no contract; each map's order is)
@@ -432,17 +582,36 @@ describe('golden reads (Reconciler: observe, plan, planTenant, kept reads)', () 
   it.each(MODES)('%s mode: planTenant() of every kind of tenant change', async (mode) => {
     const k = readKernel(mode);
     const r = reconcilerOf(k, mode);
-    const prev = { ...base(mode), ownedVrfs: mode === 'vrf' ? ['vrf-a', 'vrf-b', 'vrf-c'] : [], originalMtu: { ta0: 1500, ta1: 1400, tb0: 9000, tc0: 1500 }, originalSysctl: { 'net/ipv4/conf/tb0/rp_filter': '1', 'net/ipv4/conf/ta0/rp_filter': '2', 'net/ipv6/conf/ul9/seg6_enabled': '0' } };
+    const prev = {
+      ...base(mode),
+      ownedVrfs: mode === 'vrf' ? ['vrf-a', 'vrf-b', 'vrf-c'] : [],
+      originalMtu: { ta0: 1500, ta1: 1400, tb0: 9000, tc0: 1500 },
+      originalSysctl: { 'net/ipv4/conf/tb0/rp_filter': '1', 'net/ipv4/conf/ta0/rp_filter': '2', 'net/ipv6/conf/ul9/seg6_enabled': '0' },
+    };
     const nxt = { ...next(mode), ownedVrfs: prev.ownedVrfs, originalMtu: prev.originalMtu, originalSysctl: prev.originalSysctl };
     const out: Record<string, unknown> = {};
     for (const id of ['a', 'b', 'c', 'd']) {
       const p = await r.planTenant(prev, nxt, id);
-      out[id] = { ops: lines(p.ops), reads: k.take(), missing: p.missing, forget: p.forget, forgetSysctls: p.forgetSysctls, sysctls: json(p.sysctls), links: [...p.links.keys()].sort() };
+      out[id] = {
+        ops: lines(p.ops),
+        reads: k.take(),
+        missing: p.missing,
+        forget: p.forget,
+        forgetSysctls: p.forgetSysctls,
+        sysctls: json(p.sysctls),
+        links: [...p.links.keys()].sort(),
+      };
     }
     // a missing interface the tenant had: degraded; one the job adds: refused
     const gone = readKernel(mode);
-    gone.links.splice(gone.links.findIndex((l) => l.name === 'ta1'), 1);
-    gone.links.splice(gone.links.findIndex((l) => l.name === 'td0'), 1);
+    gone.links.splice(
+      gone.links.findIndex((l) => l.name === 'ta1'),
+      1,
+    );
+    gone.links.splice(
+      gone.links.findIndex((l) => l.name === 'td0'),
+      1,
+    );
     const rg = reconcilerOf(gone, mode);
     const pa = await rg.planTenant(prev, nxt, 'a');
     out.aMissing = { ops: lines(pa.ops), missing: pa.missing, forget: pa.forget };
@@ -502,10 +671,11 @@ describe('golden reads (Reconciler: observe, plan, planTenant, kept reads)', () 
     'rule delete': { kind: 'rule', action: 'delete', rule: { family: 4, priority: 0, table: 255 } },
   };
 
-  it('the agent\'s own operations invalidate the kept reads they may touch (ADR 0012)', async () => {
+  it("the agent's own operations invalidate the kept reads they may touch (ADR 0012)", async () => {
     const out: Record<string, string[]> = {};
     out['nothing'] = await readAgainAfter(() => undefined);
-    for (const [name, op] of Object.entries(SAMPLE_OPS)) out[name] = await readAgainAfter((r) => (r as unknown as { changedByApply(ops: Op[]): void }).changedByApply([op]));
+    for (const [name, op] of Object.entries(SAMPLE_OPS))
+      out[name] = await readAgainAfter((r) => (r as unknown as { changedByApply(ops: Op[]): void }).changedByApply([op]));
     expect(out).toMatchSnapshot();
   });
 

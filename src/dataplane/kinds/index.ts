@@ -23,8 +23,10 @@ type OpOf<K extends Kind> = Extract<Op, { kind: K }>;
  * compile. The planner diffs in this order (a VRF or link refusal is thrown before anything else
  * is looked at); /v1/state and the owned-objects metric count in it.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind's desired and observed types differ
 export const KINDS = { vrf, link, address, nexthop, route, rule, sysctl } satisfies { readonly [K in Kind]: KindDescriptor<OpOf<K>, any, any> };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a kind whatever its desired and observed types
 type AnyKind = KindDescriptor<Op, any, any>;
 
 /** KINDS in order, for the loops over every kind. */
@@ -77,6 +79,7 @@ type NoneLeft<T extends never> = T;
 type KindAction<O> = O extends { kind: infer K extends string; action: infer A extends string } ? `${K} ${A}` : never;
 type PhaseActions<P> = P extends readonly [infer K extends string, readonly (infer A extends string)[]] ? `${K} ${A}` : never;
 type Phased = PhaseActions<(typeof PHASES)[number]>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any map, whatever it holds
 type MapsOf<T> = { [F in keyof T]: T[F] extends Map<any, any> ? F : never }[keyof T];
 /** Every action of every kind has a phase. */
 export type EveryActionHasAPhase = NoneLeft<Exclude<KindAction<Op>, Phased>>;

@@ -105,6 +105,7 @@ export function ifIndex(links: Map<string, Link>): IfIndex {
 }
 
 /** The maps of KernelObjects that hold `W`s. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any key type
 export type ObjectsOf<W> = { [F in keyof KernelObjects]: KernelObjects[F] extends Map<any, W> ? F : never }[keyof KernelObjects];
 
 /**

@@ -52,12 +52,35 @@ function state(mode: DataplaneMode) {
     { prefix: '10.1.0.0/24', sids: ['fc00:0:2:1::'] },
     { prefix: 'fd01::/64', sids: ['fc00:0:2:1::', 'fc00:0:3::'], mode: 'encap.red' as const },
   ];
-  s = upsertTenant(s, { id: 'a', behaviour: 'End.DX4', dx: { nexthop: '10.0.0.2', interface: 'ta0' }, interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }], routes }, mode);
-  s = upsertTenant(s, { id: 'b', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.0.1.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }] }, mode);
+  s = upsertTenant(
+    s,
+    {
+      id: 'a',
+      behaviour: 'End.DX4',
+      dx: { nexthop: '10.0.0.2', interface: 'ta0' },
+      interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24', 'fd00:a::1/64'] }],
+      routes,
+    },
+    mode,
+  );
+  s = upsertTenant(
+    s,
+    { id: 'b', behaviour: 'End.DT6', interfaces: [{ name: 'tb0', gateways: ['10.0.1.1/24'] }], routes: [{ prefix: '10.1.0.0/24', sids: ['fc00:0:2:2::'] }] },
+    mode,
+  );
   return allocateNexthops(s, new Set());
 }
 
-const link = (index: number, name: string, extra: Partial<Link> = {}): Link => ({ index, name, mtu: 1500, up: true, lowerUp: true, flags: 1, operstate: 'up', ...extra });
+const link = (index: number, name: string, extra: Partial<Link> = {}): Link => ({
+  index,
+  name,
+  mtu: 1500,
+  up: true,
+  lowerUp: true,
+  flags: 1,
+  operstate: 'up',
+  ...extra,
+});
 
 describe('kinds', () => {
   it('every kind of operation has its descriptor, under its own name, in the order the planner diffs and /v1/state counts', () => {
@@ -66,7 +89,15 @@ describe('kinds', () => {
     for (const [name, d] of Object.entries(KINDS)) expect(d.kind).toBe(name);
     expect(KIND_LIST.map((k) => k.kind)).toEqual(Object.keys(KINDS));
     for (const op of ALL_SAMPLES) expect(descriptorOf(op).kind).toBe(op.kind);
-    expect(Object.keys(countByKind(buildKernelObjects(state('vrf'), 'vrf', DEFAULT_OWNERSHIP)))).toEqual(['vrf', 'link', 'address', 'nexthop', 'route', 'rule', 'sysctl']);
+    expect(Object.keys(countByKind(buildKernelObjects(state('vrf'), 'vrf', DEFAULT_OWNERSHIP)))).toEqual([
+      'vrf',
+      'link',
+      'address',
+      'nexthop',
+      'route',
+      'rule',
+      'sysctl',
+    ]);
   });
 
   it('PHASES: the apply order as always', () => {
@@ -92,7 +123,13 @@ describe('kinds', () => {
     for (const op of ALL_SAMPLES) expect(PHASES.filter(([k, actions]) => k === op.kind && (actions as readonly string[]).includes(op.action))).toHaveLength(1);
     const nexthops = PHASES.findIndex(([k]) => k === 'nexthop');
     const phases = SAMPLES.route.map(phaseOf);
-    expect(phases).toEqual([nexthops + 1, nexthops + 1, nexthops - 0.5, nexthops - 0.5, PHASES.findIndex(([k, a]) => k === 'route' && (a as readonly string[]).includes('delete'))]);
+    expect(phases).toEqual([
+      nexthops + 1,
+      nexthops + 1,
+      nexthops - 0.5,
+      nexthops - 0.5,
+      PHASES.findIndex(([k, a]) => k === 'route' && (a as readonly string[]).includes('delete')),
+    ]);
   });
 
   it('describes each operation as before (failures and logs are matched on these)', () => {
@@ -133,7 +170,7 @@ describe('kinds', () => {
     }
   });
 
-  it('a foreign link with a VRF\'s name is refused before a missing interface is looked at (vrf diffs first)', () => {
+  it("a foreign link with a VRF's name is refused before a missing interface is looked at (vrf diffs first)", () => {
     const d = buildKernelObjects(state('vrf'), 'vrf', DEFAULT_OWNERSHIP);
     const links = new Map([link(2, 'ul0'), link(9, 'vrf-a', { kind: 'veth' })].map((l) => [l.name, l]));
     const observed: Observed = { links, addresses: new Map(), nexthops: new Map(), routes: new Map(), rules: new Map(), sysctls: new Map() };

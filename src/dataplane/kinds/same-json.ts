@@ -7,9 +7,9 @@ function canonical(v: unknown): unknown {
   if (v && typeof v === 'object')
     return Object.fromEntries(
       Object.keys(v)
-        .filter((k) => (v as any)[k] !== undefined)
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
         .sort()
-        .map((k) => [k, canonical((v as any)[k])]),
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
     );
   return typeof v === 'bigint' ? String(v) : v;
 }

@@ -142,7 +142,9 @@ export class AgentProcess {
   /** "hv1 12.3/14.0/15.2 s" for the last start: loaded/listening/ready. */
   startSummary(): string {
     const s = this.starts.at(-1);
-    return s ? `${this.o.hypervisor.replace(/.*-/, '')} ${[s.loadedMs, s.listeningMs, s.readyMs].map((x) => (x / 1000).toFixed(1)).join('/')} s` : `${this.o.hypervisor}: not started`;
+    return s
+      ? `${this.o.hypervisor.replace(/.*-/, '')} ${[s.loadedMs, s.listeningMs, s.readyMs].map((x) => (x / 1000).toFixed(1)).join('/')} s`
+      : `${this.o.hypervisor}: not started`;
   }
 
   private async waitReady(deadlineMs: number): Promise<void> {
@@ -186,7 +188,21 @@ export class AgentProcess {
 
   /** The agent's REST API, called from the controller namespace with the bearer token. */
   async rest<T = any>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<RestAnswer<T>> {
-    const args = ['netns', 'exec', this.o.callerNetns, 'curl', '-sS', '--max-time', String(Math.ceil(scaled(30_000) / 1000)), '-X', method, '-H', `Authorization: Bearer ${this.token}`, '-w', '\n%{http_code}'];
+    const args = [
+      'netns',
+      'exec',
+      this.o.callerNetns,
+      'curl',
+      '-sS',
+      '--max-time',
+      String(Math.ceil(scaled(30_000) / 1000)),
+      '-X',
+      method,
+      '-H',
+      `Authorization: Bearer ${this.token}`,
+      '-w',
+      '\n%{http_code}',
+    ];
     if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
     args.push(`${this.baseUrl}${path}`);
     const r = await run('ip', args);

@@ -62,7 +62,12 @@ function install(cacheDir: string): void {
   const compiled = new Map<string, { hash: string; script: Script }>();
   let misses = 0;
 
-  type Internal = typeof Module & { wrap(s: string): string; _resolveFilename(r: string, m: Module, main: boolean, o?: unknown): string; _extensions: unknown; _cache: unknown };
+  type Internal = typeof Module & {
+    wrap(s: string): string;
+    _resolveFilename(r: string, m: Module, main: boolean, o?: unknown): string;
+    _extensions: unknown;
+    _cache: unknown;
+  };
   const M = Module as Internal;
   const proto = Module.prototype as Module & { _compile(content: string, filename: string, format?: string): unknown };
   const original = proto._compile;

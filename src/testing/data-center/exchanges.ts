@@ -33,7 +33,10 @@ export async function reachability(from: Vm, to: Vm, family: Family, opts: { tri
   const addr = to.address(family);
   if (!addr) throw new Error(`${to.name} has no IPv${family} address`);
   const out = await Promise.all(PROTOCOLS.map((p) => exchange(from, addr, p, opts)));
-  return out.map((o) => `${from.name} -> ${to.name} ${addr} ${o.protocol}: ${o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : `no answer${o.error ? ` (${o.error})` : ''}`}`);
+  return out.map(
+    (o) =>
+      `${from.name} -> ${to.name} ${addr} ${o.protocol}: ${o.ok ? `answered${o.from ? ` by ${o.from}` : ''}` : `no answer${o.error ? ` (${o.error})` : ''}`}`,
+  );
 }
 
 /** Polls until `from` gets an answer from `to` over UDP; resolves with the time that took. */
@@ -42,7 +45,8 @@ export async function waitReachable(from: Vm, to: string, deadlineMs: number, ex
   for (;;) {
     const a = await from.exchange('udp', to, 300);
     if (a.ok && (!expectFrom || a.from === expectFrom)) return performance.now() - t0;
-    if (performance.now() - t0 > deadlineMs) throw new Error(`${from.name} -> ${to}: no answer${expectFrom ? ` from ${expectFrom}` : ''} within ${deadlineMs} ms (last: ${JSON.stringify(a)})`);
+    if (performance.now() - t0 > deadlineMs)
+      throw new Error(`${from.name} -> ${to}: no answer${expectFrom ? ` from ${expectFrom}` : ''} within ${deadlineMs} ms (last: ${JSON.stringify(a)})`);
   }
 }
 
@@ -74,8 +78,7 @@ export class Stream {
         if (a.ok) {
           this.answered++;
           this.answeredAt.push(t);
-        }
-        else this.losses.push({ at: Date.now(), error: a.error });
+        } else this.losses.push({ at: Date.now(), error: a.error });
         const wait = intervalMs - (performance.now() - t);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }

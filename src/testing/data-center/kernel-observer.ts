@@ -24,7 +24,9 @@ export interface IpRoute {
  */
 export function ownedRoutes(ns: TestNetns): IpRoute[] {
   return [4, 6].flatMap((f) =>
-    ns.ipJson<IpRoute[]>([`-${f}`, '-d', 'route', 'show', 'table', 'all', 'proto', AGENT_PROTO]).map((r) => ({ ...r, dst: r.dst === 'default' || r.dst.includes('/') ? r.dst : `${r.dst}/${f === 4 ? 32 : 128}`, family: f })),
+    ns
+      .ipJson<IpRoute[]>([`-${f}`, '-d', 'route', 'show', 'table', 'all', 'proto', AGENT_PROTO])
+      .map((r) => ({ ...r, dst: r.dst === 'default' || r.dst.includes('/') ? r.dst : `${r.dst}/${f === 4 ? 32 : 128}`, family: f })),
   );
 }
 
@@ -58,9 +60,18 @@ export function ownedKernelState(ns: TestNetns): string[] {
   const lines = [
     ...ns.ip(['-4', 'route', 'show', 'table', 'all', 'proto', AGENT_PROTO]).split('\n'),
     ...ns.ip(['-6', 'route', 'show', 'table', 'all', 'proto', AGENT_PROTO]).split('\n'),
-    ...ns.ip(['nexthop', 'show']).split('\n').filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
-    ...ns.ip(['-4', 'rule', 'show']).split('\n').filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
-    ...ns.ip(['-6', 'rule', 'show']).split('\n').filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
+    ...ns
+      .ip(['nexthop', 'show'])
+      .split('\n')
+      .filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
+    ...ns
+      .ip(['-4', 'rule', 'show'])
+      .split('\n')
+      .filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
+    ...ns
+      .ip(['-6', 'rule', 'show'])
+      .split('\n')
+      .filter((l) => l.includes(`proto ${AGENT_PROTO}`)),
   ];
   return lines
     .map((l) => l.trim().replace(/\b(nhid|id) \d+/g, '$1 N'))
@@ -75,7 +86,10 @@ export function ownedMentioning(ns: TestNetns, needles: string[]): string[] {
 
 /** ICMP echo requests a namespace's own stack received, per family (the kernel's SNMP counters). */
 export function icmpInEchos(ns: TestNetns): { 4: number; 6: number } {
-  const snmp = ns.exec('cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Icmp:'));
+  const snmp = ns
+    .exec('cat', ['/proc/net/snmp'])
+    .split('\n')
+    .filter((l) => l.startsWith('Icmp:'));
   const keys = snmp[0].split(/\s+/);
   const v4 = Number(snmp[1].split(/\s+/)[keys.indexOf('InEchos')]);
   const m = /^Icmp6InEchos\s+(\d+)$/m.exec(ns.exec('cat', ['/proc/net/snmp6']));

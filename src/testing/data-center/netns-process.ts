@@ -84,9 +84,14 @@ export class NetnsProcess {
       const onLine = (line: string) => {
         if (re.test(line)) done(undefined, line);
       };
-      const timer = setTimeout(() => done(new Error(`pid ${this.pid}: no output line matching ${re} within ${deadlineMs} ms; log ${this.logFile}:\n${this.tail()}`)), deadlineMs);
+      const timer = setTimeout(
+        () => done(new Error(`pid ${this.pid}: no output line matching ${re} within ${deadlineMs} ms; log ${this.logFile}:\n${this.tail()}`)),
+        deadlineMs,
+      );
       this.lineListeners.add(onLine);
-      void this.exited.then((e) => done(new Error(`pid ${this.pid} exited (${e.code ?? e.signal}) before printing ${re}; log ${this.logFile}:\n${this.tail()}`)));
+      void this.exited.then((e) =>
+        done(new Error(`pid ${this.pid} exited (${e.code ?? e.signal}) before printing ${re}; log ${this.logFile}:\n${this.tail()}`)),
+      );
     });
   }
 

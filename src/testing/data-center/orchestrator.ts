@@ -109,7 +109,12 @@ export class Orchestrator {
       for (const p of prefixes) out.push({ prefix: p, sids: [sid] });
     };
     for (const vm of this.dc.vms.values())
-      for (const nic of vm.nics) if (nic.tenant === tenant) add(vm.hv, Object.entries(nic.addresses).map(([f, a]) => `${a}/${f === '4' ? 32 : 128}`));
+      for (const nic of vm.nics)
+        if (nic.tenant === tenant)
+          add(
+            vm.hv,
+            Object.entries(nic.addresses).map(([f, a]) => `${a}/${f === '4' ? 32 : 128}`),
+          );
     for (const v of this.virtualVms) if (v.tenant === tenant) add(v.hv, v.prefixes);
     return out;
   }

@@ -18,10 +18,7 @@ export const BULK_PORT = 7001;
 export type Proto = 'tcp' | 'udp';
 
 export type Request =
-  | { op: 'tcp' | 'udp'; host: string; timeoutMs: number }
-  | { op: 'bulk'; host: string; bytes: number; timeoutMs: number }
-  | { op: 'stats' }
-  | { op: 'reset' };
+  { op: 'tcp' | 'udp'; host: string; timeoutMs: number } | { op: 'bulk'; host: string; bytes: number; timeoutMs: number } | { op: 'stats' } | { op: 'reset' };
 
 export type ExchangeAnswer = { ok: true; from: string; tenant: string; ms: number } | { ok: false; error: string };
 export type BulkAnswer = { ok: true; bytes: number; ms: number } | { ok: false; error: string; sent: number };
@@ -168,7 +165,9 @@ function bulk(host: string, bytes: number, timeoutMs: number): Promise<BulkAnswe
 
 /** The kernel's ICMP echo counters of this namespace (/proc/net is per namespace). */
 function icmpInEchos(): Stats['icmpInEchos'] {
-  const snmp = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Icmp:'));
+  const snmp = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Icmp:'));
   const keys = snmp[0].split(/\s+/);
   const vals = snmp[1].split(/\s+/);
   const v4 = Number(vals[keys.indexOf('InEchos')]);

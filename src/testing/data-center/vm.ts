@@ -120,7 +120,12 @@ export class Vm {
   async startProbe(): Promise<void> {
     this.ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     const socket = join(this.dir, `${this.name}.sock`);
-    this.probe = NetnsProcess.start({ netns: this.ns.name, cmd: process.execPath, args: [probeProgram(), this.name, this.spec.tenant, socket], logFile: join(this.dir, `${this.name}.log`) });
+    this.probe = NetnsProcess.start({
+      netns: this.ns.name,
+      cmd: process.execPath,
+      args: [probeProgram(), this.name, this.spec.tenant, socket],
+      logFile: join(this.dir, `${this.name}.log`),
+    });
     await this.probe.waitForLine(/^vm-probe .* ready$/, scaled(15_000));
     this.ctl = connect({ path: socket });
     await new Promise<void>((resolve, reject) => this.ctl!.once('connect', resolve).once('error', reject));
@@ -170,7 +175,18 @@ export class Vm {
 
   /** One ICMP echo (iputils ping, not our code) with a deadline per attempt. */
   async ping(host: string, opts: { count?: number; waitS?: number; size?: number; dontFragment?: boolean } = {}): Promise<boolean> {
-    const args = ['netns', 'exec', this.ns.name, 'ping', '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.waitS ?? Math.max(1, Math.round(scaled(1000) / 1000)))];
+    const args = [
+      'netns',
+      'exec',
+      this.ns.name,
+      'ping',
+      '-n',
+      '-q',
+      '-c',
+      String(opts.count ?? 1),
+      '-W',
+      String(opts.waitS ?? Math.max(1, Math.round(scaled(1000) / 1000))),
+    ];
     if (opts.size !== undefined) args.push('-s', String(opts.size));
     if (opts.dontFragment) args.push('-M', 'do');
     args.push(host);

@@ -95,7 +95,11 @@ export function createFibNetns(tag: string): TestNetns {
   const ns = TestNetns.create(tag);
   const lines: string[] = [];
   const pair = (d: { name: string; index: number; mac: string }, peer: string) =>
-    lines.push(`link add name ${d.name} index ${d.index} address ${d.mac} type veth peer name ${peer} index ${d.index + 1}`, `link set dev ${d.name} up`, `link set dev ${peer} up`);
+    lines.push(
+      `link add name ${d.name} index ${d.index} address ${d.mac} type veth peer name ${peer} index ${d.index + 1}`,
+      `link set dev ${d.name} up`,
+      `link set dev ${peer} up`,
+    );
   pair(DEV.u0, 'u0p');
   pair(DEV.u1, 'u1p');
   pair(DEV.ta, 'tap');

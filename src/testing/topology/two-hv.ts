@@ -277,14 +277,20 @@ export class Srv6Pair extends TwoHv<PairVm> {
     hv2.ipBatch(['route add fc00:0:1::/48 via fc00:12::1 dev u2', 'sr tunsrc set fc00:12::2']);
     wire(hv1, 'u1');
     wire(hv2, 'u2');
-    for (const [hv, u] of [[hv1, 'u1'], [hv2, 'u2']] as const)
+    for (const [hv, u] of [
+      [hv1, 'u1'],
+      [hv2, 'u2'],
+    ] as const)
       hv.sysctl('net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.all.seg6_enabled=1', `net.ipv6.conf.${u}.seg6_enabled=1`);
     this.tenantSides(hv1, 1, 'table');
     this.tenantSides(hv2, 2, this.mode);
 
     // Encapsulation towards the other HV (A with an SRH, B reduced) and decapsulation.
     const toHv1: Record<Tenant, Sids> = { A: { v4: 'fc00:0:1::a4', v6: 'fc00:0:1::a6' }, B: { v4: 'fc00:0:1::b4', v6: 'fc00:0:1::b6' } };
-    for (const [hv, side, sids] of [[hv1, 1, this.hv2Sids], [hv2, 2, toHv1]] as const) {
+    for (const [hv, side, sids] of [
+      [hv1, 1, this.hv2Sids],
+      [hv2, 2, toHv1],
+    ] as const) {
       const other = side === 1 ? 2 : 1;
       for (const t of TENANTS)
         encapRoutes(hv, {
@@ -293,7 +299,10 @@ export class Srv6Pair extends TwoHv<PairVm> {
           dev: `u${side}`,
           locator: `fc00:0:${other}::/48`,
           via: `fc00:12::${other}`,
-          routes: [[`10.0.${other}.0/24`, sids[t].v4], [`fd00:${other}::/64`, sids[t].v6]],
+          routes: [
+            [`10.0.${other}.0/24`, sids[t].v4],
+            [`fd00:${other}::/64`, sids[t].v6],
+          ],
         });
     }
     hv1.ipBatch([
@@ -449,7 +458,13 @@ export function buildSrv6GsoTopology(tag = 'ipft'): Srv6GsoTopology {
       ? ['route add 10.0.1.0/24 encap seg6 mode encap segs fc00:1::d4 dev u2', 'route add fc00:2::d4/128 encap seg6local action End.DX4 nh4 10.0.2.2 dev t2']
       : ['route add 10.0.1.0/24 via inet6 fc00:12::1 dev u2']),
   ]);
-  for (const [ns, dev] of [[hv1, 't1'], [hv1, 'u1'], [hv2, 't2'], [hv2, 'u2']] as const) ns.sysctl(`net.ipv4.conf.${dev}.rp_filter=0`);
+  for (const [ns, dev] of [
+    [hv1, 't1'],
+    [hv1, 'u1'],
+    [hv2, 't2'],
+    [hv2, 'u2'],
+  ] as const)
+    ns.sysctl(`net.ipv4.conf.${dev}.rp_filter=0`);
 
   tcMark(vm1, 'v1', 'egress');
   tcMark(hv1, 't1', 'ingress');

@@ -161,7 +161,12 @@ export interface SendOptions {
 }
 
 async function sender(ns: TestNetns, mode: 'udp' | 'tcp', o: SendOptions): Promise<any> {
-  const r = await runIn(ns, process.execPath, ['-e', SENDER, mode, o.tag, o.src4, o.dst4, o.src6, o.dst6, String(o.count ?? 20), String(o.bytes ?? 1_000_000)], scaled(15_000));
+  const r = await runIn(
+    ns,
+    process.execPath,
+    ['-e', SENDER, mode, o.tag, o.src4, o.dst4, o.src6, o.dst6, String(o.count ?? 20), String(o.bytes ?? 1_000_000)],
+    scaled(15_000),
+  );
   try {
     return JSON.parse(r.stdout.trim());
   } catch {
@@ -184,16 +189,12 @@ export async function sendTcp(ns: TestNetns, o: SendOptions): Promise<TcpResult>
  * what the server received.
  */
 export async function tcpTransferBetween(client: TestNetns, server: TestNetns, addr: string, port: number, bytes: number, timeoutMs = 60_000): Promise<number> {
-  const srv = startIn(
-    server,
-    process.execPath,
-    [
-      '-e',
-      `const net=require('net');let n=0;const s=net.createServer(c=>{c.on('data',d=>n+=d.length);` +
-        `c.on('end',()=>{process.stdout.write('received '+n+'\\n');s.close();});});` +
-        `s.listen(${port},'${addr}',()=>process.stdout.write('listening\\n'));setTimeout(()=>process.exit(3),${timeoutMs}).unref();`,
-    ],
-  );
+  const srv = startIn(server, process.execPath, [
+    '-e',
+    `const net=require('net');let n=0;const s=net.createServer(c=>{c.on('data',d=>n+=d.length);` +
+      `c.on('end',()=>{process.stdout.write('received '+n+'\\n');s.close();});});` +
+      `s.listen(${port},'${addr}',()=>process.stdout.write('listening\\n'));setTimeout(()=>process.exit(3),${timeoutMs}).unref();`,
+  ]);
   await printed(srv, 'listening', `tcp server in ${server.name}`);
   const cli = await startIn(client, process.execPath, [
     '-e',
