@@ -42,6 +42,9 @@ export async function jobsBench(): Promise<BenchResult[]> {
   const nl = Rtnetlink.open({ netns: ns.name });
   const dp = new Dataplane({ nl, store: new DesiredStateStore(dir), mode: 'table', netns: ns.name });
   const hv = `bench-${process.pid}`;
+  // The baseline: the same route change by iproute2, one process per change.
+  const ipEncapRoute = (sid: string) =>
+    run('ip', ['-n', ns.name, 'route', 'replace', '10.8.0.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', sid, 'dev', 'ul0', 'table', '10000']);
   const worker = openQueue(redis.url, hv, { keepCompleted: 100, keepFailed: 100 });
   const client = new HypervisorClient({ redisUrl: redis.url, hypervisor: hv, timeoutMs: 60_000 });
   try {
@@ -85,25 +88,7 @@ export async function jobsBench(): Promise<BenchResult[]> {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const s = performance.now();
-      ipPending.push(
-        run('ip', [
-          '-n',
-          ns.name,
-          'route',
-          'replace',
-          '10.8.0.0/24',
-          'encap',
-          'seg6',
-          'mode',
-          'encap',
-          'segs',
-          `fc00:0:8:${(i % 65535).toString(16)}::`,
-          'dev',
-          'ul0',
-          'table',
-          '10000',
-        ]).then(() => void ipLat.push(performance.now() - s)),
-      );
+      ipPending.push(ipEncapRoute(`fc00:0:8:${(i % 65535).toString(16)}::`).then(() => void ipLat.push(performance.now() - s)));
     }
     await Promise.all(ipPending);
 
@@ -121,28 +106,7 @@ export async function jobsBench(): Promise<BenchResult[]> {
     const oursSpread = BURST / spread.seconds;
     if (spread.coalesced) throw new Error('the round-robin burst was coalesced: it no longer measures grouping alone');
     const t = performance.now();
-    for (let i = 0; i < BURST; i += 50)
-      await Promise.all(
-        Array.from({ length: 50 }, (_, k) =>
-          run('ip', [
-            '-n',
-            ns.name,
-            'route',
-            'replace',
-            '10.8.0.0/24',
-            'encap',
-            'seg6',
-            'mode',
-            'encap',
-            'segs',
-            `fc00:0:7:${(i + k + 1).toString(16)}::`,
-            'dev',
-            'ul0',
-            'table',
-            '10000',
-          ]),
-        ),
-      );
+    for (let i = 0; i < BURST; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => ipEncapRoute(`fc00:0:7:${(i + k + 1).toString(16)}::`)));
     const base = BURST / ((performance.now() - t) / 1000);
 
     return [

@@ -18,11 +18,11 @@ import { itWith, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { recordingIo } from './test-io';
+import { recordingIo } from '../testing/cli-io';
 import { JsonLogger } from './logging';
 import { main, serve, ServeHandle } from './srv6-agent';
 import { RunFile, SystemdNotifier } from './systemd-notify';
-import { notifySocketUnavailable, TestNotifySocket } from './test-notify-socket';
+import { notifySocketUnavailable, TestNotifySocket } from '../testing/notify-socket';
 
 jest.setTimeout(scaled(20_000));
 const WAIT = String(scaled(15)); // --wait seconds

@@ -14,7 +14,7 @@ import { itWith, itWithout, SRV6 } from '../testing/kernel-features';
 import { destroyAllNetns, TestNetns } from '../testing/netns';
 import { scaled } from '../testing/time-scale';
 import { TestRedis } from '../testing/redis';
-import { recordingIo } from './test-io';
+import { recordingIo } from '../testing/cli-io';
 import { JsonLogger } from './logging';
 import { ensureSandbox, SANDBOX } from './sandbox-netns';
 import { main, serve, ServeHandle } from './srv6-agent';

@@ -5,21 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CONFIG_DEFAULTS } from '../config/agent.config';
-import { CliIo } from './commands';
+import { recordingIo } from '../testing/cli-io';
 import { explainStartError, fieldGiven, main, SANDBOX_HYPERVISOR, SANDBOX_STATE_DIR, serveConfig } from './srv6-agent';
 
-function io(): CliIo & { stdout: () => string; stderr: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out: (s) => void out.push(s),
-    err: (s) => void err.push(s),
-    readStdin: async () => '',
-    errIsTTY: false,
-    stdout: () => out.join(''),
-    stderr: () => err.join(''),
-  };
-}
+const io = recordingIo;
 
 describe('srv6-agent main()', () => {
   it('--help prints the usage to stdout and exits 0', async () => {

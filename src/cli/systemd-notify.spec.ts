@@ -2,7 +2,7 @@
 // systemd-notify against a real NOTIFY_SOCKET (a unix datagram socket held by python3, since Node
 // cannot bind one).
 import { RunFile, SystemdNotifier } from './systemd-notify';
-import { notifySocketUnavailable, TestNotifySocket } from './test-notify-socket';
+import { notifySocketUnavailable, TestNotifySocket } from '../testing/notify-socket';
 
 function fakeRun(codes: number[]) {
   const calls: { file: string; args: string[]; socket?: string }[] = [];

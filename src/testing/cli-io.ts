@@ -1,5 +1,5 @@
 // A CliIo for tests of main(argv): no stdin, not a terminal, and what the command wrote kept.
-import type { CliIo } from './commands';
+import type { CliIo } from '../cli/commands';
 
 export function recordingIo(): CliIo & { stdout: () => string; stderr: () => string } {
   const out: string[] = [];
