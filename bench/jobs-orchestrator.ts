@@ -11,14 +11,14 @@ export const SPREAD_TENANTS = 50;
 
 /** A small job: tenant alpha's one remote route, to a SID that changes with i. */
 export const sameTenantJob = (i: number) => ({
-  type: 'routes',
+  type: 'routes' as const,
   tenant: 'alpha',
   set: [{ prefix: '10.9.0.0/24', sids: [`fc00:0:9:${(i % 65535).toString(16)}::`] }],
 });
 
 /** Job i of a burst over many tenants: consecutive jobs are about different tenants (grouped, never coalesced). */
 export const spreadJob = (i: number) => ({
-  type: 'routes',
+  type: 'routes' as const,
   tenant: `b${i % SPREAD_TENANTS}`,
   add: [{ prefix: `10.${10 + Math.floor(i / 250)}.${i % 250}.0/24`, sids: [`fc00:0:8:${(i % 97) + 1}::`] }],
 });

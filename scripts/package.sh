@@ -84,6 +84,11 @@ if [[ -d examples ]]; then
   find examples -maxdepth 1 -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' -o -name '*.md' \) \
     -exec install -m 0644 -t "$root/usr/share/doc/srv6-agent/examples" {} +
 fi
+# The job files' JSON Schema, where the examples' `$schema=../deploy/schema/...` line points.
+if [[ -d deploy/schema ]]; then
+  install -d "$root/usr/share/doc/srv6-agent/deploy/schema"
+  install -m 0644 -t "$root/usr/share/doc/srv6-agent/deploy/schema" deploy/schema/*.json
+fi
 
 # Native addons without their debugging symbols.
 if command -v strip >/dev/null; then find "$opt" -name '*.node' -type f -exec strip --strip-unneeded {} +; fi

@@ -163,7 +163,12 @@ describe('Redis restarted in the middle of a stream of 400 jobs to two HVs', () 
     const N = 400;
     const key = (i: number) => `stream-${process.pid}-${i}`;
     const prefix = (i: number) => `10.${100 + (i >> 8)}.${i & 255}.0/24`;
-    const job = (i: number) => ({ type: 'routes', tenant: ALPHA, idempotencyKey: key(i), add: [{ prefix: prefix(i), sids: [`fc00:0:${(i % 7) + 10}:1::`] }] });
+    const job = (i: number) => ({
+      type: 'routes' as const,
+      tenant: ALPHA,
+      idempotencyKey: key(i),
+      add: [{ prefix: prefix(i), sids: [`fc00:0:${(i % 7) + 10}:1::`] }],
+    });
     const hvOf = (i: number) => dc.hv((i % 2) + 1);
     const befores = dc.hvs.map((h) => ownedKernelState(h.ns));
     let resubmits = 0;

@@ -1,8 +1,10 @@
 // The orchestrator's side: submit jobs to one hypervisor's queue through Redis and await their
 // results. Usable as a library: `new HypervisorClient({ redisUrl, hypervisor }).submit(job)`.
 import Bull from 'bull';
-import { JobQueue, JobView, openQueue, QUEUE_NAME, queueOptions, viewJob } from '../jobs/job-queue';
-import type { ProcessedJob } from '../jobs/handle-job';
+import { JobQueue, openQueue, QUEUE_NAME, queueOptions, viewJob } from '../jobs/job-queue';
+import type { HypervisorJobView, Job, JobResult } from './job-types';
+
+export type * from './job-types';
 
 export interface ClientOptions {
   /**
@@ -28,9 +30,9 @@ export class HypervisorClient {
    * resolves with the result; rejects with JobFailedError (its failure says why and whether a
    * retry can help) or JobTimeoutError.
    */
-  async submit(job: object, opts: { timeoutMs?: number } = {}): Promise<ProcessedJob & { jobId: string }> {
+  async submit(job: Job, opts: { timeoutMs?: number } = {}): Promise<JobResult> {
     const { job: j } = await this.jobs.submit(job);
-    const result = (await this.jobs.wait(j, opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000)) as ProcessedJob;
+    const result = (await this.jobs.wait(j, opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000)) as Omit<JobResult, 'jobId'>;
     return { ...result, jobId: String(j.id) };
   }
 
@@ -38,25 +40,28 @@ export class HypervisorClient {
    * Several jobs in this order (each enqueued once the previous one is: the agent applies them in
    * that order), then their results; rejects with the first failure, once every job finished.
    */
-  async submitAll(jobs: object[], opts: { timeoutMs?: number } = {}): Promise<(ProcessedJob & { jobId: string })[]> {
+  async submitAll(jobs: Job[], opts: { timeoutMs?: number } = {}): Promise<JobResult[]> {
     const queued = [];
     for (const job of jobs) queued.push((await this.jobs.submit(job)).job);
     const timeout = opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
-    const settled = await Promise.allSettled(queued.map(async (j) => ({ ...((await this.jobs.wait(j, timeout)) as ProcessedJob), jobId: String(j.id) })));
+    const settled = await Promise.allSettled(
+      queued.map(async (j) => ({ ...((await this.jobs.wait(j, timeout)) as Omit<JobResult, 'jobId'>), jobId: String(j.id) })),
+    );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<ProcessedJob & { jobId: string }>).value);
+    return settled.map((s) => (s as PromiseFulfilledResult<JobResult>).value);
   }
 
   /** Enqueues without waiting; returns the job id (the idempotency key when given). */
-  async enqueue(job: object): Promise<string> {
+  async enqueue(job: Job): Promise<string> {
     const { job: j } = await this.jobs.submit(job);
     return String(j.id);
   }
 
-  async status(id: string): Promise<JobView | undefined> {
+  async status(id: string): Promise<HypervisorJobView | undefined> {
     const j = await this.jobs.get(id);
-    return j ? viewJob(j) : undefined;
+    // The queue holds only validated jobs (submit validates first), so type and result are the agent's.
+    return j ? ((await viewJob(j)) as HypervisorJobView) : undefined;
   }
 
   close(): Promise<void> {

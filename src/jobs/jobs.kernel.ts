@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Bull from 'bull';
 import { HypervisorClient } from '../client/hypervisor-client';
+import type { Job, TenantSpec } from '../client/job-types';
 import { Dataplane } from '../dataplane/dataplane';
 import { DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
 import { DesiredStateStore } from '../dataplane/state-store';
@@ -36,7 +37,7 @@ let worker: Bull.Queue;
 let client: HypervisorClient;
 
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const alpha = (routes: { prefix: string; sids: string[] }[]) => ({
+const alpha = (routes: { prefix: string; sids: string[] }[]): TenantSpec => ({
   id: 'alpha',
   behaviour: 'End.DT6',
   interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }],
@@ -87,7 +88,9 @@ describe('jobs through Redis', () => {
 
   it('rejects an invalid job locally with field-level messages, enqueuing nothing', async () => {
     const before = await worker.getJobCounts();
-    const err = await client.submit({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.0.0.1/24', sids: ['not-a-sid'] }], bogus: 1 }).catch((e) => e);
+    const err = await client
+      .submit({ type: 'routes', tenant: 'alpha', add: [{ prefix: '10.0.0.1/24', sids: ['not-a-sid'] }], bogus: 1 } as unknown as Job)
+      .catch((e) => e); // invalid on purpose: refused at run time
     expect(err).toBeInstanceOf(JobValidationError);
     const fields = err.errors.map((e: { field: string }) => e.field).sort();
     expect(fields).toEqual(['add[0].prefix', 'add[0].sids', 'bogus']);
@@ -127,7 +130,7 @@ describe('jobs through Redis', () => {
   });
 
   itWith(SRV6)('the same idempotency key twice applies once and returns the first result', async () => {
-    const job = { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.7.0.0/24', sids: ['fc00:0:7:1::'] }], idempotencyKey: `k-${process.pid}` };
+    const job: Job = { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.7.0.0/24', sids: ['fc00:0:7:1::'] }], idempotencyKey: `k-${process.pid}` };
     const first = await client.submit(job);
     expect(first.operations).toBeGreaterThan(0);
     ns.ip(['route', 'del', '10.7.0.0/24', 'table', '10000']); // a second apply would put it back
@@ -143,7 +146,7 @@ describe('jobs through Redis', () => {
     // The netlink socket fails on every attempt of this job (the runner's own retries included).
     const change = dp.changeRoutes.bind(dp);
     dp.changeRoutes = () => Promise.reject(new NetlinkSocketError('socket closed under us'));
-    const job = { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.6.0.0/24', sids: ['fc00:0:6:1::'] }], idempotencyKey: `t-${process.pid}` };
+    const job: Job = { type: 'routes', tenant: 'alpha', add: [{ prefix: '10.6.0.0/24', sids: ['fc00:0:6:1::'] }], idempotencyKey: `t-${process.pid}` };
     let err: JobFailedError;
     try {
       err = await client.submit(job).catch((e) => e);
@@ -158,7 +161,7 @@ describe('jobs through Redis', () => {
     expect(again.operations).toBeGreaterThan(0);
     expect(ns.ipJson(['route', 'show', 'table', '10000', '10.6.0.0/24'])).toHaveLength(1);
 
-    const bad = { type: 'upsert-tenant', tenant: { ...alpha([]), interfaces: [{ name: 'nosuch1', gateways: [] }] }, idempotencyKey: `p-${process.pid}` };
+    const bad: Job = { type: 'upsert-tenant', tenant: { ...alpha([]), interfaces: [{ name: 'nosuch1', gateways: [] }] }, idempotencyKey: `p-${process.pid}` };
     const first = await client.submit(bad).catch((e) => e);
     const second = await client.submit(bad).catch((e) => e);
     expect([first.failure.retry, second.failure.name, second.jobId]).toEqual(['permanent', 'MissingInterfaceError', first.jobId]);
@@ -183,13 +186,13 @@ describe('jobs through Redis', () => {
 
   itWith(SRV6)('every job type submitted a second time ends as submitted once: no operation, same kernel, same state', async () => {
     ns.vethPairs([['tb0', 'tb1']]);
-    const beta = {
+    const beta: TenantSpec = {
       id: 'beta',
       behaviour: 'End.DT6',
       interfaces: [{ name: 'tb0', gateways: ['10.8.0.1/24', 'fd00:8::1/64'] }],
       routes: [{ prefix: 'fd00:88::/64', sids: ['fc00:0:8:1::'] }],
     };
-    const jobs = [
+    const jobs: Job[] = [
       { type: 'upsert-node', node: { ...node, underlayMtu: 1480 } },
       { type: 'upsert-tenant', tenant: beta },
       { type: 'routes', tenant: 'beta', add: [{ prefix: 'fd00:89::/64', sids: ['fc00:0:8:2::'] }] },

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Bull from 'bull';
 import { HypervisorClient } from '../client/hypervisor-client';
+import type { Job, TenantSpec } from '../client/job-types';
 import { Dataplane } from '../dataplane/dataplane';
 import { DEFAULT_OWNERSHIP } from '../dataplane/kernel-objects';
 import { DesiredStateStore } from '../dataplane/state-store';
@@ -29,7 +30,7 @@ jest.setTimeout(scaled(120_000));
 const MODE = kernelHas('CONFIG_NET_VRF') ? 'vrf' : 'table';
 const P = String(DEFAULT_OWNERSHIP.protocol);
 const node = { underlay: ['ul0'], locator: 'fc00:0:1::/48', encapSource: 'fc00:0:1::1', underlayMtu: 1500 };
-const alpha = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] };
+const alpha: TenantSpec = { id: 'alpha', behaviour: 'End.DT6', interfaces: [{ name: 'ta0', gateways: ['10.0.0.1/24'] }], routes: [] };
 
 function hypervisorNs(tag: string): TestNetns {
   const ns = TestNetns.create(tag);
@@ -110,7 +111,7 @@ describe('Redis restarted in the middle of a stream of 500 jobs', () => {
     const N = 500;
     const key = (i: number) => `rel-${process.pid}-${i}`;
     const job = (i: number) => ({
-      type: 'routes',
+      type: 'routes' as const,
       tenant: 'alpha',
       idempotencyKey: key(i),
       add: [{ prefix: `10.${100 + (i >> 8)}.${i & 255}.0/24`, sids: [`fc00:0:2:${(i % 7) + 1}::`] }],
@@ -183,7 +184,7 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
 
   const prefixes = (n: number, second: number) => Array.from({ length: n }, (_, i) => `${second}.${16 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) << 4}/28`);
   const alphaRoutes = prefixes(10_000, 172).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 100) + 10}:1::`] }));
-  const beta = {
+  const beta: TenantSpec = {
     id: 'beta',
     behaviour: 'End.DT6',
     interfaces: [{ name: 'tb0', gateways: ['10.1.0.1/24'] }],
@@ -191,7 +192,7 @@ describe('agent killed with SIGKILL in the middle of each kind of large job', ()
   };
   const betaSet = prefixes(1_000, 174).map((prefix, i) => ({ prefix, sids: [`fc00:0:${(i % 50) + 60}:2::`] }));
   /** The large jobs, each killed as soon as it runs; then the same once in a reference namespace. */
-  const killed: { name: string; job: Record<string, unknown>; once: (dp: Dataplane) => Promise<unknown> }[] = [
+  const killed: { name: string; job: Job; once: (dp: Dataplane) => Promise<unknown> }[] = [
     { name: 'routes add (10,000)', job: { type: 'routes', tenant: 'alpha', add: alphaRoutes }, once: (dp) => dp.changeRoutes('alpha', { add: alphaRoutes }) },
     {
       name: 'upsert-tenant (1,000 routes)',

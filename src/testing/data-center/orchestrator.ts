@@ -9,6 +9,7 @@
 //                            has no End.DT4 without a VRF), IPv6 by XDP or, for what XDP passes,
 //                            the kernel's End.DT6; without the offload: End.DT6, IPv6 only
 import type { DecapBehaviour } from '../../dataplane/spec.dto';
+import type { Job, TenantSpec, UpsertNodeJob } from '../../client/job-types';
 import { scaled } from '../time-scale';
 import { DataCenter, Hypervisor } from './data-center';
 import { Family, tapName, Vm, VmNic } from './vm';
@@ -84,7 +85,7 @@ export class Orchestrator {
     return t;
   }
 
-  nodeJob(h: Hypervisor) {
+  nodeJob(h: Hypervisor): UpsertNodeJob {
     return { type: 'upsert-node', node: { underlay: ['ul0'], locator: h.locator, encapSource: h.underlayAddress, underlayMtu: 1500 } };
   }
 
@@ -120,15 +121,19 @@ export class Orchestrator {
   }
 
   /** The whole tenant spec for HV n (interfaces of the VMs there, routes to the VMs elsewhere). */
-  tenantSpec(n: number, tenant: string, opts: { routes?: boolean } = {}) {
+  tenantSpec(n: number, tenant: string, opts: { routes?: boolean } = {}): TenantSpec {
     const t = this.tenant(tenant);
     const nics = this.localNics(n, tenant);
     const gateways = ([4, 6] as const).map((f) => t.gateways[f]).filter((g): g is string => !!g);
     const interfaces = nics.map(({ vm, index }) => ({ name: tapName(vm.name, index), gateways }));
     for (const v of this.virtualVms) if (v.hv === n && v.tenant === tenant && !interfaces.length) interfaces.push({ name: virtualTap(tenant), gateways });
-    const spec: Record<string, unknown> = { id: t.id, behaviour: t.behaviour, interfaces, routes: opts.routes === false ? [] : this.routes(n, tenant) };
-    if (t.xdpOffload) spec.xdpOffload = true;
-    return spec;
+    return {
+      id: t.id,
+      behaviour: t.behaviour,
+      interfaces,
+      routes: opts.routes === false ? [] : this.routes(n, tenant),
+      ...(t.xdpOffload ? { xdpOffload: true } : {}),
+    };
   }
 
   /**
@@ -162,7 +167,7 @@ export class Orchestrator {
     await Promise.all(
       this.dc.hvs.map(async (h) => {
         // Whole specs, with the routes whose SIDs are known already (none on a first sync).
-        const list = [this.nodeJob(h), ...this.tenantsOn(h.n).map((t) => ({ type: 'upsert-tenant', tenant: this.tenantSpec(h.n, t.id) }))];
+        const list = [this.nodeJob(h), ...this.tenantsOn(h.n).map((t) => ({ type: 'upsert-tenant' as const, tenant: this.tenantSpec(h.n, t.id) }))];
         jobs += list.length;
         for (const r of await h.client.submitAll(list, { timeoutMs: scaled(120_000) })) operations += r.operations;
         for (const t of this.tenantsOn(h.n)) this.present.add(`${h.n}|${t.id}`);
@@ -172,7 +177,7 @@ export class Orchestrator {
     const t1 = performance.now();
     await Promise.all(
       this.dc.hvs.map(async (h) => {
-        const list = this.tenantsOn(h.n).map((t) => ({ type: 'routes', tenant: t.id, set: this.routes(h.n, t.id) }));
+        const list = this.tenantsOn(h.n).map((t) => ({ type: 'routes' as const, tenant: t.id, set: this.routes(h.n, t.id) }));
         jobs += list.length;
         for (const r of await h.client.submitAll(list, { timeoutMs: scaled(120_000) })) operations += r.operations;
       }),
@@ -190,17 +195,17 @@ export class Orchestrator {
       this.dc.hvs.map(async (h) => {
         const fresh = ids.filter((id) => !this.present.has(`${h.n}|${id}`) && this.tenantsOn(h.n).some((t) => t.id === id));
         if (!fresh.length) return;
-        await h.client.submitAll(fresh.map((id) => ({ type: 'upsert-tenant', tenant: this.tenantSpec(h.n, id, { routes: false }) })));
+        await h.client.submitAll(fresh.map((id) => ({ type: 'upsert-tenant' as const, tenant: this.tenantSpec(h.n, id, { routes: false }) })));
         for (const id of fresh) this.present.add(`${h.n}|${id}`);
         await this.learnSids(h);
       }),
     );
     await Promise.all(
       this.dc.hvs.map(async (h) => {
-        const jobs: object[] = [];
+        const jobs: Job[] = [];
         for (const id of ids) {
           const wanted = this.tenantsOn(h.n).some((t) => t.id === id);
-          if (wanted) jobs.push({ type: 'upsert-tenant', tenant: this.tenantSpec(h.n, id) });
+          if (wanted) jobs.push({ type: 'upsert-tenant' as const, tenant: this.tenantSpec(h.n, id) });
           else if (this.present.has(`${h.n}|${id}`)) {
             jobs.push({ type: 'delete-tenant', tenant: id });
             this.present.delete(`${h.n}|${id}`);
