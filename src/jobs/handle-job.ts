@@ -1,4 +1,5 @@
 // What the agent does with one Bull job: validate, apply once (idempotency), report (the Nest @Processor in jobs.processor.ts and the benchmark call it).
+import { bullInternals } from './bull-internals';
 import type Bull from 'bull';
 import { Dataplane } from '../dataplane/dataplane';
 import { DataplaneNotStartedError } from '../dataplane/errors';
@@ -73,10 +74,9 @@ export class OrderedJobProcessor {
     private readonly dp: () => Dataplane | Promise<Dataplane>,
     private readonly idem: IdempotencyStore,
   ) {
-    const q = queue as Bull.Queue & { keys?: { active?: string }; settings?: { lockDuration?: number } };
-    const activeKey = q.keys?.active ?? `${(queue as unknown as { keyPrefix: string }).keyPrefix}:${queue.name}:active`;
-    this.gate = new PopOrderGate(activeListOrder(queue.client, activeKey));
-    this.lockMs = q.settings?.lockDuration ?? 30_000;
+    const q = bullInternals(queue);
+    this.gate = new PopOrderGate(activeListOrder(queue.client, q.key('active')));
+    this.lockMs = q.lockDurationMs;
   }
 
   async handle(job: Bull.Job): Promise<ProcessedJob> {

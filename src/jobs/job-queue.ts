@@ -1,6 +1,7 @@
 // The per-hypervisor Bull queue: submission (validated first, idempotency keys as job ids),
 // inspection, waiting for results, the processing side's idempotency memory, and what Redis keeps
 // of finished jobs (bounded by count, age and bytes: docs/operations.md "Redis").
+import { bullInternals } from './bull-internals';
 import Bull from 'bull';
 import { DomainError } from '../common/domain-error';
 import { AnyJob } from './job.dto';
@@ -149,15 +150,6 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('EXISTS', KEYS[1]) =
 redis.call('HSET', KEYS[1], 'data', ARGV[2])
 return 1`;
 
-/** The parts of Bull's Queue this file relies on beyond its typings (Bull 4). */
-interface BullQueueInternals {
-  keys: Record<'completed' | 'failed' | 'wait' | 'paused' | 'meta-paused', string>;
-  token: string;
-  toKey(id: string): string;
-}
-
-const internals = (q: Bull.Queue) => q as unknown as BullQueueInternals;
-
 /** Queues whose finished jobs a JobQueue compacts (one listener pair per queue). */
 const compacting = new WeakSet<Bull.Queue>();
 
@@ -201,7 +193,7 @@ export class JobQueue {
 
   /** Cuts a finished job down to what FINISHED_*_MAX allow; false when it is no longer finished as `state`. */
   async compact(job: Bull.Job, state: FinishedState): Promise<boolean> {
-    const q = internals(this.queue);
+    const q = bullInternals(this.queue);
     const id = String(job.id);
     const fields: string[] = [];
     if (job.failedReason) {
@@ -214,8 +206,8 @@ export class JobQueue {
     const done = await this.queue.client.eval(
       COMPACT_LUA,
       2,
-      q.toKey(id),
-      q.keys[state],
+      q.jobKey(id),
+      q.key(state),
       id,
       String(FINISHED_DATA_MAX),
       JSON.stringify(payloadStub(job.data)),
@@ -226,15 +218,15 @@ export class JobQueue {
 
   /** Compacts every finished job that is over a limit; returns how many. */
   async compactAll(): Promise<number> {
-    const q = internals(this.queue);
+    const q = bullInternals(this.queue);
     const c = this.queue.client;
     let n = 0;
     for (const state of ['completed', 'failed'] as const) {
-      const ids = await c.zrange(q.keys[state], 0, -1);
+      const ids = await c.zrange(q.key(state), 0, -1);
       for (let i = 0; i < ids.length; i += 200) {
         const batch = ids.slice(i, i + 200);
         const p = c.pipeline();
-        for (const id of batch) p.hstrlen(q.toKey(id), 'data').hstrlen(q.toKey(id), 'failedReason').hstrlen(q.toKey(id), 'stacktrace');
+        for (const id of batch) p.hstrlen(q.jobKey(id), 'data').hstrlen(q.jobKey(id), 'failedReason').hstrlen(q.jobKey(id), 'stacktrace');
         const sizes = ((await p.exec()) ?? []).map(([, v]) => Number(v));
         for (const [j, id] of batch.entries()) {
           const [data, reason, stack] = sizes.slice(3 * j, 3 * j + 3) as [number, number, number];
@@ -275,18 +267,18 @@ export class JobQueue {
   private async retriedAfterTransientFailure(job: Bull.Job, raw: unknown): Promise<boolean> {
     if (!job.failedReason || decodeFailure(job.failedReason).retry !== 'transient') return false;
     await this.queue.isReady(); // Bull's scripts are loaded
-    const q = internals(this.queue);
+    const q = bullInternals(this.queue);
     const id = String(job.id);
-    const jobKey = q.toKey(id);
+    const jobKey = q.jobKey(id);
     const multi = this.queue.client.multi() as unknown as {
       eval(script: string, nkeys: number, ...args: string[]): typeof multi;
       reprocessJob(args: (string | number)[]): typeof multi;
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     // Bull's Job.retry(): scripts.reprocessJob with state 'failed'.
-    const keys = [jobKey, `${jobKey}:lock`, q.toKey('failed'), q.toKey('wait'), q.toKey('meta-paused'), q.toKey('paused')];
+    const keys = [jobKey, `${jobKey}:lock`, q.key('failed'), q.key('wait'), q.key('meta-paused'), q.key('paused')];
     const res = await multi
-      .eval(RESTORE_LUA, 2, jobKey, q.keys.failed, id, JSON.stringify(raw))
+      .eval(RESTORE_LUA, 2, jobKey, q.key('failed'), id, JSON.stringify(raw))
       .reprocessJob([...keys, id, job.opts.lifo ? 'RPUSH' : 'LPUSH', q.token, Date.now()])
       .exec();
     if (res?.[1]?.[1] !== 1) return false; // someone else retried it first, or it is no longer failed
@@ -378,8 +370,8 @@ export class JobQueue {
       this.queue.on('global:completed', (id: unknown, value: unknown) => settle(id, (w) => w.resolve(parseResult(value))));
       this.queue.on('global:failed', (id: unknown, reason: unknown) => settle(id, (w) => w.reject(new Error(String(reason)))));
       // Resolved once Redis confirms the subscriptions: no completion after this can be missed.
-      const register = (this.queue as unknown as { _registerEvent?: (e: string) => Promise<unknown> })._registerEvent;
-      if (register) await Promise.all([register.call(this.queue, 'global:completed'), register.call(this.queue, 'global:failed')]);
+      const q = bullInternals(this.queue);
+      await Promise.all([q.registerEvent('global:completed'), q.registerEvent('global:failed')]);
       await this.queue.isReady();
     })());
   }
