@@ -13,8 +13,10 @@ import {
   selectBackend,
   selectionSummary,
   TooManyProbesError,
+  traceFeature,
   tracepointLabel,
 } from './backend';
+import { FEATURES } from '../capabilities/capabilities.model';
 import { NameFilterError } from './name-filter';
 import { findMarker } from './probes';
 import { Discovery, KernelSymbols, SkbFunction, SkbTracepoint } from './targets';
@@ -356,5 +358,13 @@ describe('findMarker', () => {
     expect(() => findMarker(Buffer.concat([insn(0x95, 0)]), M)).toThrow(/not found/);
     const two = Buffer.concat([insn(0x18, lo), insn(0, hi), insn(0x18, lo), insn(0, hi)]);
     expect(() => findMarker(two, M)).toThrow(/more than once/);
+  });
+});
+
+describe('traceFeature', () => {
+  it('names each backend as GET /v1/capabilities does, and tracing as a whole as trace', () => {
+    for (const b of BACKENDS) expect(FEATURES).toContain(traceFeature(b));
+    expect(traceFeature('kprobe-multi')).toBe('trace.kprobe_multi');
+    expect(traceFeature()).toBe('trace');
   });
 });

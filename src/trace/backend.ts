@@ -21,6 +21,14 @@ export const BACKENDS = ['fentry', 'kprobe-multi', 'kprobe', 'tp_btf'] as const;
 export type Backend = (typeof BACKENDS)[number];
 export type TraceType = 'function' | 'function_graph';
 
+/**
+ * The capability report's name of a backend (`trace.kprobe_multi` for kprobe-multi): errors name
+ * the same feature GET /v1/capabilities lists. No backend: `trace`, tracing as a whole.
+ */
+export function traceFeature(backend?: Backend): string {
+  return backend ? `trace.${backend.replace('-', '_')}` : 'trace';
+}
+
 /** tp_btf programs exist for these skb argument slots (bpf/trace/ipft.bpf.c). */
 export const MAX_TP_SLOTS = 6;
 
@@ -398,19 +406,15 @@ export async function planTrace(discovery: Discovery, syms: KernelSymbols, opts:
     const why = selection.checks.map((c) => `${c.backend}: ${c.reason}`).join('; ');
     if (type === 'function_graph' && !opts.requested)
       throw new CapabilityMissingError(
-        'tracing.fentry',
+        traceFeature('fentry'),
         'trace without -t function_graph (entries only)',
         `function_graph needs fentry, the only backend with return probes that see the arguments: ${why}`,
       );
-    throw new CapabilityMissingError(
-      `tracing${opts.requested ? `.${opts.requested}` : ''}`,
-      opts.requested ? 'leave the backend to the automatic choice' : undefined,
-      why,
-    );
+    throw new CapabilityMissingError(traceFeature(opts.requested), opts.requested ? 'leave the backend to the automatic choice' : undefined, why);
   }
   if (type === 'function_graph' && !supportsFunctionGraph(backend))
     throw new CapabilityMissingError(
-      'tracing.fentry',
+      traceFeature('fentry'),
       'trace without -t function_graph (entries only)',
       `function_graph needs the fentry backend (return probes that see the arguments); ${backend} has none`,
     );

@@ -269,7 +269,7 @@ describe('traces API errors', () => {
   it('501 naming the missing feature: function_graph needs fentry, tp_btf has no return probes', async () => {
     const r = await call('POST', '/v1/traces', { mark: 1, backend: 'tp_btf', type: 'function_graph' });
     expect(r.status).toBe(501);
-    expect(r.body).toMatchObject({ error: 'CapabilityMissing', feature: 'tracing.fentry' });
+    expect(r.body).toMatchObject({ error: 'CapabilityMissing', feature: 'trace.fentry' });
     await expectNothingInKernel();
     expect((await call('GET', '/v1/traces')).body[0]).toMatchObject({ state: 'failed', error: expect.stringMatching(/function_graph/) });
   });

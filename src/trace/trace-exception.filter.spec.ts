@@ -52,7 +52,7 @@ describe('mapTraceError', () => {
     });
 
   it('leaves the rest to the global filter (CapabilityMissingError: 501 with the feature)', () => {
-    expect(mapTraceError(new CapabilityMissingError('tracing.fentry'))).toBeUndefined();
+    expect(mapTraceError(new CapabilityMissingError('trace.fentry'))).toBeUndefined();
     expect(mapTraceError(new Error('bug'))).toBeUndefined();
   });
 
